@@ -1,0 +1,141 @@
+"""The repository inventory: per repository, what ECR stores and bills, and what it costs a month.
+
+Billed storage counts each distinct layer digest of a repository once (ECR stores a shared layer once);
+`naive_bytes` is the per-image sum a shell loop over DescribeImages reports, shown beside it.
+"""
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, time, timezone
+from typing import Any, Iterable
+
+from ecrwise.pricing.book import PriceBook
+from ecrwise.pricing.money import storage_month
+from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
+
+SORT_KEYS = ("cost", "size", "images", "name")
+
+
+@dataclass
+class RepoRow:
+    account: str
+    region: str
+    repository: str
+    images: int
+    tagged_images: int
+    untagged_images: int
+    stored_bytes: int
+    naive_bytes: int
+    monthly_cost: float  # unrounded; rounded to cents only on output
+    last_pushed_at: datetime | None
+    last_pulled_at: datetime | None
+    last_pulled_source: str | None
+    pulls_30d: int
+    lifecycle_policy: bool
+    tags: dict[str, str]
+    arithmetic: dict[str, Any] = field(default_factory=dict)
+    above_median: bool = False
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.account, self.region, self.repository)
+
+
+@dataclass
+class Inventory:
+    rows: list[RepoRow]
+    median_monthly_cost: float
+    warnings: list[str]
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        return {
+            "repositories": len(self.rows),
+            "images": sum(r.images for r in self.rows),
+            "stored_bytes": sum(r.stored_bytes for r in self.rows),
+            "naive_bytes": sum(r.naive_bytes for r in self.rows),
+            "monthly_cost": sum(r.monthly_cost for r in self.rows),
+            "median_monthly_cost": self.median_monthly_cost,
+            "above_median": [f"{r.region}/{r.repository}" for r in self.rows if r.above_median],
+        }
+
+
+def distinct_layer_bytes(layers: Iterable[tuple[str, int]]) -> int:
+    """Bytes ECR stores for a set of (digest, size) references: each digest once."""
+    seen: dict[str, int] = {}
+    for digest, size in layers:
+        seen[digest] = size
+    return sum(seen.values())
+
+
+def build_inventory(repos: list[Repository], images: list[Image], layers: list[ImageLayer],
+                    pulls: list[PullMetric], prices: PriceBook) -> Inventory:
+    by_repo_images: dict[tuple[str, str, str], list[Image]] = defaultdict(list)
+    for img in images:
+        by_repo_images[(img.account, img.region, img.repository)].append(img)
+    by_repo_layers: dict[tuple[str, str, str], dict[str, int]] = defaultdict(dict)
+    for layer in layers:
+        by_repo_layers[(layer.account, layer.region, layer.repository)][layer.layer_digest] = layer.size
+    by_repo_pulls: dict[tuple[str, str, str], list[PullMetric]] = defaultdict(list)
+    for p in pulls:
+        by_repo_pulls[(p.account, p.region, p.repository)].append(p)
+
+    warnings: list[str] = []
+    fallback_regions: set[str] = set()
+    rows = []
+    for repo in repos:
+        key = (repo.account, repo.region, repo.name)
+        imgs = by_repo_images.get(key, [])
+        stored = sum(by_repo_layers.get(key, {}).values())
+        price = prices.price(repo.region, "ecr_storage_gb_month")
+        if price.fallback:
+            fallback_regions.add(repo.region)
+        cost, arithmetic = storage_month(stored, price)
+        metric_days = by_repo_pulls.get(key, [])
+        last_pull, source = _last_pulled(imgs, metric_days)
+        rows.append(RepoRow(
+            account=repo.account, region=repo.region, repository=repo.name,
+            images=len(imgs),
+            tagged_images=sum(1 for i in imgs if i.tags),
+            untagged_images=sum(1 for i in imgs if not i.tags),
+            stored_bytes=stored,
+            naive_bytes=sum(i.size_bytes for i in imgs),
+            monthly_cost=cost,
+            last_pushed_at=max((i.pushed_at for i in imgs if i.pushed_at), default=None),
+            last_pulled_at=last_pull, last_pulled_source=source,
+            pulls_30d=sum(p.pulls for p in metric_days),
+            lifecycle_policy=repo.lifecycle_policy is not None,
+            tags=repo.tags, arithmetic=arithmetic,
+        ))
+    for region in sorted(fallback_regions):
+        warnings.append(f"no price for {region} in the price book: priced at {prices.fallback_region}'s "
+                        f"(override with --price-file)")
+    median = statistics.median([r.monthly_cost for r in rows]) if rows else 0.0
+    for r in rows:
+        r.above_median = r.monthly_cost > median
+    return Inventory(rows, median, warnings)
+
+
+def _last_pulled(images: list[Image], metric_days: list[PullMetric]) -> tuple[datetime | None, str | None]:
+    recorded = max((i.last_pulled_at for i in images if i.last_pulled_at), default=None)
+    if recorded is not None:
+        return recorded, "describe-images"
+    # ECR records lastRecordedPullTime only since 2021; fall back to the last day the metric saw a pull.
+    days = [p.day for p in metric_days if p.pulls > 0]
+    if days:
+        return datetime.combine(max(days), time(0), tzinfo=timezone.utc), "cloudwatch-day"
+    return None, None
+
+
+def sort_rows(rows: list[RepoRow], by: str) -> list[RepoRow]:
+    keys = {
+        "cost": lambda r: (-r.monthly_cost, -r.stored_bytes, r.repository, r.region),
+        "size": lambda r: (-r.stored_bytes, r.repository, r.region),
+        "images": lambda r: (-r.images, r.repository, r.region),
+        "name": lambda r: (r.repository, r.region, r.account),
+    }
+    return sorted(rows, key=keys[by])
+
+

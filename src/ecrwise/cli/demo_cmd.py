@@ -1,0 +1,76 @@
+"""`ecrwise demo`: start the stand-in, build the demo estate, scan it, report, say what to do next."""
+from __future__ import annotations
+
+
+import time
+from pathlib import Path
+
+from ecrwise.cli.common import Fmt
+from ecrwise.errors import UserError
+from ecrwise.report.output import stderr_console
+from ecrwise.store import default_store_path
+
+
+def demo_store_path(store: Path | None) -> Path:
+    return Path(store) if store else default_store_path().with_name("demo.duckdb")
+
+
+def run_demo(*, keep_running: bool, store: Path | None) -> None:
+    try:
+        from ecrwise.demo.estate import build_estate
+        from ecrwise.demo.standin import StandIn, stand_in_env
+    except ImportError as e:  # moto is an extra
+        raise UserError(f"the demo needs the stand-in: pip install 'ecrwise[demo]' ({e})") from None
+    from ecrwise.analysis.inventory import sort_rows
+    from ecrwise.cli.scan_cmd import run_and_save
+    from ecrwise.cli.snapshot_data import load_inventory
+    from ecrwise.pricing.book import load_price_book
+    from ecrwise.report import repos as view
+    from ecrwise.store import Store
+
+    err = stderr_console()
+    path = demo_store_path(store)
+    standin = StandIn()
+    url = standin.start()
+    try:
+        t0 = time.monotonic()
+        err.print(f"[bold]ecrwise demo[/] · AWS stand-in (moto, real HTTP) at {url}")
+        estate = build_estate(url)
+        n_images = sum(len(r.images) for r in estate.repositories)
+        err.print(f"built the demo estate: {len(estate.repositories)} repositories, {n_images} images in "
+                  f"{', '.join(estate.regions)} ({time.monotonic() - t0:.1f}s)")
+        with stand_in_env(url):
+            snap = run_and_save(profile=None, regions=list(estate.regions), all_regions=False, role_arns=[],
+                                org_role=None, only=["ecr"], workers=16, store=path, fmt=Fmt.table, quiet=True)
+        err.print(f"scanned it into snapshot {snap.id} of {path} ({time.monotonic() - t0:.1f}s)")
+        book = load_price_book()
+        with Store(path, read_only=True) as st:
+            _, inv = load_inventory(st, snap.id, book)
+        view.print_table(inv, sort_rows(inv.rows, "cost")[:15], title="Top 15 ECR repositories by monthly cost")
+        t = view.totals(inv)
+        saved = t["naive_bytes"] - t["stored_bytes"]
+        print()
+        print("What to do next")
+        print(f"  · A per-image sum would report {t['naive_bytes'] / 2**30:,.1f} GiB; ECR bills "
+              f"{t['stored_bytes'] / 2**30:,.1f} GiB (shared layers are stored once: {saved / 2**30:,.1f} GiB "
+              f"less).")
+        print(f"  · Start with the {t['repositories_above_median']} repositories above the median "
+              f"(${t['median_monthly_cost_usd']:.2f}/month): `ecrwise repos --store {path} --sort cost`.")
+        no_policy = sum(1 for r in inv.rows if not r.lifecycle_policy)
+        print(f"  · {no_policy} of {len(inv.rows)} repositories have no lifecycle policy: "
+              f"`ecrwise lifecycle simulate --store {path} --policy POLICY.json` shows what one would free.")
+        print(f"  · Spreadsheet users: `ecrwise repos --store {path} --playbook > repos.csv`.")
+        if keep_running:
+            print()
+            print("The stand-in stays up; point ecrwise (or the AWS CLI) at it:")
+            print(f"  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+                  f"AWS_DEFAULT_REGION=us-east-1 ECRWISE_STORE={path}")
+            print("Press Ctrl-C to stop it.", flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        standin.stop()
+

@@ -1,0 +1,52 @@
+"""`ecrwise scan`: run the collectors with a progress bar on stderr, save the snapshot, summarise it."""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ecrwise import __version__
+from ecrwise.aws.scan import ScanOptions, run_scan
+from ecrwise.cli.common import Fmt
+from ecrwise.records.ecr import Image, Repository
+from ecrwise.report.output import dump_json, envelope, stderr_console
+from ecrwise.store import Snapshot, Store
+
+
+def run_and_save(*, profile: str | None, regions: list[str], all_regions: bool, role_arns: list[str],
+                 org_role: str | None, only: list[str], workers: int, store: Path, fmt: Fmt,
+                 quiet: bool = False) -> Snapshot:
+    opts = ScanOptions(profile=profile, regions=regions, all_regions=all_regions, role_arns=role_arns,
+                       org_role=org_role, only=only, workers=workers)
+    show = sys.stderr.isatty() and not quiet
+    if show:
+        with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TextColumn("requests·tasks"),
+                      TimeElapsedColumn(), console=stderr_console(), transient=True) as bar:
+            task = bar.add_task("scan", total=None)
+            result = run_scan(opts, lambda done, known: bar.update(task, completed=done, total=known))
+    else:
+        result = run_scan(opts)
+    with Store(store) as st:
+        snap = st.save_scan(result.started_at, result.accounts, result.regions, result.services, result.records,
+                            result.failures, __version__)
+    counts = Counter({cls.__table__: len(recs) for cls, recs in result.records.items()})
+    summary = {
+        "snapshot": snap.id, "store": str(store), "accounts": snap.accounts, "regions": snap.regions,
+        "repositories": counts.get(Repository.__table__, 0), "images": counts.get(Image.__table__, 0),
+        "failures": len(snap.failures),
+    }
+    warnings = [f"{f.account}/{f.region} {f.service}: {f.error_code}: {f.message}" for f in snap.failures]
+    if quiet:
+        return snap
+    if fmt is Fmt.json:
+        dump_json(envelope("scan", snap.as_dict(), [], summary, warnings))
+    else:
+        err = stderr_console()
+        for w in warnings[:20]:
+            err.print(f"[yellow]warning:[/] {w}", highlight=False)
+        print(f"snapshot {snap.id}: {summary['repositories']} repositories, {summary['images']} images in "
+              f"{len(snap.accounts)} account(s) × {len(snap.regions)} region(s) "
+              f"({', '.join(snap.regions)}); {len(snap.failures)} failure(s); store {store}")
+    return snap

@@ -1,0 +1,118 @@
+"""Shared output plumbing: the JSON envelope every command emits, CSV, Rich tables and human formats."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any, Callable, Iterable
+
+from rich.console import Console
+from rich.table import Table
+
+from ecrwise import __version__
+
+FORMATS = ("table", "json", "csv")
+
+
+def iso(t: datetime | None) -> str | None:
+    if t is None:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def usd(x: float) -> float:
+    return round(x + 0.0, 2)
+
+
+def envelope(kind: str, snapshot: dict[str, Any] | None, items: list[dict[str, Any]], totals: dict[str, Any],
+             warnings: list[str]) -> dict[str, Any]:
+    return {"ecrwise": __version__, "kind": kind, "snapshot": snapshot, "items": items, "totals": totals,
+            "warnings": warnings}
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, datetime):
+        return iso(o)
+    if isinstance(o, date):
+        return o.isoformat()
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def dump_json(doc: Any, out: Any = None) -> None:
+    out = out or sys.stdout
+    json.dump(doc, out, indent=2, default=_default)
+    out.write("\n")
+
+
+def dump_csv(rows: Iterable[dict[str, Any]], columns: list[str], out: Any = None) -> None:
+    out = out or sys.stdout
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(columns)
+    for row in rows:
+        w.writerow(["" if row.get(c) is None else _csv_value(row.get(c)) for c in columns])
+
+
+def _csv_value(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return iso(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return " ".join(str(x) for x in v)
+    return v
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    step = 1024.0
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(value) < step or unit == "PiB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= step
+    return f"{n} B"
+
+
+def human_usd(x: float | None) -> str:
+    return "-" if x is None else f"${x:,.2f}"
+
+
+def human_time(t: datetime | None) -> str:
+    return "-" if t is None else t.astimezone(timezone.utc).strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    header: str
+    fmt: Callable[[Any], str] = str
+    justify: str = "left"
+
+
+def rich_table(title: str | None, columns: list[Column], rows: list[dict[str, Any]],
+               footer: dict[str, Any] | None = None) -> Table:
+    table = Table(title=title, show_footer=footer is not None, header_style="bold", title_justify="left")
+    for c in columns:
+        foot = c.fmt(footer[c.key]) if footer and c.key in footer and footer[c.key] is not None else ""
+        if footer and c is columns[0] and c.key not in footer:
+            foot = "total"
+        table.add_column(c.header, justify=c.justify, footer=foot)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*[c.fmt(row.get(c.key)) if row.get(c.key) is not None else "-" for c in columns])
+    return table
+
+
+def stdout_console() -> Console:
+    return Console(soft_wrap=False, width=max(Console().width, 160) if not sys.stdout.isatty() else None)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True)
