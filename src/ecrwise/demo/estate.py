@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import botocore.config
 
+from ecrwise.demo.estate_network import EstateVpc, build_networks
 from ecrwise.demo.standin import DEMO_ACCOUNT
 
 MB = 1_000_000
@@ -30,6 +31,7 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 LAYER_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 REGIONS = ("us-east-1", "eu-west-1")
+NETWORK_REGION = "us-east-1"
 
 # Base images shared by many repositories: (name, [layer sizes in bytes]).
 BASES: dict[str, list[int]] = {
@@ -91,6 +93,8 @@ class Estate:
     regions: tuple[str, ...]
     repositories: list[EstateRepository]
     now: datetime
+    # The three demo VPCs (see estate_network), built in NETWORK_REGION by the full demo estate only.
+    networks: dict[str, EstateVpc] = field(default_factory=dict)
 
     def repository(self, region: str, name: str) -> EstateRepository:
         return next(r for r in self.repositories if r.region == region and r.name == name)
@@ -250,7 +254,9 @@ def _client(service: str, url: str, region: str) -> Any:
 
 
 def build_estate(url: str, seed: int = 7, repositories: int | None = None, images_per_repo: int | None = None,
-                 workers: int = 8, now: datetime | None = None) -> Estate:
+                 workers: int = 8, now: datetime | None = None, networks: bool | None = None) -> Estate:
+    """Build the estate in the stand-in at `url`. The sized estates of benchmarks (`repositories=N`) are
+    ECR-only unless `networks=True`; the demo estate has everything."""
     estate = plan_estate(seed, repositories, images_per_repo, now)
     clients = {r: (_client("ecr", url, r), _client("cloudwatch", url, r)) for r in estate.regions}
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -258,6 +264,8 @@ def build_estate(url: str, seed: int = 7, repositories: int | None = None, image
     for region in estate.regions:
         _put_pull_metrics(clients[region][1], [r for r in estate.repositories if r.region == region], estate.now)
     _set_times_in_state(estate)
+    if networks if networks is not None else repositories is None:
+        estate.networks = build_networks(_client("ec2", url, NETWORK_REGION), NETWORK_REGION)
     return estate
 
 

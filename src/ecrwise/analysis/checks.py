@@ -1,0 +1,80 @@
+"""Checks describe themselves: one registry of every analysis that produces findings.
+
+A check is a small pure function over a snapshot's records with an id (`ecr.no-lifecycle-policy`), a title,
+a default severity, the record tables it reads, a docs anchor and a recommendation. `ecrwise findings`, the
+docs and the SARIF rules all list the same registered set. Each family of checks lives in one module
+(`storage_checks`, `ecs_checks`, `network_checks`, …) and registers with `@check(...)`.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, TypeVar
+
+from ecrwise.pricing.book import PriceBook
+
+T = TypeVar("T")
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+class Records:
+    """A snapshot's records by record class; what a check reads. `of(Repository)` → list."""
+
+    def __init__(self, by_type: dict[type, list[Any]], snapshot_id: int | None = None):
+        self._by_type = by_type
+        self.snapshot_id = snapshot_id
+
+    def of(self, cls: type[T]) -> list[T]:
+        return self._by_type.get(cls, [])  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    severity: str
+    family: str  # storage | lifecycle | pulls | ecs | network
+    reads: tuple[str, ...]  # record tables
+    docs: str  # docs page and anchor, e.g. "docs/ecs.md#circuit-breaker"
+    recommendation: str
+    run: Callable[[Records, PriceBook, dict[str, Any]], Iterable["Finding"]] = field(repr=False, compare=False)
+
+
+@dataclass
+class Finding:
+    check: str
+    severity: str
+    account: str
+    region: str
+    resource: str
+    message: str
+    monthly_cost_usd: float | None = None
+    monthly_savings_usd: float | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    arithmetic: dict[str, Any] = field(default_factory=dict)
+    recommendation: str = ""
+    fix: str | None = None  # the ecrwise command (or documented step) that applies the fix
+
+    @property
+    def id(self) -> str:
+        """Stable across snapshots, so a finding can be tracked (and suppressed) over time."""
+        h = hashlib.sha256(f"{self.check}|{self.account}|{self.region}|{self.resource}".encode()).hexdigest()
+        return f"{self.check}:{h[:12]}"
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def check(id: str, *, title: str, severity: str, family: str, reads: tuple[str, ...], docs: str,
+          recommendation: str) -> Callable[[Callable[..., Iterable[Finding]]], Callable[..., Iterable[Finding]]]:
+    if severity not in SEVERITIES:
+        raise ValueError(f"{id}: severity {severity!r} not in {SEVERITIES}")
+
+    def register(fn: Callable[..., Iterable[Finding]]) -> Callable[..., Iterable[Finding]]:
+        if id in REGISTRY:
+            raise ValueError(f"check {id} registered twice")
+        REGISTRY[id] = Check(id, title, severity, family, reads, docs, recommendation, fn)
+        return fn
+
+    return register
