@@ -41,7 +41,7 @@ def run_demo(*, keep_running: bool, store: Path | None) -> None:
                   f"{', '.join(estate.regions)} ({time.monotonic() - t0:.1f}s)")
         with stand_in_env(url):
             snap = run_and_save(profile=None, regions=list(estate.regions), all_regions=False, role_arns=[],
-                                org_role=None, only=["ecr"], workers=16, store=path, fmt=Fmt.table, quiet=True)
+                                org_role=None, only=None, workers=16, store=path, fmt=Fmt.table, quiet=True)
         err.print(f"scanned it into snapshot {snap.id} of {path} ({time.monotonic() - t0:.1f}s)")
         book = load_price_book()
         with Store(path, read_only=True) as st:

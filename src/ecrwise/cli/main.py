@@ -41,7 +41,8 @@ def scan(
     role_arn: List[str] = typer.Option([], "--role-arn", help="Assume this role to scan its account (repeatable)."),
     org_role: Optional[str] = typer.Option(None, "--org-role",
                                            help="Assume this role name in every active account of the organization."),
-    only: str = typer.Option("ecr", "--only", help="Comma-separated service families to collect."),
+    only: Optional[str] = typer.Option(None, "--only", help="Comma-separated service families to collect "
+                                       "(default: all, i.e. ecr,ecs,network as far as this version collects them)."),
     workers: int = typer.Option(16, "--workers", min=1, max=128, help="Concurrent requests."),
     store: Optional[Path] = StoreOpt,
     fmt: Fmt = FormatOpt,
@@ -52,7 +53,8 @@ def scan(
     if region and all_regions:
         raise UserError("--region and --all-regions: give one or the other")
     run_and_save(profile=profile, regions=region, all_regions=all_regions, role_arns=role_arn,
-                 org_role=org_role, only=[s.strip() for s in only.split(",") if s.strip()], workers=workers,
+                 org_role=org_role, only=[s.strip() for s in only.split(",") if s.strip()] if only else None,
+                 workers=workers,
                  store=store_path(store), fmt=fmt)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ecrwise import __version__
-from ecrwise.aws.scan import ScanOptions, run_scan
+from ecrwise.aws.scan import SERVICES, ScanOptions, run_scan
 from ecrwise.cli.common import Fmt
 from ecrwise.records.ecr import Image, Repository
 from ecrwise.report.output import dump_json, envelope, stderr_console
@@ -16,10 +16,10 @@ from ecrwise.store import Snapshot, Store
 
 
 def run_and_save(*, profile: str | None, regions: list[str], all_regions: bool, role_arns: list[str],
-                 org_role: str | None, only: list[str], workers: int, store: Path, fmt: Fmt,
+                 org_role: str | None, only: list[str] | None, workers: int, store: Path, fmt: Fmt,
                  quiet: bool = False) -> Snapshot:
     opts = ScanOptions(profile=profile, regions=regions, all_regions=all_regions, role_arns=role_arns,
-                       org_role=org_role, only=only, workers=workers)
+                       org_role=org_role, only=only or list(SERVICES), workers=workers)
     show = sys.stderr.isatty() and not quiet
     if show:
         with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TextColumn("requests·tasks"),

@@ -1,0 +1,290 @@
+"""`ecrwise lifecycle`: lint, simulate and template ECR lifecycle policies.
+
+Kept thin: parsing options, reading files, calling `ecrwise.lifecycle`, rendering. `simulate_and_render` is
+the seam the snapshot mode plugs into: it takes (policies_by_repo, images) from wherever they came from.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sys
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ecrwise import __version__
+from ecrwise.errors import UserError
+from ecrwise.lifecycle.images import LifecycleImage, load_images_document
+from ecrwise.lifecycle.policy import ERROR, WARNING, Policy, lint, parse_policy
+from ecrwise.lifecycle.simulate import SimulationResult, iso, simulate
+from ecrwise.lifecycle.templates import TEMPLATES, get_template
+from ecrwise.pricing.book import Price, load_price_book
+
+app = typer.Typer(help="Lint, simulate and template ECR lifecycle policies.", no_args_is_help=True)
+
+STANDARD_ITEM = "ecr_storage_gb_month"
+ARCHIVE_ITEM = "ecr_archive_storage_gb_month"
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class LintFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _exit_user_error(e: UserError) -> typer.Exit:
+    typer.echo(f"error: {e}", err=True)
+    return typer.Exit(e.exit_code)
+
+
+def _document(kind: str, items: list[Any], totals: dict[str, Any], warnings: Sequence[str],
+              snapshot: dict[str, Any] | None = None) -> str:
+    return json.dumps({"ecrwise": __version__, "kind": kind, "snapshot": snapshot, "items": items,
+                       "totals": totals, "warnings": list(warnings)}, indent=2, ensure_ascii=False)
+
+
+# --- lint -------------------------------------------------------------------------------------------
+
+
+@app.command("lint")
+def lint_cmd(
+    files: list[Path] = typer.Argument(..., metavar="FILE...", help="Policy files (JSON) to validate."),
+    fmt: LintFormat = typer.Option(LintFormat.table, "--format", help="table or json"),
+) -> None:
+    """Validate lifecycle policies as ECR would: every error with its JSON path; exit 2 on any error."""
+    rows: list[dict[str, str]] = []
+    for f in files:
+        try:
+            text = f.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            rows.append({"file": str(f), "path": "(file)", "code": "unreadable", "severity": ERROR,
+                         "message": f"cannot read: {getattr(e, 'strerror', None) or e}"})
+            continue
+        for issue in lint(text):
+            rows.append({"file": str(f), **issue.as_dict()})
+    n_err = sum(1 for r in rows if r["severity"] == ERROR)
+    n_warn = sum(1 for r in rows if r["severity"] == WARNING)
+    if fmt == LintFormat.json:
+        typer.echo(_document("lifecycle-lint", rows, {"files": len(files), "errors": n_err, "warnings": n_warn},
+                             []))
+    else:
+        for f in files:
+            mine = [r for r in rows if r["file"] == str(f)]
+            if not mine:
+                typer.echo(f"{f}: valid")
+            for r in mine:
+                typer.echo(f"{f}: {r['severity']}: {r['path']}: {r['message']} [{r['code']}]")
+        typer.echo(f"{n_err} error(s), {n_warn} warning(s) in {len(files)} file(s)")
+    if n_err:
+        raise typer.Exit(2)
+
+
+# --- template ---------------------------------------------------------------------------------------
+
+
+@app.command("template")
+def template_cmd(name: str | None = typer.Argument(None, help="Template name; omit to list them.")) -> None:
+    """Print a ready-made policy, or list the templates."""
+    if name is None:
+        width = max(len(n) for n in TEMPLATES)
+        for n, summary in TEMPLATES.items():
+            typer.echo(f"{n.ljust(width)}  {summary}")
+        return
+    try:
+        typer.echo(get_template(name), nl=False)
+    except UserError as e:
+        raise _exit_user_error(e) from None
+
+
+# --- simulate ---------------------------------------------------------------------------------------
+
+_RELATIVE = re.compile(r"^([+-])(\d+)([dh])$")
+
+
+def parse_at(value: str | None, now: datetime | None = None) -> datetime:
+    """`--at`: ISO-8601 (a time without offset is UTC; a bare date is midnight UTC), `now`, or `+30d` /
+    `-12h` relative to now."""
+    now = now or datetime.now(timezone.utc)
+    if value is None or value == "now":
+        return now
+    m = _RELATIVE.match(value)
+    if m:
+        delta = timedelta(days=int(m[2])) if m[3] == "d" else timedelta(hours=int(m[2]))
+        return now + delta if m[1] == "+" else now - delta
+    try:
+        d = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise UserError(f"--at: {value!r} is not an ISO-8601 time (2025-07-01, 2025-07-01T12:00:00Z), "
+                        "'now', or a relative time like +30d / -12h") from None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=timezone.utc)
+    return d.astimezone(timezone.utc)
+
+
+def select_repositories(names: Iterable[str], include: Sequence[str], exclude: Sequence[str]) -> list[str]:
+    """Repositories matching any --repository glob (all when none given) and no --exclude glob."""
+    out = []
+    for n in sorted(set(names)):
+        if include and not any(fnmatchcase(n, g) for g in include):
+            continue
+        if any(fnmatchcase(n, g) for g in exclude):
+            continue
+        out.append(n)
+    return out
+
+
+def _human(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _short(digest: str) -> str:
+    return digest.split(":", 1)[-1][:12]
+
+
+def render_simulation(result: SimulationResult, fmt: Format, *, standard_price: Price, archive_price: Price,
+                      snapshot: dict[str, Any] | None = None, extra_warnings: Sequence[str] = (),
+                      list_images: bool = False, console: Console | None = None) -> None:
+    warnings = list(extra_warnings) + list(result.warnings)
+    if fmt == Format.json:
+        d = result.to_dict()
+        totals = d["totals"]
+        totals["prices"] = {"standard": standard_price.as_dict(), "archive": archive_price.as_dict()}
+        typer.echo(_document("lifecycle-simulation", d["items"], totals, warnings, snapshot))
+        return
+    if fmt == Format.csv:
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        if list_images:
+            w.writerow(["repository", "action", "rule_priority", "digest", "tags", "pushed_at"])
+            for r in result.items:
+                for action, rows in (("expire", r.evaluation.expire), ("transition", r.evaluation.transition)):
+                    for im, prio in rows:
+                        w.writerow([r.repository, action, prio, im.digest, " ".join(im.tags), iso(im.pushed_at)])
+        else:
+            w.writerow(["repository", "has_policy", "images", "expire_count", "transition_count", "kept",
+                        "stored_bytes", "freed_bytes", "archived_bytes", "archive_freed_bytes",
+                        "monthly_savings_usd"])
+            for r in result.items:
+                d = r.to_dict(images=False)
+                w.writerow([d["repository"], str(d["has_policy"]).lower(), d["images"], d["expire_count"],
+                            d["transition_count"], d["kept"], d["stored_bytes"], d["freed_bytes"],
+                            d["archived_bytes"], d["archive_freed_bytes"], f"{d['monthly_savings_usd']:.2f}"])
+        return
+
+    con = console or Console()
+    t = Table(title=f"Lifecycle simulation at {iso(result.at)}", title_justify="left")
+    for col, just in (("Repository", "left"), ("Images", "right"), ("Expire", "right"),
+                      ("Transition", "right"), ("Kept", "right"), ("Stored", "right"), ("Freed", "right"),
+                      ("$/month", "right")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for r in result.items:
+        d = r.to_dict(images=False)
+        name = r.repository or "(no repository)"
+        if not r.has_policy:
+            name += " [dim](no policy)[/dim]"
+        t.add_row(name, str(d["images"]), str(d["expire_count"]), str(d["transition_count"]), str(d["kept"]),
+                  _human(d["stored_bytes"]), _human(d["freed_bytes"]), f"{d['monthly_savings_usd']:.2f}")
+    tot = result.totals()
+    t.add_section()
+    t.add_row("[bold]total[/bold]", str(tot["images"]), str(tot["expire_count"]), str(tot["transition_count"]),
+              str(tot["kept"]), _human(tot["stored_bytes"]), _human(tot["freed_bytes"]),
+              f"[bold]{tot['monthly_savings_usd']:.2f}[/bold]")
+    con.print(t)
+    con.print(f"Prices ({standard_price.region}, as of {standard_price.as_of}): standard "
+              f"${standard_price.usd}/GB-month, archive ${archive_price.usd}/GB-month; "
+              f"source {standard_price.source}", highlight=False)
+    con.print("Freed = bytes of layers no remaining standard image references (shared layers free nothing).",
+              highlight=False)
+    if list_images:
+        for r in result.items:
+            ev = r.evaluation
+            if not ev.expire and not ev.transition and not ev.held:
+                continue
+            it = Table(title=r.repository or "(no repository)", title_justify="left")
+            for col in ("Action", "Rule", "Digest", "Tags", "Pushed"):
+                it.add_column(col)
+            for action, rows in (("expire", ev.expire), ("transition", ev.transition), ("held by index", ev.held)):
+                for im, prio in rows:
+                    it.add_row(action, str(prio), _short(im.digest), ", ".join(im.tags) or "-", iso(im.pushed_at))
+            con.print(it)
+    for w_ in warnings:
+        con.print(f"[yellow]warning:[/yellow] {w_}", highlight=False)
+
+
+def simulate_and_render(policies_by_repo: Mapping[str, Policy | None], images: Sequence[LifecycleImage],
+                        at: datetime, fmt: Format, *, standard_price: Price, archive_price: Price,
+                        snapshot: dict[str, Any] | None = None, extra_warnings: Sequence[str] = (),
+                        list_images: bool = False) -> SimulationResult:
+    """Simulate and print. The snapshot mode calls this with policies and images read from the store."""
+    result = simulate(policies_by_repo, images, at, standard_price.usd, archive_price.usd)
+    warnings = list(extra_warnings)
+    for p in (standard_price, archive_price):
+        if p.fallback:
+            warnings.append(f"no {p.item} price for region {p.region}; used the price book's fallback region")
+    render_simulation(result, fmt, standard_price=standard_price, archive_price=archive_price,
+                      snapshot=snapshot, extra_warnings=warnings, list_images=list_images)
+    return result
+
+
+def storage_prices(region: str | None, price_file: Path | None) -> tuple[Price, Price]:
+    book = load_price_book(price_file)
+    region = region or book.fallback_region
+    return book.price(region, STANDARD_ITEM), book.price(region, ARCHIVE_ITEM)
+
+
+@app.command("simulate")
+def simulate_cmd(
+    images: Path | None = typer.Option(None, "--images", metavar="FILE",
+                                       help='Offline mode: a JSON document {"images": [...]}.'),
+    policy: Path | None = typer.Option(None, "--policy", metavar="FILE",
+                                       help="The policy to apply to every selected repository."),
+    at: str | None = typer.Option(None, "--at", metavar="TIME",
+                                  help="Evaluate as of this time: ISO-8601 (UTC if no offset), now, +30d, -12h."),
+    repository: list[str] = typer.Option([], "--repository", metavar="GLOB",
+                                         help="Only repositories matching a glob (repeatable)."),
+    exclude: list[str] = typer.Option([], "--exclude", metavar="GLOB", help="Skip matching repositories."),
+    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv"),
+    region: str | None = typer.Option(None, "--region", help="Price region (default: the price book's)."),
+    price_file: Path | None = typer.Option(None, "--price-file", metavar="FILE",
+                                           help="Override price book entries."),
+    list_images: bool = typer.Option(False, "--list", help="Also list every expired/transitioned image."),
+) -> None:
+    """What a policy would expire or archive, per repository, and the monthly savings in freed layers."""
+    try:
+        if images is None or policy is None:
+            raise UserError("simulate needs --images FILE and --policy FILE (offline mode)")
+        when = parse_at(at)
+        imgs = load_images_document(images)
+        try:
+            text = policy.read_text(encoding="utf-8")
+        except OSError as e:
+            raise UserError(f"{policy}: cannot read: {e.strerror or e}") from None
+        pol = parse_policy(text, source=policy.name)
+        repos = select_repositories((im.repository for im in imgs), repository, exclude)
+        if not repos:
+            raise UserError(f"{images.name}: no repository matches --repository {' '.join(repository) or '*'}"
+                            + (f" --exclude {' '.join(exclude)}" if exclude else ""))
+        std, arc = storage_prices(region, price_file)
+        chosen = set(repos)
+        simulate_and_render({r: pol for r in repos}, [im for im in imgs if im.repository in chosen], when, fmt,
+                            standard_price=std, archive_price=arc,
+                            extra_warnings=[f"{policy.name}: {w}" for w in pol.warnings],
+                            list_images=list_images)
+    except UserError as e:
+        raise _exit_user_error(e) from None
