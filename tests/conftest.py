@@ -97,3 +97,33 @@ def fresh_estate(aws: str, tmp_path: Path) -> ScannedEstate:
     store = tmp_path / "estate.duckdb"
     sid = _scan_into(aws, store, list(estate.regions))
     return ScannedEstate(estate, store, sid, aws)
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> dict:
+        import json
+
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """Run `ecrwise ARGS...` in this process (exit code, stdout, stderr), as the console script would."""
+    from ecrwise.cli.main import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run

@@ -198,7 +198,8 @@ def _plan_repository(rng: random.Random, region: str, name: str, base: str, coun
             deps = (_digest(f"deps:{region}:{name}:{i}"), rng.randint(5, 40) * MB)
         app = (_digest(f"app:{region}:{name}:{i}"), rng.randint(*app_mb) * MB + rng.randint(0, MB))
         layers = base_layers + [deps, app]
-        pushed = now - timedelta(days=span_days * (count - i) / count, minutes=rng.randint(0, 600))
+        # Whole seconds: ECR reports push times to the second.
+        pushed = (now - timedelta(days=span_days * (count - i) / count, minutes=rng.randint(0, 600))).replace(microsecond=0)
         if rng.random() < 0.2:
             minor, patch = minor + 1, 0
         else:
