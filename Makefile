@@ -20,9 +20,18 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-bench: $(STAMP)
+# The scan benchmark's baselines run from virtualenvs of their own (the AWS CLI pins botocore).
+.venv-bench-awscli/bin/aws:
+	$(PYTHON) -m venv .venv-bench-awscli
+	.venv-bench-awscli/bin/pip install --quiet awscli
+
+.venv-bench-c7n/bin/custodian:
+	$(PYTHON) -m venv .venv-bench-c7n
+	.venv-bench-c7n/bin/pip install --quiet c7n
+
+bench: $(STAMP) .venv-bench-awscli/bin/aws .venv-bench-c7n/bin/custodian
 	$(BIN)/python bench/scan_bench.py
 	$(BIN)/python bench/lifecycle_bench.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) .venv-bench-awscli .venv-bench-c7n build *.egg-info src/*.egg-info .pytest_cache
