@@ -107,6 +107,20 @@ def demo(
     run_demo(keep_running=keep_running, store=store)
 
 
+@app.command("iam-policy")
+def iam_policy(
+    read_only: bool = typer.Option(False, "--read-only", help="The policy a scan needs."),
+    apply: bool = typer.Option(False, "--apply", help="The extra actions `--apply` commands need."),
+) -> None:
+    """Print the least-privilege IAM policy, derived from the actions the code declares it calls."""
+    from ecrwise.aws.iam import apply_policy, read_only_policy
+    from ecrwise.report.output import dump_json
+
+    if read_only == apply:
+        raise UserError("iam-policy: give exactly one of --read-only or --apply")
+    dump_json(read_only_policy() if read_only else apply_policy())
+
+
 def snapshot_warnings(snap) -> list[str]:  # type: ignore[no-untyped-def]
     return [f"scan could not collect {f.service} in {f.account}/{f.region}: {f.error_code}: {f.message}"
             for f in snap.failures]
