@@ -39,6 +39,8 @@ def organization_role_arns(base: boto3.Session, role_name: str, region: str) -> 
 def resolve_accounts(base: boto3.Session, region: str, role_arns: list[str], org_role: str | None,
                      ) -> tuple[list[Account], list[tuple[str, str, str]]]:
     """Accounts to scan, plus (role_arn, error_code, message) for each role that could not be assumed."""
+    # Check the base credentials first: missing or rejected ones are exit 3 with one clear line.
+    home_account = caller_account(base, region)
     if org_role:
         try:
             role_arns = [*role_arns, *organization_role_arns(base, org_role, region)]
@@ -46,7 +48,7 @@ def resolve_accounts(base: boto3.Session, region: str, role_arns: list[str], org
             raise UserError(f"--org-role {org_role}: cannot list the organization's accounts "
                             f"({error_code(e)}); run from the management or a delegated admin account") from None
     if not role_arns:
-        return [Account(caller_account(base, region), base)], []
+        return [Account(home_account, base)], []
     accounts, failed = [], []
     for arn in dict.fromkeys(role_arns):
         try:
