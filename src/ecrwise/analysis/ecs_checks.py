@@ -1,0 +1,495 @@
+"""ECS audits as registered checks: deployment safety, availability, task definitions, hosts left behind, the
+agent's configuration, crash loops, and what each service would cost on Fargate versus EC2. Pure.
+
+Agent settings reach these checks already redacted (see `ecrwise.records.ecs.parse_agent_config`): a finding
+names the key that held a secret, never its value.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import datetime
+from typing import Any, Iterable
+
+from ecrwise.analysis.checks import REGISTRY, Finding, Records, check
+from ecrwise.analysis.pulls import DEFAULT_CRASH_LOOP_THRESHOLD, PULL_BEHAVIORS, analyse_pulls, parse_image
+from ecrwise.pricing.book import PriceBook
+from ecrwise.records.ecr import Repository
+from ecrwise.records.ecs import (REDACTED, Ec2Instance, EcsAgentConfig, EcsContainerDefinition, EcsContainerInstance,
+                                 EcsService, EcsTask, EcsTaskDefinition)
+
+DOCS = "docs/ecs.md"
+
+# Fargate's task CPU (units) → valid task memory (MiB), Linux. 8 and 16 vCPU need platform version 1.4.0.
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+MAX_CONTAINERS = 10
+MUTABLE_TAGS = {"latest", "stable", "main", "master", "prod", "production", "staging", "dev", "develop", "edge",
+                "current", "release", "nightly"}
+REFERENCE_HOST = {"vcpu": 2, "gib": 8, "item": "ec2_m5_large_hour", "type": "m5.large"}
+
+
+def parse_cpu(value: str | int | None) -> int | None:
+    """Task CPU as units: "1024", 1024, "1 vCPU", "0.25 vcpu"."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    m = re.fullmatch(r"([0-9.]+)\s*vcpus?", text)
+    try:
+        return int(round(float(m.group(1)) * 1024)) if m else int(float(text))
+    except ValueError:
+        return None
+
+
+def parse_memory(value: str | int | None) -> int | None:
+    """Task memory as MiB: "2048", 2048, "2GB", "2 gb", "0.5 GB"."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    m = re.fullmatch(r"([0-9.]+)\s*gb", text)
+    try:
+        return int(round(float(m.group(1)) * 1024)) if m else int(float(text))
+    except ValueError:
+        return None
+
+
+def fargate_size_valid(cpu: int | None, memory: int | None) -> bool:
+    return cpu in FARGATE_SIZES and memory in FARGATE_SIZES[cpu]
+
+
+def smallest_fargate_size(cpu: int, memory: int) -> tuple[int, int] | None:
+    """The cheapest valid Fargate (cpu, memory) that holds `cpu` units and `memory` MiB."""
+    fits = [(c, m) for c, mems in FARGATE_SIZES.items() for m in mems if c >= cpu and m >= memory]
+    return min(fits, key=lambda cm: (cm[0], cm[1])) if fits else None
+
+
+def _rec(check_id: str) -> str:
+    return REGISTRY[check_id].recommendation
+
+
+def _opt(options: dict[str, Any] | None, key: str, default: Any) -> Any:
+    return (options or {}).get(key, default)
+
+
+def _fargate_tds(records: Records) -> set[str]:
+    """Task definitions that run (or must run) on Fargate."""
+    arns = {t.task_definition_arn for t in records.of(EcsTaskDefinition) if "FARGATE" in t.requires_compatibilities}
+    arns |= {s.task_definition_arn for s in records.of(EcsService) if s.compute == "FARGATE" and s.task_definition_arn}
+    return arns
+
+
+def _in_use(records: Records) -> set[str]:
+    return {s.task_definition_arn for s in records.of(EcsService) if s.task_definition_arn}
+
+
+def _containers(records: Records) -> dict[str, list[EcsContainerDefinition]]:
+    out: dict[str, list[EcsContainerDefinition]] = defaultdict(list)
+    for c in records.of(EcsContainerDefinition):
+        out[c.task_definition_arn].append(c)
+    return out
+
+
+def _td_finding(check_id: str, severity: str, td: EcsTaskDefinition, message: str, evidence: dict[str, Any],
+                recommendation: str) -> Finding:
+    return Finding(check_id, severity, td.account, td.region, td.task_definition_arn, message, evidence=evidence,
+                   recommendation=recommendation)
+
+
+# -- services --------------------------------------------------------------------------------------------
+
+@check("ecs.circuit-breaker-off", title="Deployment circuit breaker off", severity="medium", family="ecs",
+       reads=("ecs_services",), docs=f"{DOCS}#circuit-breaker",
+       recommendation="Turn on the deployment circuit breaker with rollback: a deployment whose tasks keep failing "
+                      "then stops and rolls back instead of restarting (and pulling) all day.")
+def circuit_breaker_off(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
+    crash = _crash_looping(records, book, options)
+    for s in records.of(EcsService):
+        if s.deployment_controller != "ECS" or s.status.upper() == "INACTIVE" or s.circuit_breaker_enable:
+            continue
+        looping = s.service_arn in crash
+        yield Finding("ecs.circuit-breaker-off", "high" if looping else "medium", s.account, s.region, s.service_arn,
+                      f"{s.cluster_name}/{s.name}: deployment circuit breaker "
+                      f"{'not reported (off by default)' if s.circuit_breaker_enable is None else 'off'}"
+                      f"{' and the service is crash-looping' if looping else ''}",
+                      evidence={"circuit_breaker_enable": s.circuit_breaker_enable,
+                                "circuit_breaker_rollback": s.circuit_breaker_rollback, "crash_loop": looping},
+                      recommendation=_rec("ecs.circuit-breaker-off"),
+                      fix=f"ecrwise ecs fix circuit-breaker --service {s.service_arn} --apply")
+
+
+@check("ecs.circuit-breaker-no-rollback", title="Circuit breaker on without rollback", severity="low", family="ecs",
+       reads=("ecs_services",), docs=f"{DOCS}#circuit-breaker",
+       recommendation="Set rollback: a failed deployment then returns to the last completed one instead of "
+                      "stopping with too few healthy tasks.")
+def circuit_breaker_no_rollback(records: Records, book: PriceBook,
+                                options: dict[str, Any] | None = None) -> Iterable[Finding]:
+    for s in records.of(EcsService):
+        if s.deployment_controller == "ECS" and s.circuit_breaker_enable and not s.circuit_breaker_rollback:
+            yield Finding("ecs.circuit-breaker-no-rollback", "low", s.account, s.region, s.service_arn,
+                          f"{s.cluster_name}/{s.name}: circuit breaker on, rollback off",
+                          evidence={"circuit_breaker_enable": True, "circuit_breaker_rollback": False},
+                          recommendation=_rec("ecs.circuit-breaker-no-rollback"),
+                          fix=f"ecrwise ecs fix circuit-breaker --service {s.service_arn} --apply")
+
+
+@check("ecs.single-replica", title="REPLICA service with one task", severity="medium", family="ecs",
+       reads=("ecs_services",), docs=f"{DOCS}#single-replica",
+       recommendation="Run at least two tasks (spread over Availability Zones) for anything that must stay up: "
+                      "with one, every deployment, host failure or crash is an outage.")
+def single_replica(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
+    for s in records.of(EcsService):
+        if s.scheduling_strategy == "REPLICA" and s.desired_count == 1 and s.status.upper() != "INACTIVE":
+            yield Finding("ecs.single-replica", "medium", s.account, s.region, s.service_arn,
+                          f"{s.cluster_name}/{s.name}: desired count 1 (no high availability)",
+                          evidence={"desired_count": 1, "scheduling_strategy": s.scheduling_strategy},
+                          recommendation=_rec("ecs.single-replica"),
+                          fix=f"aws ecs update-service --cluster {s.cluster_name} --service {s.name} "
+                              f"--desired-count 2 --region {s.region}")
+
+
+# -- task definitions ------------------------------------------------------------------------------------
+
+@check("ecs.fargate-invalid-size", title="Task size Fargate does not offer", severity="high", family="ecs",
+       reads=("ecs_task_definitions", "ecs_services"), docs=f"{DOCS}#fargate-sizes",
+       recommendation="Use a CPU/memory pair from Fargate's table (docs/ecs.md#fargate-sizes); Fargate refuses "
+                      "any other.")
+def fargate_invalid_size(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
+    fargate = _fargate_tds(records)
+    for td in records.of(EcsTaskDefinition):
+        if td.task_definition_arn not in fargate:
+            continue
+        cpu, mem = parse_cpu(td.cpu), parse_memory(td.memory)
+        if fargate_size_valid(cpu, mem):
+            continue
+        valid = ", ".join(str(m) for m in FARGATE_SIZES.get(cpu or 0, ())) or "none (not a Fargate CPU size)"
+        suggestion = smallest_fargate_size(cpu or 256, mem or 512)
+        yield _td_finding("ecs.fargate-invalid-size", "high", td,
+                          f"{td.family}:{td.revision}: cpu {td.cpu} with memory {td.memory} is not a Fargate size",
+                          {"cpu": td.cpu, "memory": td.memory, "valid_memory_for_cpu": valid,
+                           "smallest_valid": {"cpu": suggestion[0], "memory": suggestion[1]} if suggestion else None},
+                          _rec("ecs.fargate-invalid-size"))
+
+
+@check("ecs.container-limits", title="Container limits above the task's", severity="high", family="ecs",
+       reads=("ecs_task_definitions", "ecs_container_definitions"), docs=f"{DOCS}#container-limits",
+       recommendation="Keep each container's memory, the sum of memory reservations and the sum of container CPU "
+                      "within the task-level values.")
+def container_limits(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
+    containers = _containers(records)
+    for td in records.of(EcsTaskDefinition):
+        cpu, mem = parse_cpu(td.cpu), parse_memory(td.memory)
+        cs = containers.get(td.task_definition_arn, [])
+        problems = []
+        if mem is not None:
+            for c in cs:
+                if c.memory is not None and c.memory > mem:
+                    problems.append(f"container {c.name} memory {c.memory} MiB > task memory {mem} MiB")
+            reserved = sum(c.memory_reservation or c.memory or 0 for c in cs)
+            if reserved > mem:
+                problems.append(f"containers reserve {reserved} MiB > task memory {mem} MiB")
+        if cpu is not None:
+            total = sum(c.cpu or 0 for c in cs)
+            if total > cpu:
+                problems.append(f"containers' cpu {total} units > task cpu {cpu}")
+        if problems:
+            yield _td_finding("ecs.container-limits", "high", td, f"{td.family}:{td.revision}: " + "; ".join(problems),
+                              {"task_cpu": cpu, "task_memory": mem, "problems": problems},
+                              _rec("ecs.container-limits"))
+
+
+@check("ecs.too-many-containers", title="More than 10 containers in a task", severity="high", family="ecs",
+       reads=("ecs_task_definitions",), docs=f"{DOCS}#task-definitions",
+       recommendation="A task definition holds at most 10 containers; split containers that do not share a "
+                      "lifecycle into their own task definitions and services.")
+def too_many_containers(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
+    for td in records.of(EcsTaskDefinition):
+        if td.container_count > MAX_CONTAINERS:
+            yield _td_finding("ecs.too-many-containers", "high", td,
+                              f"{td.family}:{td.revision}: {td.container_count} containers (at most {MAX_CONTAINERS})",
+                              {"containers": td.container_count},
+                              _rec("ecs.too-many-containers"))
+
+
+@check("ecs.fargate-network-mode", title="Fargate task not in awsvpc mode", severity="high", family="ecs",
+       reads=("ecs_task_definitions", "ecs_services"), docs=f"{DOCS}#task-definitions",
+       recommendation="Fargate tasks must use networkMode awsvpc.")
+def fargate_network_mode(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
+    fargate = _fargate_tds(records)
+    for td in records.of(EcsTaskDefinition):
+        if td.task_definition_arn in fargate and (td.network_mode or "") != "awsvpc":
+            yield _td_finding("ecs.fargate-network-mode", "high", td,
+                              f"{td.family}:{td.revision}: network mode {td.network_mode or 'unset'} on Fargate",
+                              {"network_mode": td.network_mode},
+                              _rec("ecs.fargate-network-mode"))
+
+
+@check("ecs.mutable-image-tag", title="Image referenced by a moving tag", severity="medium", family="ecs",
+       reads=("ecs_container_definitions", "repositories"), docs=f"{DOCS}#image-tags",
+       recommendation="Reference an immutable tag (a version or git SHA) or a digest, and make ECR tags immutable: "
+                      "with `latest`, two tasks of one deployment can run different code, and a rollback does not "
+                      "roll the image back.")
+def mutable_image_tag(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
+    in_use = _in_use(records)
+    tds = {t.task_definition_arn: t for t in records.of(EcsTaskDefinition)}
+    mutability = {(r.account, r.region, r.name): r.tag_mutability for r in records.of(Repository)}
+    for c in records.of(EcsContainerDefinition):
+        if in_use and c.task_definition_arn not in in_use:
+            continue
+        ref = parse_image(c.image)
+        tag = ref["tag"]
+        if ref["digest"] or not tag or tag.lower() not in MUTABLE_TAGS:
+            continue
+        td = tds.get(c.task_definition_arn)
+        repo_mut = mutability.get((str(ref["account"]), str(ref["region"]), str(ref["repository"])))
+        yield Finding("ecs.mutable-image-tag", "medium", c.account, c.region, c.task_definition_arn,
+                      f"{td.family + ':' + str(td.revision) if td else c.task_definition_arn}: container {c.name} "
+                      f"runs {c.image}" + ("" if ":" in c.image.rsplit("/", 1)[-1] else " (no tag means latest)"),
+                      evidence={"container": c.name, "image": c.image, "tag": tag,
+                                "repository_tag_mutability": repo_mut},
+                      recommendation=_rec("ecs.mutable-image-tag"))
+
+
+@check("ecs.image-outside-ecr", title="Image pulled from outside ECR", severity="low", family="ecs",
+       reads=("ecs_container_definitions",), docs=f"{DOCS}#outside-ecr",
+       recommendation="Serve it through an ECR pull-through cache rule (or copy it into ECR): pulls then stay on "
+                      "AWS's network (layers through the free S3 gateway endpoint) and avoid the upstream "
+                      "registry's rate limits and outages.")
+def image_outside_ecr(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
+    in_use = _in_use(records)
+    for c in records.of(EcsContainerDefinition):
+        if in_use and c.task_definition_arn not in in_use:
+            continue
+        ref = parse_image(c.image)
+        if ref["account"] is not None:
+            continue
+        registry = c.image.split("/", 1)[0] if "/" in c.image and ("." in c.image.split("/", 1)[0]
+                                                                     or ":" in c.image.split("/", 1)[0]) else "docker.io"
+        yield Finding("ecs.image-outside-ecr", "low", c.account, c.region, c.task_definition_arn,
+                      f"container {c.name} pulls {c.image} from {registry}",
+                      evidence={"container": c.name, "image": c.image, "registry": registry,
+                                "repository_credentials": bool(c.repository_credentials)},
+                      recommendation=_rec("ecs.image-outside-ecr"),
+                      fix=f"aws ecr create-pull-through-cache-rule --ecr-repository-prefix "
+                          f"{'docker-hub' if registry == 'docker.io' else registry.split('.')[0]} --upstream-registry-url "
+                          f"{'registry-1.docker.io' if registry == 'docker.io' else registry} --region {c.region}")
+
+
+# -- hosts and the agent ---------------------------------------------------------------------------------
+
+@check("ecs.container-instance-left-behind", title="Container instance left behind", severity="medium",
+       family="ecs", reads=("ecs_container_instances", "ec2_instances"), docs=f"{DOCS}#left-behind",
+       recommendation="Deregister it: an instance terminated while stopped stays registered with its agent "
+                      "disconnected, and the scheduler may still try to place tasks on it.")
+def container_instance_left_behind(records: Records, book: PriceBook,
+                                   options: dict[str, Any] | None = None) -> Iterable[Finding]:
+    instances = {(i.account, i.region, i.instance_id): i for i in records.of(Ec2Instance)}
+    for ci in records.of(EcsContainerInstance):
+        if ci.agent_connected or ci.status.upper() in ("INACTIVE", "DEREGISTERING"):
+            continue
+        inst = instances.get((ci.account, ci.region, ci.ec2_instance_id or ""))
+        state = inst.state if inst else "not found"
+        if state not in ("stopped", "stopping", "terminated", "shutting-down", "not found"):
+            continue  # a running host whose agent dropped: an agent problem, not a leftover
+        cluster = ci.cluster_arn.rsplit("/", 1)[-1]
+        yield Finding("ecs.container-instance-left-behind", "medium", ci.account, ci.region,
+                      ci.container_instance_arn,
+                      f"{cluster}: container instance of {ci.ec2_instance_id} is {ci.status} with its agent "
+                      f"disconnected; the EC2 instance is {state}",
+                      evidence={"cluster": cluster, "ec2_instance_id": ci.ec2_instance_id, "ec2_state": state,
+                                "status": ci.status, "agent_connected": False, "running_tasks": ci.running_tasks},
+                      recommendation=_rec("ecs.container-instance-left-behind"),
+                      fix=f"aws ecs deregister-container-instance --cluster {cluster} --container-instance "
+                          f"{ci.container_instance_arn} --force --region {ci.region}")
+
+
+@check("ecs.agent-auth-data-plaintext", title="Registry credentials in plain text in user data", severity="critical",
+       family="ecs", reads=("ecs_agent_configs",), docs=f"{DOCS}#agent-auth-data",
+       recommendation="Remove ECS_ENGINE_AUTH_DATA from user data and rotate the credential: anyone who can read "
+                      "the instance's user data (ec2:DescribeInstanceAttribute, the instance metadata service) "
+                      "reads the password. Use repositoryCredentials with a Secrets Manager secret, or an ECR "
+                      "pull-through cache rule.")
+def agent_auth_data(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
+    for cfg in records.of(EcsAgentConfig):
+        secret_keys = [k for k in cfg.redacted if k in cfg.settings]
+        if "ECS_ENGINE_AUTH_DATA" not in cfg.settings and not secret_keys:
+            continue
+        keys = sorted(set(secret_keys) | ({"ECS_ENGINE_AUTH_DATA"} & set(cfg.settings)))
+        yield Finding("ecs.agent-auth-data-plaintext", "critical", cfg.account, cfg.region, cfg.source_id,
+                      f"{cfg.source} {cfg.source_id}: {', '.join(keys)} in plain text (value redacted)",
+                      evidence={"source": cfg.source, "keys": keys, "value": REDACTED,
+                                "auth_type": cfg.settings.get("ECS_ENGINE_AUTH_TYPE"),
+                                "instances": cfg.instance_ids},
+                      recommendation=_rec("ecs.agent-auth-data-plaintext"))
+
+
+@check("ecs.agent-missing-cluster", title="Agent configuration without ECS_CLUSTER", severity="medium", family="ecs",
+       reads=("ecs_agent_configs",), docs=f"{DOCS}#agent-cluster",
+       recommendation="Set ECS_CLUSTER in /etc/ecs/ecs.config: without it the agent registers the host in the "
+                      "`default` cluster, where no service of yours places tasks.")
+def agent_missing_cluster(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
+    for cfg in records.of(EcsAgentConfig):
+        if cfg.settings.get("ECS_CLUSTER", "").strip():
+            continue
+        yield Finding("ecs.agent-missing-cluster", "medium", cfg.account, cfg.region, cfg.source_id,
+                      f"{cfg.source} {cfg.source_id}: no ECS_CLUSTER"
+                      + ("" if cfg.writes_ecs_config else " (the user data does not write /etc/ecs/ecs.config)"),
+                      evidence={"source": cfg.source, "settings": sorted(cfg.settings), "instances": cfg.instance_ids},
+                      recommendation=_rec("ecs.agent-missing-cluster"))
+
+
+@check("ecs.agent-pull-behavior", title="Agent pulls the image on every start", severity="low", family="ecs",
+       reads=("ecs_agent_configs", "ecs_tasks", "ecs_container_instances"), docs=f"{DOCS}#pull-behavior",
+       recommendation="Set ECS_IMAGE_PULL_BEHAVIOR=prefer-cached (or once) where tags are immutable: restarts use "
+                      "the host's copy instead of asking the registry, and keep working when it is unreachable.")
+def agent_pull_behavior(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
+    report = _report(records, book, options)
+    looping_hosts: set[str] = set()
+    instance_of = {ci.container_instance_arn: ci.ec2_instance_id for ci in records.of(EcsContainerInstance)}
+    looping = {(s.account, s.region, s.cluster, s.service) for s in report.services
+               if s.crash_loop and s.launch_type == "EC2"}
+    for t in records.of(EcsTask):
+        cluster = t.cluster_arn.rsplit("/", 1)[-1]
+        if (t.account, t.region, cluster, t.service_name) in looping and t.container_instance_arn:
+            looping_hosts.add(instance_of.get(t.container_instance_arn) or "")
+    for cfg in records.of(EcsAgentConfig):
+        value = cfg.settings.get("ECS_IMAGE_PULL_BEHAVIOR", "default").strip().lower() or "default"
+        on_loop = bool(looping_hosts & set(cfg.instance_ids))
+        if value not in PULL_BEHAVIORS:
+            msg, severity = f"ECS_IMAGE_PULL_BEHAVIOR={value} is not a value the agent knows", "medium"
+        elif value == "always":
+            msg, severity = "ECS_IMAGE_PULL_BEHAVIOR=always: every start asks the registry and fails if it cannot", "low"
+        elif value == "default" and on_loop:
+            msg, severity = ("ECS_IMAGE_PULL_BEHAVIOR=default on hosts running a crash-looping service: every restart "
+                             "asks the registry"), "low"
+        else:
+            continue
+        yield Finding("ecs.agent-pull-behavior", severity, cfg.account, cfg.region, cfg.source_id,
+                      f"{cfg.source} {cfg.source_id}: {msg}",
+                      evidence={"ECS_IMAGE_PULL_BEHAVIOR": value, "instances": cfg.instance_ids,
+                                "crash_looping_service_on_hosts": on_loop},
+                      recommendation=_rec("ecs.agent-pull-behavior"),
+                      fix="ecrwise ecs user-data --pull-behavior prefer-cached --image IMAGE_URI")
+
+
+# -- crash loops and cost ---------------------------------------------------------------------------------
+
+def _report(records: Records, book: PriceBook, options: dict[str, Any] | None) -> Any:
+    """analyse_pulls once per (records, threshold) for the checks that need it."""
+    threshold = float(_opt(options, "crash_loop_threshold", DEFAULT_CRASH_LOOP_THRESHOLD))
+    now: datetime | None = _opt(options, "now", None)
+    cache = getattr(records, "_ecrwise_pulls", None)
+    key = (threshold, now)
+    if cache is None or cache[0] != key:
+        cache = (key, analyse_pulls(records, book, crash_loop_threshold=threshold, now=now))
+        setattr(records, "_ecrwise_pulls", cache)
+    return cache[1]
+
+
+def _crash_looping(records: Records, book: PriceBook, options: dict[str, Any] | None) -> set[str]:
+    return {s.service_arn for s in _report(records, book, options).services if s.crash_loop}
+
+
+@check("ecs.crash-loop", title="Crash-looping service", severity="high", family="ecs",
+       reads=("ecs_services", "ecs_service_events", "ecs_tasks", "ecs_deployments", "image_layers", "pull_metrics"),
+       docs=f"{DOCS}#crash-loop",
+       recommendation="Fix what makes the tasks fail (the stop reasons say what), turn on the circuit breaker with "
+                      "rollback, and take image layers off the NAT gateway with an S3 gateway endpoint.")
+def crash_loop(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
+    report = _report(records, book, options)
+    for s in report.services:
+        if not s.crash_loop:
+            continue
+        best = s.best_fix
+        yield Finding("ecs.crash-loop", "high", s.account, s.region, s.service_arn,
+                      f"{s.cluster}/{s.service}: {s.task_starts_per_day:,.0f} task starts a day for "
+                      f"{s.desired_count} desired task(s) ({s.starts_evidence}); each start pulls "
+                      f"{s.bytes_per_start:,} B, path {s.path}",
+                      monthly_cost_usd=s.nat_cost_per_month,
+                      monthly_savings_usd=best.monthly_savings if best else None,
+                      evidence={"task_starts_per_day": round(s.task_starts_per_day, 1),
+                                "starts_per_desired_task_per_day": round(s.starts_per_desired_task_per_day, 1),
+                                "threshold": report.threshold, "starts_evidence": s.starts_evidence,
+                                "reasons": [{"reason": r.reason, "category": r.category, "count": r.count,
+                                             "source": r.source} for r in s.reasons[:5]],
+                                "path": s.path, "bytes_per_start": s.bytes_per_start},
+                      arithmetic=s.arithmetic,
+                      recommendation=_rec("ecs.crash-loop"),
+                      fix=f"ecrwise ecs fix circuit-breaker --service {s.service_arn} --apply")
+
+
+def task_size(td: EcsTaskDefinition, containers: list[EcsContainerDefinition]) -> tuple[int, int]:
+    """(cpu units, memory MiB) a task needs: task-level values, else the containers' sums."""
+    cpu = parse_cpu(td.cpu) or sum(c.cpu or 0 for c in containers)
+    mem = parse_memory(td.memory) or sum(c.memory or c.memory_reservation or 0 for c in containers)
+    return cpu, mem
+
+
+@check("ecs.fargate-vs-ec2", title="Fargate versus EC2 monthly cost", severity="info", family="ecs",
+       reads=("ecs_services", "ecs_task_definitions", "ecs_container_definitions"), docs=f"{DOCS}#fargate-vs-ec2",
+       recommendation="Information: steady, well-packed services cost less on EC2 (or Fargate Spot); spiky or small "
+                      "ones cost less on Fargate, which also needs no host patching.")
+def fargate_vs_ec2(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
+    tds = {t.task_definition_arn: t for t in records.of(EcsTaskDefinition)}
+    containers = _containers(records)
+    hours = book.hours_per_month
+    for s in records.of(EcsService):
+        td = tds.get(s.task_definition_arn or "")
+        if td is None or s.desired_count <= 0 or s.status.upper() == "INACTIVE":
+            continue
+        cpu, mem = task_size(td, containers.get(td.task_definition_arn, []))
+        size = (cpu, mem) if fargate_size_valid(cpu, mem) else smallest_fargate_size(max(cpu, 256), max(mem, 512))
+        if size is None:
+            continue
+        vcpu_p = book.price(s.region, "fargate_vcpu_hour")
+        gb_p = book.price(s.region, "fargate_gb_hour")
+        host_p = book.price(s.region, REFERENCE_HOST["item"])
+        vcpu, gib = size[0] / 1024, size[1] / 1024
+        fargate = s.desired_count * (vcpu * vcpu_p.usd + gib * gb_p.usd) * hours
+        share = max((cpu or 256) / 1024 / REFERENCE_HOST["vcpu"], (mem or 512) / 1024 / REFERENCE_HOST["gib"])
+        ec2 = s.desired_count * share * host_p.usd * hours
+        cheaper = "EC2" if ec2 < fargate else "FARGATE"
+        yield Finding("ecs.fargate-vs-ec2", "info", s.account, s.region, s.service_arn,
+                      f"{s.cluster_name}/{s.name} ({s.compute}): ${fargate:,.2f}/month on Fargate, "
+                      f"${ec2:,.2f}/month as a share of {REFERENCE_HOST['type']} hosts",
+                      monthly_cost_usd=fargate if s.compute == "FARGATE" else ec2,
+                      monthly_savings_usd=abs(fargate - ec2) if cheaper != s.compute else None,
+                      evidence={"runs_on": s.compute, "desired_count": s.desired_count, "task_cpu": cpu,
+                                "task_memory": mem, "fargate_size": {"cpu": size[0], "memory": size[1]},
+                                "fargate_usd": round(fargate, 2), "ec2_usd": round(ec2, 2), "cheaper": cheaper},
+                      arithmetic={
+                          "hours": hours, "fargate_vcpu_price": vcpu_p.as_dict(), "fargate_gb_price": gb_p.as_dict(),
+                          "host_price": host_p.as_dict(), "host_share": round(share, 4),
+                          "fargate_formula": f"{s.desired_count} × ({vcpu:g} vCPU × ${vcpu_p.usd} + {gib:g} GB × "
+                                             f"${gb_p.usd}) × {hours} h = ${fargate:.2f}",
+                          "ec2_formula": f"{s.desired_count} × {share:.4f} of a {REFERENCE_HOST['type']} × "
+                                         f"${host_p.usd} × {hours} h = ${ec2:.2f} (bin-packed by the larger of the "
+                                         f"CPU and memory shares; no idle capacity, EBS or host overhead)"},
+                      recommendation=_rec("ecs.fargate-vs-ec2"))
+
+
+# -- ecrwise ecs agent-config FILE ------------------------------------------------------------------------
+
+def audit_agent_config(cfg: EcsAgentConfig) -> list[Finding]:
+    """The agent checks for one configuration (an ecs.config file given on the command line)."""
+    records = Records({EcsAgentConfig: [cfg]})
+    findings: list[Finding] = []
+    for fn in (agent_auth_data, agent_missing_cluster):
+        findings.extend(fn(records, None, {}))  # type: ignore[arg-type]
+    value = cfg.settings.get("ECS_IMAGE_PULL_BEHAVIOR", "default").strip().lower() or "default"
+    if value not in PULL_BEHAVIORS or value in ("always", "default"):
+        severity = "medium" if value not in PULL_BEHAVIORS else "low" if value == "always" else "info"
+        msg = (f"ECS_IMAGE_PULL_BEHAVIOR={value} is not a value the agent knows" if value not in PULL_BEHAVIORS
+               else f"ECS_IMAGE_PULL_BEHAVIOR={value}" + (" (not set)" if "ECS_IMAGE_PULL_BEHAVIOR" not in cfg.settings
+                                                          else "") + ": every task start asks the registry")
+        findings.append(Finding("ecs.agent-pull-behavior", severity, cfg.account, cfg.region, cfg.source_id,
+                                f"{cfg.source_id}: {msg}", evidence={"ECS_IMAGE_PULL_BEHAVIOR": value},
+                                recommendation=_rec("ecs.agent-pull-behavior"),
+                                fix="ecrwise ecs user-data --pull-behavior prefer-cached --image IMAGE_URI"))
+    return findings
