@@ -24,6 +24,12 @@ class EndpointUse:
     usable: bool
     problems: tuple[str, ...] = ()
     same_az: bool = True
+    # The same problems as machine-readable codes (see PROBLEM_CODES), in the same order.
+    codes: tuple[str, ...] = ()
+
+
+# Why an interface endpoint does not serve a subnet.
+PROBLEM_CODES = ("missing", "state", "private-dns-off", "vpc-dns-off", "sg-no-https")
 
 
 @dataclass(frozen=True)
@@ -143,25 +149,34 @@ def egress_path(idx: NetworkIndex, account: str, region: str, subnet_id: str) ->
 def _interface_use(idx: NetworkIndex, account: str, region: str, subnet: Subnet, vpc: Vpc | None,
                    candidates: list[VpcEndpoint]) -> EndpointUse:
     if not candidates:
-        return EndpointUse(None, False, ("missing",))
+        return EndpointUse(None, False, ("missing",), codes=("missing",))
     best: EndpointUse | None = None
     for ep in candidates:
-        problems = []
-        if ep.state.lower() != "available":
-            problems.append(f"state {ep.state}")
-        if not ep.private_dns_enabled:
-            problems.append("private DNS off")
-        if vpc is not None and not (vpc.enable_dns_support and vpc.enable_dns_hostnames):
-            problems.append("VPC DNS support/hostnames off")
-        rules = [r for g in ep.security_group_ids for r in idx.rules.get((account, region, g), [])]
-        if not allows_https_from(rules, subnet.cidr):
-            problems.append(f"security group does not allow 443 from {subnet.cidr}")
+        found = endpoint_problems(idx, account, region, ep, subnet, vpc)
+        problems = [text for _, text in found]
         azs = {idx.subnets[(account, region, s)].availability_zone for s in ep.subnet_ids
                if (account, region, s) in idx.subnets}
         same_az = subnet.availability_zone in azs
-        use = EndpointUse(ep.endpoint_id, not problems, tuple(problems), same_az)
+        use = EndpointUse(ep.endpoint_id, not problems, tuple(problems), same_az,
+                          tuple(code for code, _ in found))
         if best is None or (use.usable and not best.usable) or (use.usable == best.usable and same_az
                                                                  and not best.same_az):
             best = use
     assert best is not None
     return best
+
+
+def endpoint_problems(idx: NetworkIndex, account: str, region: str, ep: VpcEndpoint, subnet: Subnet,
+                      vpc: Vpc | None) -> list[tuple[str, str]]:
+    """Why interface endpoint `ep` does not serve `subnet`, as (code, text) pairs; empty when it does."""
+    problems: list[tuple[str, str]] = []
+    if ep.state.lower() != "available":
+        problems.append(("state", f"state {ep.state}"))
+    if not ep.private_dns_enabled:
+        problems.append(("private-dns-off", "private DNS off"))
+    if vpc is not None and not (vpc.enable_dns_support and vpc.enable_dns_hostnames):
+        problems.append(("vpc-dns-off", "VPC DNS support/hostnames off"))
+    rules = [r for g in ep.security_group_ids for r in idx.rules.get((account, region, g), [])]
+    if not allows_https_from(rules, subnet.cidr):
+        problems.append(("sg-no-https", f"security group does not allow 443 from {subnet.cidr}"))
+    return problems

@@ -11,6 +11,8 @@ import botocore.exceptions
 
 from ecrwise.aws import accounts as accounts_mod
 from ecrwise.aws import ecr
+from ecrwise.aws import ecs as ecs_collector
+from ecrwise.aws import network as network_collector
 from ecrwise.aws.session import (Account, DENIED_CODES, base_session, check_regions, error_code, is_denied)
 from ecrwise.aws.tasks import Task, TaskResult
 from ecrwise.errors import AwsUnavailable, UserError
@@ -19,6 +21,8 @@ from ecrwise.records.scan import ScanFailure
 # Service families a scan can collect, and the function giving the first task for one account and region.
 SERVICES: dict[str, Callable[[Account, str], Task]] = {
     "ecr": lambda account, region: ecr.region_task(account, region),
+    "ecs": lambda account, region: ecs_collector.region_task(account, region),
+    "network": lambda account, region: network_collector.region_task(account, region),
 }
 
 
@@ -121,4 +125,6 @@ def _failure(task: Task, exc: BaseException) -> ScanFailure:
 
 def iam_actions() -> list[str]:
     return sorted({*accounts_mod.IAM_ACTIONS, *ecr.IAM_ACTIONS, *ecr.metrics.IAM_ACTIONS,
+                   *ecs_collector.IAM_ACTIONS,
+                   *network_collector.IAM_ACTIONS,
                    "ec2:DescribeRegions"})

@@ -142,6 +142,15 @@ def _mount_subcommands() -> None:
     except ImportError:  # pragma: no cover — the lifecycle commands ship with the package
         return
     app.add_typer(lifecycle_app, name="lifecycle", help="Lint, simulate and roll out ECR lifecycle policies.")
+    from ecrwise.cli.network import app as network_app
+    app.add_typer(network_app, name="network",
+                  help="VPC endpoint audit, NAT-versus-endpoint cost, fixes as Terraform / CloudFormation, alarms.")
+    from ecrwise.cli.ecs import app as ecs_app
+    from ecrwise.cli.pulls import app as pulls_app
+    app.add_typer(pulls_app, name="pulls",
+                  help="Image-pull traffic and its cost per ECS service; crash-looping services; fixes.")
+    app.add_typer(ecs_app, name="ecs",
+                  help="ECS service, task-definition, agent-config and container-instance audit; fixes.")
 
 
 _mount_subcommands()

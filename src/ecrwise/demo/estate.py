@@ -95,6 +95,8 @@ class Estate:
     now: datetime
     # The three demo VPCs (see estate_network), built in NETWORK_REGION by the full demo estate only.
     networks: dict[str, EstateVpc] = field(default_factory=dict)
+    # The ECS part (see estate_ecs: clusters, services, hosts), built with the networks; an `EstateEcs`.
+    ecs: Any = None
 
     def repository(self, region: str, name: str) -> EstateRepository:
         return next(r for r in self.repositories if r.region == region and r.name == name)
@@ -267,6 +269,9 @@ def build_estate(url: str, seed: int = 7, repositories: int | None = None, image
     _set_times_in_state(estate)
     if networks if networks is not None else repositories is None:
         estate.networks = build_networks(_client("ec2", url, NETWORK_REGION), NETWORK_REGION)
+        if repositories is None:  # the ECS part runs the demo estate's own images
+            from ecrwise.demo.estate_ecs import build_ecs
+            estate.ecs = build_ecs(estate, url)
     return estate
 
 

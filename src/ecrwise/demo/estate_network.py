@@ -9,13 +9,31 @@
   route table, `ecr.dkr` has private DNS off, and the endpoint security group has no 443 rule.
 
 All created through the EC2 API. Returns the ids the ECS part of the estate places services into.
+
+Each NAT gateway also gets 30 days of AWS/NATGateway byte metrics (see `NAT_TRAFFIC`): the nat-only VPC's
+gateway carries every pull byte and jumps ~15× ten days ago, when the ECS part's `prod/billing-api` began
+crash-looping (~300 starts a day × 572 MiB ≈ 169 GiB a day, all through the NAT); the broken VPC's spikes once
+on traffic that is not image pulls; the correct VPC's carries only a little non-ECR traffic.
 """
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import boto3
+
 AZ_SUFFIXES = ("a", "b", "c")
+GIB = 2**30
+DAYS = 30
+# Per VPC: GiB a day downloaded through the NAT: (baseline, {days ago: GiB a day from that day on},
+# {days ago: multiplier for that day alone}).
+NAT_TRAFFIC: dict[str, tuple[float, dict[int, float], dict[int, float]]] = {
+    "nat-only": (12.0, {10: 175.0}, {}),
+    "endpoints-ok": (1.5, {}, {}),
+    "endpoints-broken": (6.0, {}, {12: 6.0}),
+}
 
 
 @dataclass
@@ -32,12 +50,54 @@ class EstateVpc:
     endpoint_security_group: str | None = None
 
 
-def build_networks(ec2: Any, region: str) -> dict[str, EstateVpc]:
-    return {
+def build_networks(ec2: Any, region: str, *, metrics: bool = True, now: datetime | None = None,
+                   seed: int = 11) -> dict[str, EstateVpc]:
+    nets = {
         "nat-only": _vpc(ec2, region, "nat-only", "10.10.0.0/16", endpoints=None),
         "endpoints-ok": _vpc(ec2, region, "endpoints-ok", "10.20.0.0/16", endpoints="ok"),
         "endpoints-broken": _vpc(ec2, region, "endpoints-broken", "10.30.0.0/16", endpoints="broken"),
     }
+    if metrics:
+        # A CloudWatch client at the same endpoint as the EC2 client the caller gave us.
+        cw = boto3.client("cloudwatch", endpoint_url=ec2.meta.endpoint_url, region_name=region,
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        put_nat_metrics(cw, nets, now or datetime.now(timezone.utc), seed)
+    return nets
+
+
+def nat_daily_bytes(name: str, rng: random.Random) -> list[tuple[int, int]]:
+    """(days ago, BytesInFromDestination) for the last DAYS days of one demo VPC's NAT gateway."""
+    level, steps, spikes = NAT_TRAFFIC[name]
+    out = []
+    for back in range(DAYS - 1, -1, -1):
+        level = steps.get(back, level)
+        value = level * GIB * rng.uniform(0.9, 1.1) * spikes.get(back, 1.0)
+        out.append((back, int(value)))
+    return out
+
+
+def put_nat_metrics(cw: Any, nets: dict[str, EstateVpc], now: datetime, seed: int = 11) -> None:
+    """30 daily data points of the four AWS/NATGateway byte metrics per gateway, at noon UTC.
+
+    The stand-in accepts AWS/NATGateway data points from PutMetricData (AWS itself would not): it is how the
+    stand-in is given the metrics NAT gateways publish. Responses dominate image pulls: what comes in from
+    the destination goes out to the source; requests are ~3% of it each way.
+    """
+    rng = random.Random(seed)
+    noon = now.astimezone(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
+    data = []
+    for name, net in nets.items():
+        if not net.nat_gateway_id:
+            continue
+        dims = [{"Name": "NatGatewayId", "Value": net.nat_gateway_id}]
+        for back, downloaded in nat_daily_bytes(name, rng):
+            requests = int(downloaded * 0.03)
+            for metric, value in (("BytesInFromDestination", downloaded), ("BytesOutToSource", downloaded),
+                                  ("BytesInFromSource", requests), ("BytesOutToDestination", requests)):
+                data.append({"MetricName": metric, "Dimensions": dims, "Timestamp": noon - timedelta(days=back),
+                             "Value": float(value), "Unit": "Bytes"})
+    for i in range(0, len(data), 1000):
+        cw.put_metric_data(Namespace="AWS/NATGateway", MetricData=data[i:i + 1000])
 
 
 
