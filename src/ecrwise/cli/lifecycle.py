@@ -6,26 +6,25 @@ the seam the snapshot mode plugs into: it takes (policies_by_repo, images) from 
 from __future__ import annotations
 
 import csv
-import json
 import re
 import sys
 from datetime import datetime, timedelta, timezone
-from enum import Enum
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ecrwise import __version__
+from ecrwise.cli.common import FormatOpt, Fmt, PriceFileOpt
 from ecrwise.errors import UserError
 from ecrwise.lifecycle.images import LifecycleImage, load_images_document
 from ecrwise.lifecycle.policy import ERROR, WARNING, Policy, lint, parse_policy
 from ecrwise.lifecycle.simulate import SimulationResult, iso, simulate
 from ecrwise.lifecycle.templates import TEMPLATES, get_template
 from ecrwise.pricing.book import Price, load_price_book
+from ecrwise.report.output import dump_csv, dump_json, envelope, human_bytes
 
 app = typer.Typer(help="Lint, simulate and template ECR lifecycle policies.", no_args_is_help=True)
 
@@ -33,26 +32,10 @@ STANDARD_ITEM = "ecr_storage_gb_month"
 ARCHIVE_ITEM = "ecr_archive_storage_gb_month"
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-
-
-class LintFormat(str, Enum):
-    table = "table"
-    json = "json"
-
-
 def _exit_user_error(e: UserError) -> typer.Exit:
-    typer.echo(f"error: {e}", err=True)
+    # Same wording and status as ecrwise.cli.main, so the sub-app behaves alike when run on its own.
+    typer.echo(f"ecrwise: error: {e}", err=True)
     return typer.Exit(e.exit_code)
-
-
-def _document(kind: str, items: list[Any], totals: dict[str, Any], warnings: Sequence[str],
-              snapshot: dict[str, Any] | None = None) -> str:
-    return json.dumps({"ecrwise": __version__, "kind": kind, "snapshot": snapshot, "items": items,
-                       "totals": totals, "warnings": list(warnings)}, indent=2, ensure_ascii=False)
 
 
 # --- lint -------------------------------------------------------------------------------------------
@@ -61,7 +44,7 @@ def _document(kind: str, items: list[Any], totals: dict[str, Any], warnings: Seq
 @app.command("lint")
 def lint_cmd(
     files: list[Path] = typer.Argument(..., metavar="FILE...", help="Policy files (JSON) to validate."),
-    fmt: LintFormat = typer.Option(LintFormat.table, "--format", help="table or json"),
+    fmt: Fmt = FormatOpt,
 ) -> None:
     """Validate lifecycle policies as ECR would: every error with its JSON path; exit 2 on any error."""
     rows: list[dict[str, str]] = []
@@ -76,9 +59,11 @@ def lint_cmd(
             rows.append({"file": str(f), **issue.as_dict()})
     n_err = sum(1 for r in rows if r["severity"] == ERROR)
     n_warn = sum(1 for r in rows if r["severity"] == WARNING)
-    if fmt == LintFormat.json:
-        typer.echo(_document("lifecycle-lint", rows, {"files": len(files), "errors": n_err, "warnings": n_warn},
-                             []))
+    if fmt == Fmt.json:
+        dump_json(envelope("lifecycle-lint", None, rows, {"files": len(files), "errors": n_err,
+                                                          "warnings": n_warn}, []))
+    elif fmt == Fmt.csv:
+        dump_csv(rows, ["file", "severity", "code", "path", "message"])
     else:
         for f in files:
             mine = [r for r in rows if r["file"] == str(f)]
@@ -145,30 +130,21 @@ def select_repositories(names: Iterable[str], include: Sequence[str], exclude: S
     return out
 
 
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
 def _short(digest: str) -> str:
     return digest.split(":", 1)[-1][:12]
 
 
-def render_simulation(result: SimulationResult, fmt: Format, *, standard_price: Price, archive_price: Price,
+def render_simulation(result: SimulationResult, fmt: Fmt, *, standard_price: Price, archive_price: Price,
                       snapshot: dict[str, Any] | None = None, extra_warnings: Sequence[str] = (),
                       list_images: bool = False, console: Console | None = None) -> None:
     warnings = list(extra_warnings) + list(result.warnings)
-    if fmt == Format.json:
+    if fmt == Fmt.json:
         d = result.to_dict()
         totals = d["totals"]
         totals["prices"] = {"standard": standard_price.as_dict(), "archive": archive_price.as_dict()}
-        typer.echo(_document("lifecycle-simulation", d["items"], totals, warnings, snapshot))
+        dump_json(envelope("lifecycle-simulation", snapshot, d["items"], totals, warnings))
         return
-    if fmt == Format.csv:
+    if fmt == Fmt.csv:
         w = csv.writer(sys.stdout, lineterminator="\n")
         if list_images:
             w.writerow(["repository", "action", "rule_priority", "digest", "tags", "pushed_at"])
@@ -189,21 +165,20 @@ def render_simulation(result: SimulationResult, fmt: Format, *, standard_price: 
 
     con = console or Console()
     t = Table(title=f"Lifecycle simulation at {iso(result.at)}", title_justify="left")
-    for col, just in (("Repository", "left"), ("Images", "right"), ("Expire", "right"),
-                      ("Transition", "right"), ("Kept", "right"), ("Stored", "right"), ("Freed", "right"),
-                      ("$/month", "right")):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    t.add_column("Repository", overflow="fold")
+    for col in ("Images", "Expire", "Transition", "Kept", "Stored", "Freed", "$/month"):
+        t.add_column(col, justify="right", no_wrap=True)
     for r in result.items:
         d = r.to_dict(images=False)
         name = r.repository or "(no repository)"
         if not r.has_policy:
             name += " [dim](no policy)[/dim]"
         t.add_row(name, str(d["images"]), str(d["expire_count"]), str(d["transition_count"]), str(d["kept"]),
-                  _human(d["stored_bytes"]), _human(d["freed_bytes"]), f"{d['monthly_savings_usd']:.2f}")
+                  human_bytes(d["stored_bytes"]), human_bytes(d["freed_bytes"]), f"{d['monthly_savings_usd']:.2f}")
     tot = result.totals()
     t.add_section()
     t.add_row("[bold]total[/bold]", str(tot["images"]), str(tot["expire_count"]), str(tot["transition_count"]),
-              str(tot["kept"]), _human(tot["stored_bytes"]), _human(tot["freed_bytes"]),
+              str(tot["kept"]), human_bytes(tot["stored_bytes"]), human_bytes(tot["freed_bytes"]),
               f"[bold]{tot['monthly_savings_usd']:.2f}[/bold]")
     con.print(t)
     con.print(f"Prices ({standard_price.region}, as of {standard_price.as_of}): standard "
@@ -228,7 +203,7 @@ def render_simulation(result: SimulationResult, fmt: Format, *, standard_price: 
 
 
 def simulate_and_render(policies_by_repo: Mapping[str, Policy | None], images: Sequence[LifecycleImage],
-                        at: datetime, fmt: Format, *, standard_price: Price, archive_price: Price,
+                        at: datetime, fmt: Fmt, *, standard_price: Price, archive_price: Price,
                         snapshot: dict[str, Any] | None = None, extra_warnings: Sequence[str] = (),
                         list_images: bool = False) -> SimulationResult:
     """Simulate and print. The snapshot mode calls this with policies and images read from the store."""
@@ -259,10 +234,9 @@ def simulate_cmd(
     repository: list[str] = typer.Option([], "--repository", metavar="GLOB",
                                          help="Only repositories matching a glob (repeatable)."),
     exclude: list[str] = typer.Option([], "--exclude", metavar="GLOB", help="Skip matching repositories."),
-    fmt: Format = typer.Option(Format.table, "--format", help="table, json or csv"),
-    region: str | None = typer.Option(None, "--region", help="Price region (default: the price book's)."),
-    price_file: Path | None = typer.Option(None, "--price-file", metavar="FILE",
-                                           help="Override price book entries."),
+    fmt: Fmt = FormatOpt,
+    region: Optional[str] = typer.Option(None, "--region", help="Price region (default: the price book's)."),
+    price_file: Optional[Path] = PriceFileOpt,
     list_images: bool = typer.Option(False, "--list", help="Also list every expired/transitioned image."),
 ) -> None:
     """What a policy would expire or archive, per repository, and the monthly savings in freed layers."""

@@ -1,0 +1,189 @@
+"""The images a lifecycle policy is evaluated against, and the offline JSON document that carries them.
+
+`LifecycleImage` is deliberately lean (no validation in the constructor): the engine builds a million of
+these in the benchmark, and every input path (the offline document, the snapshot store) validates before
+it constructs one.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ecrwise.errors import UserError
+
+STANDARD = "standard"
+ARCHIVE = "archive"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LifecycleImage:
+    digest: str
+    tags: tuple[str, ...]
+    # Aware datetimes in UTC; the engine compares them with the evaluation time.
+    pushed_at: datetime
+    repository: str = ""
+    # ECR's lastRecordedPullTime; None when the image was never pulled.
+    last_pulled_at: datetime | None = None
+    storage_class: str = STANDARD
+    # ECR's lastArchivedAt: when the image moved to the archive class.
+    archived_at: datetime | None = None
+    # (layer digest, compressed size in bytes) for every layer the manifest references.
+    layers: tuple[tuple[str, int], ...] = ()
+    # For an image index (multi-arch): digests of the child manifests it references.
+    manifests: tuple[str, ...] = ()
+
+    @property
+    def naive_bytes(self) -> int:
+        """Sum of this image's layer sizes, counting layers shared with other images again."""
+        return sum(size for _, size in self.layers)
+
+
+# --- the offline document -------------------------------------------------------------------------
+
+
+def _utc(v: datetime) -> datetime:
+    if v.tzinfo is None or v.utcoffset() is None:
+        # A time without an offset is ambiguous; guessing UTC would silently shift ages by hours.
+        raise ValueError("datetime has no timezone; add 'Z' or an offset such as +00:00")
+    return v.astimezone(timezone.utc)
+
+
+class _Layer(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False)
+    digest: str = Field(min_length=1)
+    size: int = Field(ge=0, strict=True)
+
+
+class _Image(BaseModel):
+    # Unknown keys are ignored so documents exported from other tools (with extra fields) still load.
+    model_config = ConfigDict(extra="ignore")
+    repository: str = ""
+    digest: str = Field(min_length=1)
+    tags: list[str]
+    pushed_at: datetime
+    last_pulled_at: datetime | None = None
+    storage_class: Literal["standard", "archive"] = "standard"
+    archived_at: datetime | None = None
+    layers: list[_Layer] = []
+    manifests: list[str] = []
+
+    @field_validator("pushed_at", "last_pulled_at", "archived_at")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        return None if v is None else _utc(v)
+
+    @field_validator("storage_class", mode="before")
+    @classmethod
+    def _lower(cls, v: Any) -> Any:
+        # DescribeImages reports STANDARD / ARCHIVE in upper case; policies use lower case.
+        return v.lower() if isinstance(v, str) else v
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: list[str]) -> list[str]:
+        for t in v:
+            if not t:
+                raise ValueError("a tag cannot be the empty string")
+        return v
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    images: list[_Image]
+
+
+def _json_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(document)"
+
+
+def _first_line(msg: str) -> str:
+    return msg.splitlines()[0] if msg else msg
+
+
+def parse_images_document(data: Any, source: str = "images") -> list[LifecycleImage]:
+    """Validate an already-decoded document; errors name `source` and the JSON path of each problem."""
+    try:
+        doc = _Document.model_validate(data)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors(include_url=False):
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"].startswith("datetime"):
+                msg = f"invalid datetime ({msg})"
+            elif err["loc"] and err["loc"][-1] in ("pushed_at", "last_pulled_at", "archived_at"):
+                msg = f"invalid datetime: {msg}"
+            problems.append(f"{source}: {_json_path(err['loc'])}: {_first_line(msg)}")
+        raise UserError("\n".join(problems)) from None
+    seen: dict[tuple[str, str], int] = {}
+    tag_owner: dict[tuple[str, str], int] = {}
+    images: list[LifecycleImage] = []
+    for i, im in enumerate(doc.images):
+        key = (im.repository, im.digest)
+        if key in seen:
+            raise UserError(f"{source}: images[{i}].digest: {im.digest} appears twice in repository "
+                            f"{im.repository!r} (first at images[{seen[key]}])")
+        seen[key] = i
+        for j, tag in enumerate(im.tags):
+            # In ECR a tag names exactly one image per repository; two owners means a broken export.
+            owner = tag_owner.setdefault((im.repository, tag), i)
+            if owner != i:
+                raise UserError(f"{source}: images[{i}].tags[{j}]: tag {tag!r} is also on images[{owner}] "
+                                f"in repository {im.repository!r}; a tag names one image")
+        if im.storage_class == ARCHIVE and im.archived_at is None:
+            raise UserError(f"{source}: images[{i}].archived_at: required when storage_class is archive "
+                            "(sinceImageTransitioned counts from it)")
+        images.append(LifecycleImage(
+            repository=im.repository,
+            digest=im.digest,
+            tags=tuple(im.tags),
+            pushed_at=im.pushed_at,
+            last_pulled_at=im.last_pulled_at,
+            storage_class=im.storage_class,
+            archived_at=im.archived_at,
+            layers=tuple((layer.digest, layer.size) for layer in im.layers),
+            manifests=tuple(im.manifests),
+        ))
+    return images
+
+
+def load_images_document(path: str | Path) -> list[LifecycleImage]:
+    """Read `{"images": [...]}` from `path`. Bad input raises UserError naming the file and JSON path."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{p}: cannot read: {e.strerror or e}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{p.name}: not valid JSON: line {e.lineno} column {e.colno}: {e.msg}") from None
+    return parse_images_document(data, source=p.name)
+
+
+def image_to_document(im: LifecycleImage) -> dict[str, Any]:
+    """The inverse of the loader, for exporting and for tests."""
+    def iso(d: datetime | None) -> str | None:
+        return None if d is None else d.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+    return {
+        "repository": im.repository,
+        "digest": im.digest,
+        "tags": list(im.tags),
+        "pushed_at": iso(im.pushed_at),
+        "last_pulled_at": iso(im.last_pulled_at),
+        "storage_class": im.storage_class,
+        "archived_at": iso(im.archived_at),
+        "layers": [{"digest": d, "size": s} for d, s in im.layers],
+        "manifests": list(im.manifests),
+    }

@@ -1,0 +1,588 @@
+"""ECR lifecycle policies: the model, and a linter that validates a policy the way ECR does.
+
+Sources for every rule below (see docs/lifecycle.md for the full list with codes):
+- AWS ECR User Guide, "Lifecycle policy properties" (each property, what is required with what);
+- AWS ECR User Guide, "Automate the cleanup of images by using lifecycle policies" (the evaluation rules:
+  prefix/pattern exclusivity, one untagged rule and unique prefix sets per storage class, the wildcard limit);
+- AWS ECR User Guide, "Examples of lifecycle policies" (sinceImagePulled only with transition,
+  sinceImageTransitioned only with expire and the archive class, 90-day archive minimum);
+- AWS ECR User Guide, "Amazon ECR service quotas" (50 rules per policy, 30,720 characters);
+- botocore's ECR model (LifecyclePolicyText: 100..30720 characters; LifecyclePolicyRulePriority: min 1).
+
+The linter reports every problem it finds in one pass, each with a JSON path like
+`rules[2].selection.countUnit`, a short code and a severity. Errors are what ECR would reject; warnings are
+legal policies that are probably not what the author meant.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ecrwise.errors import UserError
+
+# Limits, each from a named AWS source (module docstring).
+POLICY_TEXT_MIN = 100  # botocore LifecyclePolicyText.min
+POLICY_TEXT_MAX = 30720  # botocore LifecyclePolicyText.max; service quota "Lifecycle policy length"
+MAX_RULES = 50  # service quota "Rules per lifecycle policy"
+MAX_WILDCARDS = 4  # properties page: "maximum limit of four wildcards (*) per string"
+ARCHIVE_MIN_DAYS = 90  # archive minimum storage duration; lifecycle cannot delete younger archived images
+
+# Warning thresholds (ecrwise's own judgement, not AWS rules).
+SMALL_ANY_COUNT = 5
+
+TAG_STATUSES = ("tagged", "untagged", "any")
+STORAGE_CLASSES = ("standard", "archive")
+COUNT_TYPES = ("imageCountMoreThan", "sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned")
+SINCE_TYPES = ("sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned")
+COUNT_UNITS = ("days",)
+ACTION_TYPES = ("expire", "transition")
+TARGET_STORAGE_CLASSES = ("archive",)
+
+_TOP_KEYS = ("rules",)
+_RULE_KEYS = ("rulePriority", "description", "selection", "action")
+_SELECTION_KEYS = ("tagStatus", "tagPatternList", "tagPrefixList", "storageClass", "countType", "countUnit",
+                   "countNumber")
+_ACTION_KEYS = ("type", "targetStorageClass")
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class LintIssue:
+    path: str
+    message: str
+    code: str
+    severity: str = ERROR
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message} [{self.code}]"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message, "code": self.code, "severity": self.severity}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    priority: int
+    tag_status: str
+    count_type: str
+    count_number: int
+    action: str = "expire"
+    description: str = ""
+    # At most one of the two lists is set, and only when tag_status is "tagged".
+    tag_prefixes: tuple[str, ...] | None = None
+    tag_patterns: tuple[str, ...] | None = None
+    storage_class: str = "standard"
+    count_unit: str | None = None
+    target_storage_class: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        sel: dict[str, Any] = {"tagStatus": self.tag_status}
+        if self.tag_patterns is not None:
+            sel["tagPatternList"] = list(self.tag_patterns)
+        if self.tag_prefixes is not None:
+            sel["tagPrefixList"] = list(self.tag_prefixes)
+        if self.storage_class != "standard":
+            sel["storageClass"] = self.storage_class
+        sel["countType"] = self.count_type
+        if self.count_unit is not None:
+            sel["countUnit"] = self.count_unit
+        sel["countNumber"] = self.count_number
+        act: dict[str, Any] = {"type": self.action}
+        if self.target_storage_class is not None:
+            act["targetStorageClass"] = self.target_storage_class
+        out: dict[str, Any] = {"rulePriority": self.priority}
+        if self.description:
+            out["description"] = self.description
+        out["selection"] = sel
+        out["action"] = act
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    # Sorted by priority (lowest number first), the order ECR applies them.
+    rules: tuple[Rule, ...]
+    # Warnings the linter raised when this policy was parsed; they never stop evaluation.
+    warnings: tuple[LintIssue, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def of(cls, rules: Iterable[Rule]) -> "Policy":
+        return cls(tuple(sorted(rules, key=lambda r: r.priority)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rules": [r.to_dict() for r in self.rules]}
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+# --- linting ----------------------------------------------------------------------------------------
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str):
+        self.key = key
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKey(k)
+        out[k] = v
+    return out
+
+
+def _is_int(v: Any) -> bool:
+    # JSON true/false decode to bool, a subclass of int; ECR's integers are never booleans.
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _type_name(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    return type(v).__name__
+
+
+def _suggest(value: Any, allowed: tuple[str, ...]) -> str:
+    if isinstance(value, str):
+        for a in allowed:
+            if a.lower() == value.lower():
+                return f" (values are case-sensitive: did you mean {a!r}?)"
+    return ""
+
+
+def _pattern_is_match_all(p: str) -> bool:
+    return p != "" and set(p) == {"*"}
+
+
+def _prefix_covers(higher: tuple[str, ...], lower: tuple[str, ...]) -> bool:
+    """True when every image the `lower` prefix list selects is also selected by the `higher` one.
+
+    An image matches a prefix list when each prefix starts some tag of the image. If each higher prefix
+    is a prefix of some lower prefix, a tag that starts with the lower one starts with the higher one too.
+    """
+    return all(any(q.startswith(p) for q in lower) for p in higher)
+
+
+class _Linter:
+    def __init__(self) -> None:
+        self.issues: list[LintIssue] = []
+
+    def err(self, path: str, code: str, message: str) -> None:
+        self.issues.append(LintIssue(path, message, code, ERROR))
+
+    def warn(self, path: str, code: str, message: str) -> None:
+        self.issues.append(LintIssue(path, message, code, WARNING))
+
+    def unknown_keys(self, obj: dict[str, Any], allowed: tuple[str, ...], path: str) -> None:
+        for k in obj:
+            if k not in allowed:
+                where = f"{path}.{k}" if path else k
+                self.err(where, "unknown-property",
+                         f"unknown property {k!r}; allowed here: {', '.join(allowed)}")
+
+    def enum(self, obj: dict[str, Any], key: str, allowed: tuple[str, ...], path: str, code: str) -> str | None:
+        """The value when present and allowed; otherwise reports and returns None."""
+        if key not in obj:
+            return None
+        v = obj[key]
+        if not isinstance(v, str):
+            self.err(f"{path}.{key}", "wrong-type", f"must be a string, not {_type_name(v)}")
+            return None
+        if v not in allowed:
+            self.err(f"{path}.{key}", code,
+                     f"{v!r} is not one of {', '.join(allowed)}{_suggest(v, allowed)}")
+            return None
+        return v
+
+    def string_list(self, sel: dict[str, Any], key: str, path: str) -> tuple[str, ...] | None:
+        v = sel[key]
+        p = f"{path}.{key}"
+        if not isinstance(v, list):
+            self.err(p, "wrong-type", f"must be an array of strings, not {_type_name(v)}")
+            return None
+        ok = True
+        for j, item in enumerate(v):
+            if not isinstance(item, str):
+                self.err(f"{p}[{j}]", "wrong-type", f"must be a string, not {_type_name(item)}")
+                ok = False
+        if not v:
+            self.err(p, "empty-tag-list", "must list at least one tag " + (
+                "prefix" if key == "tagPrefixList" else "pattern"))
+            ok = False
+        return tuple(v) if ok else None
+
+    # -- one rule --------------------------------------------------------------------------------
+
+    def rule(self, i: int, raw: Any) -> dict[str, Any] | None:
+        """Check one rule on its own. Returns the normalised facts cross-rule checks need, or None."""
+        path = f"rules[{i}]"
+        if not isinstance(raw, dict):
+            self.err(path, "wrong-type", f"a rule must be an object, not {_type_name(raw)}")
+            return None
+        self.unknown_keys(raw, _RULE_KEYS, path)
+        for k in ("rulePriority", "selection", "action"):
+            if k not in raw:
+                self.err(f"{path}.{k}", "missing-property", f"{k} is required")
+
+        priority: int | None = None
+        if "rulePriority" in raw:
+            v = raw["rulePriority"]
+            if not _is_int(v):
+                self.err(f"{path}.rulePriority", "wrong-type", f"must be an integer, not {_type_name(v)}")
+            elif v < 1:
+                self.err(f"{path}.rulePriority", "rule-priority-not-positive",
+                         f"must be 1 or more, not {v}")
+            else:
+                priority = v
+        if "description" in raw and not isinstance(raw["description"], str):
+            self.err(f"{path}.description", "wrong-type",
+                     f"must be a string, not {_type_name(raw['description'])}")
+
+        facts: dict[str, Any] = {"index": i, "priority": priority, "path": path}
+        sel = raw.get("selection")
+        act = raw.get("action")
+        if "selection" in raw and not isinstance(sel, dict):
+            self.err(f"{path}.selection", "wrong-type", f"must be an object, not {_type_name(sel)}")
+            sel = None
+        if "action" in raw and not isinstance(act, dict):
+            self.err(f"{path}.action", "wrong-type", f"must be an object, not {_type_name(act)}")
+            act = None
+
+        action_type = None
+        target = None
+        if act is not None:
+            apath = f"{path}.action"
+            self.unknown_keys(act, _ACTION_KEYS, apath)
+            if "type" not in act:
+                self.err(f"{apath}.type", "missing-property", "type is required (expire or transition)")
+            action_type = self.enum(act, "type", ACTION_TYPES, apath, "invalid-action-type")
+            target = self.enum(act, "targetStorageClass", TARGET_STORAGE_CLASSES, apath,
+                               "invalid-target-storage-class")
+            if action_type == "transition" and "targetStorageClass" not in act:
+                self.err(f"{apath}.targetStorageClass", "target-storage-class-required",
+                         "required when type is transition (the only value is archive)")
+            if action_type == "expire" and "targetStorageClass" in act:
+                self.err(f"{apath}.targetStorageClass", "target-storage-class-not-allowed",
+                         "only allowed when type is transition")
+        facts["action"] = action_type
+        facts["target"] = target
+
+        if sel is None:
+            facts["valid"] = False
+            return facts
+        spath = f"{path}.selection"
+        self.unknown_keys(sel, _SELECTION_KEYS, spath)
+        for k in ("tagStatus", "countType", "countNumber"):
+            if k not in sel:
+                self.err(f"{spath}.{k}", "missing-property", f"{k} is required")
+        tag_status = self.enum(sel, "tagStatus", TAG_STATUSES, spath, "invalid-tag-status")
+        storage_class = self.enum(sel, "storageClass", STORAGE_CLASSES, spath, "invalid-storage-class")
+        count_type = self.enum(sel, "countType", COUNT_TYPES, spath, "invalid-count-type")
+        count_unit = self.enum(sel, "countUnit", COUNT_UNITS, spath, "invalid-count-unit")
+
+        count_number = None
+        if "countNumber" in sel:
+            v = sel["countNumber"]
+            if not _is_int(v):
+                self.err(f"{spath}.countNumber", "wrong-type", f"must be an integer, not {_type_name(v)}")
+            elif v < 1:
+                self.err(f"{spath}.countNumber", "count-number-not-positive",
+                         f"must be a positive integer (0 is not accepted), not {v}")
+            else:
+                count_number = v
+
+        prefixes = self.string_list(sel, "tagPrefixList", spath) if "tagPrefixList" in sel else None
+        patterns = self.string_list(sel, "tagPatternList", spath) if "tagPatternList" in sel else None
+        has_prefix = "tagPrefixList" in sel
+        has_pattern = "tagPatternList" in sel
+
+        # Tag lists and tag status.
+        if has_prefix and has_pattern:
+            self.err(f"{spath}.tagPatternList", "prefix-and-pattern-list",
+                     "a rule may specify tagPatternList or tagPrefixList, not both")
+        if tag_status == "tagged" and not has_prefix and not has_pattern:
+            self.err(f"{spath}.tagStatus", "tag-list-required",
+                     "tagStatus tagged requires a tagPrefixList or a tagPatternList")
+        if tag_status in ("untagged", "any"):
+            for k in ("tagPrefixList", "tagPatternList"):
+                if k in sel:
+                    self.err(f"{spath}.{k}", "tag-list-not-allowed",
+                             f"{k} is only allowed when tagStatus is tagged, not {tag_status}")
+        if patterns is not None:
+            for j, p in enumerate(patterns):
+                n = p.count("*")
+                if n > MAX_WILDCARDS:
+                    self.err(f"{spath}.tagPatternList[{j}]", "too-many-wildcards",
+                             f"{p!r} has {n} wildcards; at most {MAX_WILDCARDS} '*' per pattern")
+
+        # Count type, unit and number.
+        if count_type in SINCE_TYPES and "countUnit" not in sel:
+            self.err(f"{spath}.countUnit", "count-unit-required",
+                     f"required when countType is {count_type} (the only unit is days)")
+        if count_type == "imageCountMoreThan" and "countUnit" in sel:
+            self.err(f"{spath}.countUnit", "count-unit-not-allowed",
+                     "only allowed when countType is sinceImagePushed, sinceImagePulled or "
+                     "sinceImageTransitioned")
+
+        # Storage class against count type.
+        if count_type == "sinceImageTransitioned":
+            if "storageClass" not in sel:
+                self.err(f"{spath}.storageClass", "storage-class-required",
+                         "required when countType is sinceImageTransitioned (and must be archive)")
+            elif storage_class == "standard":
+                self.err(f"{spath}.storageClass", "storage-class-count-type-mismatch",
+                         "sinceImageTransitioned selects archived images: storageClass must be archive")
+            if count_number is not None and count_number < ARCHIVE_MIN_DAYS:
+                self.err(f"{spath}.countNumber", "archive-minimum-days",
+                         f"archived images have a {ARCHIVE_MIN_DAYS}-day minimum storage duration; a "
+                         f"lifecycle rule cannot expire them after {count_number} days")
+        elif count_type is not None and storage_class == "archive":
+            self.err(f"{spath}.storageClass", "storage-class-count-type-mismatch",
+                     f"with countType {count_type} the only storage class is standard; archived images are "
+                     "selected only by sinceImageTransitioned")
+
+        # Count type against action.
+        if count_type == "sinceImagePulled" and action_type == "expire":
+            self.err(f"{path}.action.type", "pulled-requires-transition",
+                     "sinceImagePulled can only be used with the transition action; to delete by pull "
+                     "activity, transition first and expire with sinceImageTransitioned")
+        if count_type == "sinceImageTransitioned" and action_type == "transition":
+            self.err(f"{path}.action.type", "transitioned-requires-expire",
+                     "sinceImageTransitioned can only be used with the expire action")
+
+        facts.update(
+            tag_status=tag_status,
+            storage_class=storage_class or ("standard" if "storageClass" not in sel else None),
+            count_type=count_type,
+            count_unit=count_unit,
+            count_number=count_number,
+            prefixes=prefixes,
+            patterns=patterns,
+            description=raw.get("description") if isinstance(raw.get("description"), str) else "",
+        )
+        return facts
+
+    # -- across rules ------------------------------------------------------------------------------
+
+    def across(self, rules: list[dict[str, Any]]) -> None:
+        by_priority: dict[int, dict[str, Any]] = {}
+        for f in rules:
+            p = f["priority"]
+            if p is None:
+                continue
+            if p in by_priority:
+                first = by_priority[p]
+                self.err(f"{f['path']}.rulePriority", "duplicate-rule-priority",
+                         f"priority {p} is also used by {first['path']}; each rule needs a unique rulePriority")
+            else:
+                by_priority[p] = f
+
+        # The any rule, the untagged rule and prefix sets are judged per storage class: the User Guide's
+        # own "Combining archive and expire rules" example has an any rule for each class.
+        for sc in STORAGE_CLASSES:
+            same = [f for f in rules if f.get("storage_class") == sc and f["priority"] is not None]
+            top = max((f["priority"] for f in same), default=None)
+            for f in same:
+                if f.get("tag_status") == "any" and f["priority"] != top:
+                    later = [g["path"] for g in same if g["priority"] > f["priority"]]
+                    self.err(f"{f['path']}.rulePriority", "any-rule-not-last",
+                             f"a rule with tagStatus any must have the highest rulePriority among the "
+                             f"{sc} rules (evaluated last); {', '.join(later)} come after it")
+            untagged = [f for f in same if f.get("tag_status") == "untagged"]
+            for f in untagged[1:]:
+                self.err(f"{f['path']}.selection.tagStatus", "multiple-untagged-rules",
+                         f"only one rule selecting {sc} images may select untagged images; "
+                         f"{untagged[0]['path']} already does")
+            seen: dict[frozenset[str], str] = {}
+            for f in sorted(same, key=lambda g: g["priority"]):
+                if f.get("tag_status") != "tagged" or not f.get("prefixes"):
+                    continue
+                key = frozenset(f["prefixes"])
+                if key in seen:
+                    self.err(f"{f['path']}.selection.tagPrefixList", "duplicate-prefix-set",
+                             f"the rules selecting {sc} images must have unique sets of tag prefixes; "
+                             f"{seen[key]} has the same set")
+                else:
+                    seen[key] = f["path"]
+
+    def warnings(self, rules: list[dict[str, Any]]) -> None:
+        valid = [f for f in rules if f["priority"] is not None and f.get("tag_status")]
+        for f in valid:
+            spath = f"{f['path']}.selection"
+            if f["tag_status"] == "any" and f.get("action") == "expire":
+                # Tagged images survive an any rule only if a higher-priority rule's selection claims them.
+                shielded = any(g["tag_status"] == "tagged" and g.get("storage_class") == f.get("storage_class")
+                               and g["priority"] < f["priority"] for g in valid)
+                if f.get("count_type") == "imageCountMoreThan" and f.get("count_number") and \
+                        f["count_number"] <= SMALL_ANY_COUNT:
+                    self.warn(f"{spath}.countNumber", "any-rule-small-count",
+                              f"keeps only the {f['count_number']} newest images of any tag; every older image "
+                              "no higher-priority rule selects is expired" +
+                              ("" if shielded else ", tagged release images included (no tagged rule "
+                               "comes before this one)"))
+                elif f.get("count_type") == "sinceImagePushed" and not shielded:
+                    self.warn(f"{spath}.countType", "any-rule-expires-by-age",
+                              f"expires every image pushed more than {f.get('count_number')} days ago, tagged "
+                              "release images included: no tagged rule comes before this one to keep them")
+            for j, p in enumerate(f.get("prefixes") or ()):
+                if p == "":
+                    self.warn(f"{spath}.tagPrefixList[{j}]", "broad-tag-filter",
+                              "the empty prefix matches every tag: this rule selects every tagged image")
+                elif "*" in p:
+                    self.warn(f"{spath}.tagPrefixList[{j}]", "prefix-has-wildcard",
+                              f"prefixes are literal and tags cannot contain '*', so {p!r} never matches; "
+                              "use tagPatternList for wildcards")
+            for j, p in enumerate(f.get("patterns") or ()):
+                if _pattern_is_match_all(p):
+                    self.warn(f"{spath}.tagPatternList[{j}]", "broad-tag-filter",
+                              f"{p!r} matches every tag: this rule selects every tagged image")
+                elif p == "":
+                    self.warn(f"{spath}.tagPatternList[{j}]", "pattern-matches-nothing",
+                              "an empty pattern matches no tag (tags are never empty), so this rule selects "
+                              "nothing")
+
+        # A rule whose every selectable image is already selected by a higher-priority rule of the same
+        # storage class can never act: ECR protects those images from lower-priority rules.
+        ordered = sorted(valid, key=lambda g: g["priority"])
+        for k, low in enumerate(ordered):
+            if low["tag_status"] != "tagged":
+                continue
+            for high in ordered[:k]:
+                if high.get("storage_class") != low.get("storage_class") or high["tag_status"] != "tagged":
+                    continue
+                if _covers(high, low):
+                    self.warn(f"{low['path']}.selection", "unreachable-rule",
+                              f"every image this rule selects is already selected by {high['path']} "
+                              f"(priority {high['priority']}), so it can never expire or transition anything")
+                    break
+
+
+def _covers(high: dict[str, Any], low: dict[str, Any]) -> bool:
+    hp, hq = high.get("prefixes"), high.get("patterns")
+    lp, lq = low.get("prefixes"), low.get("patterns")
+    if (hp is not None and "" in hp and len(set(hp)) == 1) or \
+            (hq is not None and all(_pattern_is_match_all(p) for p in hq)):
+        return True
+    if hp is not None and lp is not None:
+        return _prefix_covers(hp, lp)
+    if hq is not None and lq is not None:
+        return set(hq) <= set(lq)
+    return False
+
+
+# Characters that look like whitespace but that JSON (RFC 8259) does not accept as such. Policies copied
+# from web pages (the FinOps playbook's base policy among them) carry U+00A0 for indentation.
+_FAKE_SPACES = {"\u00a0": "non-breaking space", "\u200b": "zero-width space", "\ufeff": "byte-order mark",
+                "\u2002": "en space", "\u2003": "em space", "\u2009": "thin space", "\u3000": "ideographic space"}
+
+
+def _whitespace_hint(text: str) -> str:
+    for lineno, line in enumerate(text.splitlines(), 1):
+        for col, ch in enumerate(line, 1):
+            if ch in _FAKE_SPACES:
+                return (f" (line {lineno} column {col} holds a {_FAKE_SPACES[ch]}, U+{ord(ch):04X}: JSON allows "
+                        "only space, tab, CR and LF between tokens; was it copied from a web page?)")
+    return ""
+
+
+def _compact_length(obj: Any) -> int:
+    return len(json.dumps(obj, separators=(",", ":"), ensure_ascii=False))
+
+
+def lint(text_or_obj: str | bytes | dict[str, Any] | Any) -> list[LintIssue]:
+    """Every problem in a policy, errors and warnings, in document order within each pass.
+
+    A string is checked as the policy text ECR would receive (its length counts); a decoded object is
+    measured as its compact JSON encoding.
+    """
+    lt = _Linter()
+    if isinstance(text_or_obj, bytes):
+        text_or_obj = text_or_obj.decode("utf-8")
+    if isinstance(text_or_obj, str):
+        length = len(text_or_obj)
+        try:
+            obj = json.loads(text_or_obj, object_pairs_hook=_no_duplicate_keys)
+        except _DuplicateKey as e:
+            lt.err("(document)", "duplicate-key", f"property {e.key!r} appears twice in one object")
+            return lt.issues
+        except json.JSONDecodeError as e:
+            lt.err("(document)", "invalid-json",
+                   f"not valid JSON: line {e.lineno} column {e.colno}: {e.msg}{_whitespace_hint(text_or_obj)}")
+            return lt.issues
+    else:
+        obj = text_or_obj
+        length = _compact_length(obj) if isinstance(obj, (dict, list)) else 0
+
+    if length < POLICY_TEXT_MIN:
+        lt.err("(document)", "policy-too-short",
+               f"the policy text is {length} characters; ECR requires at least {POLICY_TEXT_MIN}")
+    elif length > POLICY_TEXT_MAX:
+        lt.err("(document)", "policy-too-long",
+               f"the policy text is {length} characters; ECR allows at most {POLICY_TEXT_MAX}")
+
+    if not isinstance(obj, dict):
+        lt.err("(document)", "wrong-type", f"a lifecycle policy must be a JSON object, not {_type_name(obj)}")
+        return lt.issues
+    lt.unknown_keys(obj, _TOP_KEYS, "")
+    if "rules" not in obj:
+        lt.err("rules", "missing-property", "rules is required")
+        return lt.issues
+    rules = obj["rules"]
+    if not isinstance(rules, list):
+        lt.err("rules", "wrong-type", f"must be an array of rules, not {_type_name(rules)}")
+        return lt.issues
+    if not rules:
+        lt.err("rules", "no-rules", "a lifecycle policy needs at least one rule")
+    if len(rules) > MAX_RULES:
+        lt.err("rules", "too-many-rules", f"{len(rules)} rules; ECR allows at most {MAX_RULES} per policy")
+    facts = [f for f in (lt.rule(i, r) for i, r in enumerate(rules)) if f is not None]
+    lt.across(facts)
+    if not any(i.severity == ERROR for i in lt.issues):
+        lt.warnings(facts)
+    return lt.issues
+
+
+def errors_only(issues: Iterable[LintIssue]) -> list[LintIssue]:
+    return [i for i in issues if i.severity == ERROR]
+
+
+def parse_policy(text_or_obj: str | bytes | dict[str, Any], source: str = "policy") -> Policy:
+    """A valid policy, or UserError listing every error (each with its JSON path) under `source`."""
+    issues = lint(text_or_obj)
+    errors = errors_only(issues)
+    if errors:
+        raise UserError(f"{source}: invalid lifecycle policy:\n" + "\n".join(f"  {source}: {e}" for e in errors))
+    obj = json.loads(text_or_obj) if isinstance(text_or_obj, (str, bytes)) else text_or_obj
+    rules = []
+    for raw in obj["rules"]:
+        sel, act = raw["selection"], raw["action"]
+        rules.append(Rule(
+            priority=raw["rulePriority"],
+            description=raw.get("description", ""),
+            tag_status=sel["tagStatus"],
+            tag_prefixes=tuple(sel["tagPrefixList"]) if "tagPrefixList" in sel else None,
+            tag_patterns=tuple(sel["tagPatternList"]) if "tagPatternList" in sel else None,
+            storage_class=sel.get("storageClass", "standard"),
+            count_type=sel["countType"],
+            count_unit=sel.get("countUnit"),
+            count_number=sel["countNumber"],
+            action=act["type"],
+            target_storage_class=act.get("targetStorageClass"),
+        ))
+    return Policy(tuple(sorted(rules, key=lambda r: r.priority)),
+                  warnings=tuple(i for i in issues if i.severity == WARNING))
