@@ -56,3 +56,26 @@ def resolve_accounts(base: boto3.Session, region: str, role_arns: list[str], org
         except botocore.exceptions.ClientError as e:
             failed.append((arn, error_code(e), str(e)))
     return accounts, failed
+
+
+def client_factory(profile: str | None, role_arns: list[str], service: str, home_region: str = "us-east-1"):
+    """`(account, region) -> client` for commands that change things: the caller's own account, or the
+    account of a matching --role-arn. Asking for any other account is a usage error naming the fix."""
+    from ecrwise.aws.session import base_session
+
+    base = base_session(profile)
+    region = base.region_name or home_region
+    me = caller_account(base, region)
+    accounts = {me: Account(me, base)}
+    for arn in role_arns:
+        acct = assume(base, arn, region)
+        accounts[acct.account_id] = acct
+
+    def client_for(account_id: str, region_name: str):
+        acct = accounts.get(account_id)
+        if acct is None:
+            raise UserError(f"account {account_id}: the current credentials are for "
+                            f"{', '.join(sorted(accounts))}; pass --role-arn arn:aws:iam::{account_id}:role/NAME")
+        return acct.client(service, region_name)
+
+    return client_for

@@ -31,6 +31,7 @@ IAM_ACTIONS = [
     "ecs:ListTasks",
     "ecs:DescribeTasks",
     "ecs:DescribeTaskDefinition",
+    "ecs:ListTaskDefinitions",
     "ecs:ListContainerInstances",
     "ecs:DescribeContainerInstances",
     "ec2:DescribeInstances",
@@ -43,6 +44,9 @@ DESCRIBE_SERVICES_MAX = 10
 DESCRIBE_TASKS_MAX = 100
 DESCRIBE_CONTAINER_INSTANCES_MAX = 100
 DESCRIBE_INSTANCES_MAX = 1000  # instance ids per DescribeInstances filter
+# Revisions of each service's family collected besides the ones in use: rollback targets, which lifecycle
+# rollout protects (the newest ROLLBACK_REVISIONS active revisions of the family).
+ROLLBACK_REVISIONS = 3
 
 
 def _chunks(items: list[str], n: int) -> Iterable[list[str]]:
@@ -106,6 +110,7 @@ def collect_cluster(account: Account, region: str, cluster: EcsCluster, state: _
 
     # Services, their deployments and their recent events.
     service_arns: list[str] = []
+    service_task_definitions: list[str] = []
     for page in ecs.get_paginator("list_services").paginate(cluster=cluster.cluster_arn,
                                                              PaginationConfig={"PageSize": 100}):
         service_arns.extend(page.get("serviceArns", []))
@@ -113,6 +118,7 @@ def collect_cluster(account: Account, region: str, cluster: EcsCluster, state: _
         resp = ecs.describe_services(cluster=cluster.cluster_arn, services=chunk)
         for s in resp.get("services", []):
             result.records.extend(_service_records(acct, region, cluster, s))
+            service_task_definitions.append(s.get("taskDefinition") or "")
             task_definition_arns.append(s.get("taskDefinition") or "")
             task_definition_arns.extend(d.get("taskDefinition") or "" for d in s.get("deployments") or [])
         for f in resp.get("failures", []):
@@ -157,10 +163,27 @@ def collect_cluster(account: Account, region: str, cluster: EcsCluster, state: _
     if instance_ids:
         _collect_instances(account, region, instance_ids, result)
 
+    task_definition_arns.extend(_rollback_revisions(ecs, service_task_definitions))
     for arn in state.claim(task_definition_arns):
         result.tasks.append(Task("ecs", acct, region, f"{region} {arn.rsplit('/', 1)[-1]}",
                                  lambda arn=arn: collect_task_definition(account, region, arn)))
     return result
+
+
+def _family(task_definition_arn: str) -> str:
+    return task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+
+
+def _rollback_revisions(ecs: Any, service_task_definitions: list[str]) -> list[str]:
+    """The newest active revisions of each service's task-definition family (one ListTaskDefinitions each)."""
+    out: list[str] = []
+    for family in sorted({_family(a) for a in service_task_definitions if a}):
+        # familyPrefix is a prefix match ("api" also lists "api-worker"): keep the exact family only.
+        resp = ecs.list_task_definitions(familyPrefix=family, status="ACTIVE", sort="DESC", maxResults=100)
+        exact = [a for a in resp.get("taskDefinitionArns", []) if _family(a) == family]
+        exact.sort(key=lambda a: int(a.rsplit(":", 1)[-1]), reverse=True)
+        out.extend(exact[:ROLLBACK_REVISIONS])
+    return out
 
 
 def _service_records(acct: str, region: str, cluster: EcsCluster, s: dict[str, Any]) -> list[Any]:

@@ -5,6 +5,7 @@ Everything that talks to AWS gets its clients here, so retry mode, pool size and
 """
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,15 +48,14 @@ class Account:
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def client(self, service: str, region: str, *, pool: int = 32, retry_mode: str = "adaptive",
-               max_attempts: int = 10) -> Any:
+    def client(self, service: str, region: str, *, pool: int = 32) -> Any:
         key = (service, region)
         with self._lock:
             c = self._clients.get(key)
             if c is None:
                 cfg = botocore.config.Config(
                     region_name=region,
-                    retries={"mode": retry_mode, "max_attempts": max_attempts},
+                    retries=retry_config(),
                     max_pool_connections=pool,
                     connect_timeout=10,
                     read_timeout=60,
@@ -63,6 +63,17 @@ class Account:
                 )
                 c = self._clients[key] = self.session.client(service, config=cfg)
             return c
+
+
+def retry_config() -> dict[str, Any]:
+    """Adaptive retries with 11 attempts in all, unless the user sets AWS_RETRY_MODE / AWS_MAX_ATTEMPTS (the
+    standard AWS variables, which an explicit Config would otherwise override)."""
+    mode = os.environ.get("AWS_RETRY_MODE") or "adaptive"
+    try:
+        attempts = int(os.environ.get("AWS_MAX_ATTEMPTS") or 11)
+    except ValueError:
+        raise UserError(f"AWS_MAX_ATTEMPTS={os.environ['AWS_MAX_ATTEMPTS']!r}: not a whole number") from None
+    return {"mode": mode, "total_max_attempts": max(1, attempts)}
 
 
 def base_session(profile: str | None) -> boto3.Session:

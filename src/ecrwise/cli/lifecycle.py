@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ecrwise.cli.common import FormatOpt, Fmt, PriceFileOpt
+from ecrwise.cli.common import FormatOpt, Fmt, PriceFileOpt, SnapshotOpt, StoreOpt
 from ecrwise.errors import UserError
 from ecrwise.lifecycle.images import LifecycleImage, load_images_document
 from ecrwise.lifecycle.policy import ERROR, WARNING, Policy, lint, parse_policy
@@ -238,11 +238,20 @@ def simulate_cmd(
     region: Optional[str] = typer.Option(None, "--region", help="Price region (default: the price book's)."),
     price_file: Optional[Path] = PriceFileOpt,
     list_images: bool = typer.Option(False, "--list", help="Also list every expired/transitioned image."),
+    snapshot: Optional[int] = SnapshotOpt,
+    store: Optional[Path] = StoreOpt,
 ) -> None:
-    """What a policy would expire or archive, per repository, and the monthly savings in freed layers."""
+    """What a policy would expire or archive, per repository, and the monthly savings in freed layers.
+
+    Against the latest snapshot by default (each repository's current policy, or --policy for all chosen
+    repositories); offline with --images FILE."""
     try:
-        if images is None or policy is None:
-            raise UserError("simulate needs --images FILE and --policy FILE (offline mode)")
+        if images is None:
+            _simulate_snapshot(policy, parse_at(at), repository, exclude, fmt, price_file, list_images,
+                               snapshot, store)
+            return
+        if policy is None:
+            raise UserError("simulate --images FILE needs --policy FILE (offline mode)")
         when = parse_at(at)
         imgs = load_images_document(images)
         try:
@@ -262,3 +271,59 @@ def simulate_cmd(
                             list_images=list_images)
     except UserError as e:
         raise _exit_user_error(e) from None
+
+
+def _simulate_snapshot(policy: Path | None, when: datetime, include: list[str], exclude: list[str], fmt: Fmt,
+                       price_file: Path | None, list_images: bool, snapshot: int | None,
+                       store: Path | None) -> None:
+    """Snapshot mode: images from the store, priced per repository region."""
+    from ecrwise.cli.common import open_store
+    from ecrwise.lifecycle.from_records import current_policies, lifecycle_images, split_key
+    from ecrwise.lifecycle.simulate import SimulationResult
+    from ecrwise.records.ecr import Image, ImageLayer, Repository
+
+    book = load_price_book(price_file)
+    given = parse_policy(_read(policy), source=policy.name) if policy else None
+    with open_store(store) as st:
+        snap = st.snapshot(snapshot)
+        texts = current_policies(st.load(snap.id, Repository))
+        imgs = lifecycle_images(st.load(snap.id, Image), st.load(snap.id, ImageLayer))
+    warnings: list[str] = [f"{policy.name}: {w}" for w in given.warnings] if given else []
+    chosen: dict[str, dict[str, Policy | None]] = {}
+    for key, text in sorted(texts.items()):
+        _, region, name = split_key(key)
+        if select_repositories([name], include, exclude) != [name]:
+            continue
+        if given is not None:
+            pol: Policy | None = given
+        elif text is None:
+            pol = None
+        else:
+            try:
+                pol = parse_policy(text, source=key)
+            except UserError as e:
+                warnings.append(f"{key}: current policy not evaluated: {e}")
+                continue
+        chosen.setdefault(region, {})[key] = pol
+    if not chosen:
+        raise UserError(f"no repository in snapshot {snap.id} matches --repository {' '.join(include) or '*'}")
+    items, sim_warnings = [], list(warnings)
+    for region, policies in sorted(chosen.items()):
+        std, arc = book.price(region, STANDARD_ITEM), book.price(region, ARCHIVE_ITEM)
+        if std.fallback:
+            sim_warnings.append(f"no {std.item} price for region {region}; used the price book's fallback region")
+        res = simulate(policies, [im for im in imgs if im.repository in policies], when, std.usd, arc.usd)
+        items.extend(res.items)
+        sim_warnings.extend(res.warnings)
+    items.sort(key=lambda r: (-r.monthly_savings_usd, r.repository))
+    std0, arc0 = book.price(book.fallback_region, STANDARD_ITEM), book.price(book.fallback_region, ARCHIVE_ITEM)
+    result = SimulationResult(when, tuple(items), std0.usd, arc0.usd, tuple(sim_warnings))
+    render_simulation(result, fmt, standard_price=std0, archive_price=arc0, snapshot=snap.as_dict(),
+                      extra_warnings=[], list_images=list_images)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None

@@ -1,0 +1,177 @@
+"""`ecrwise lifecycle plan | apply | restore | backup | protect`: rolling a policy out safely.
+
+Registered on the `ecrwise lifecycle` sub-app. Thin: load the snapshot, call `remediate.lifecycle_rollout`,
+render with `report.lifecycle_rollout`.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, SnapshotOpt, StoreOpt, open_store, prices
+from ecrwise.cli.lifecycle import app
+from ecrwise.errors import UserError
+
+ProfileOpt = typer.Option(None, "--profile", envvar="AWS_PROFILE", help="AWS profile.")
+RoleOpt = typer.Option([], "--role-arn", help="Role to assume for another account's repositories (repeatable).")
+BackupDirOpt = typer.Option(None, "--backup-dir", help="Where backups are written "
+                            "(default: $XDG_DATA_HOME/ecrwise/backups).")
+
+
+def _in_use(st, sid: int, in_use_file: Optional[Path], rollback: int):  # type: ignore[no-untyped-def]
+    from ecrwise.analysis.in_use import find_in_use, load_in_use_file
+    from ecrwise.records.ecr import Image
+    from ecrwise.records.ecs import (EcsContainerDefinition, EcsDeployment, EcsService, EcsTask,
+                                     EcsTaskContainer, EcsTaskDefinition)
+
+    extra = load_in_use_file(in_use_file) if in_use_file else []
+    return find_in_use(st.load(sid, Image), st.load(sid, EcsService), st.load(sid, EcsDeployment),
+                       st.load(sid, EcsTaskDefinition), st.load(sid, EcsContainerDefinition), st.load(sid, EcsTask),
+                       st.load(sid, EcsTaskContainer), rollback_revisions=rollback, extra=extra)
+
+
+@app.command("plan")
+def plan_cmd(
+    policy: Path = typer.Option(..., "--policy", help="The lifecycle policy JSON to roll out."),
+    repository: List[str] = typer.Option([], "--repository", help="Repository name glob (repeatable; default all)."),
+    exclude: List[str] = typer.Option([], "--exclude", help="Repository name glob to leave alone (repeatable)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the plan (JSON) here, for `lifecycle apply`."),
+    in_use_file: Optional[Path] = typer.Option(None, "--in-use-file",
+                                               help='JSON {"images": [URI, …]} of images used outside ECS.'),
+    rollback_revisions: int = typer.Option(2, "--rollback-revisions", min=0,
+                                           help="Newest task-definition revisions per service family to protect."),
+    snapshot: Optional[int] = SnapshotOpt,
+    store: Optional[Path] = StoreOpt,
+    price_file: Optional[Path] = PriceFileOpt,
+    fmt: Fmt = FormatOpt,
+) -> None:
+    """Plan a rollout: per repository the current and new policy, the effect, and every image in use."""
+    from ecrwise.lifecycle.from_records import lifecycle_images
+    from ecrwise.lifecycle.policy import parse_policy
+    from ecrwise.records.ecr import Image, ImageLayer, Repository
+    from ecrwise.remediate.backup import write_durably
+    from ecrwise.remediate.lifecycle_rollout import build_plan
+    from ecrwise.report import lifecycle_rollout as view
+
+    try:
+        text = policy.read_text()
+    except OSError as e:
+        raise UserError(f"{policy}: cannot read: {e.strerror}") from None
+    parsed = parse_policy(text, source=str(policy))
+    book = prices(price_file)
+    with open_store(store) as st:
+        snap = st.snapshot(snapshot)
+        in_use = _in_use(st, snap.id, in_use_file, rollback_revisions)
+        images = lifecycle_images(st.load(snap.id, Image), st.load(snap.id, ImageLayer))
+        doc = build_plan(str(policy), parsed, st.load(snap.id, Repository), images, in_use, book,
+                         include=repository, exclude=exclude, at=datetime.now(timezone.utc), snapshot=snap.as_dict())
+    if out:
+        write_durably(out, doc)
+    view.print_plan(doc, fmt, out)
+
+
+def _clients(profile: Optional[str], role_arn: list[str]):  # type: ignore[no-untyped-def]
+    from ecrwise.aws.accounts import client_factory
+
+    return client_factory(profile, role_arn, "ecr")
+
+
+@app.command("apply")
+def apply_cmd(
+    plan: Path = typer.Argument(..., help="A plan written by `lifecycle plan --out`."),
+    apply: bool = typer.Option(False, "--apply", help="Make the changes (without it: only show them)."),
+    profile: Optional[str] = ProfileOpt,
+    role_arn: List[str] = RoleOpt,
+    backup_dir: Optional[Path] = BackupDirOpt,
+    fmt: Fmt = FormatOpt,
+) -> None:
+    """Apply a plan: back up, tag images in use, put the policies. Idempotent."""
+    from ecrwise.remediate.lifecycle_rollout import apply_plan, load_plan
+    from ecrwise.report import lifecycle_rollout as view
+
+    doc = load_plan(plan)
+    outcomes, backup = apply_plan(doc, _clients(profile, role_arn), backup_dir, str(plan), dry_run=not apply)
+    view.print_outcomes("lifecycle-apply", outcomes, backup, fmt, applied=apply)
+    if any(o.status in ("failed", "drifted") for o in outcomes):
+        raise typer.Exit(4)
+
+
+@app.command("restore")
+def restore_cmd(
+    backup: Path = typer.Argument(..., help="A backup written by `lifecycle apply`, `backup` or `protect`."),
+    apply: bool = typer.Option(False, "--apply", help="Make the changes (without it: only show them)."),
+    profile: Optional[str] = ProfileOpt,
+    role_arn: List[str] = RoleOpt,
+    fmt: Fmt = FormatOpt,
+) -> None:
+    """Put every repository in a backup back exactly as it was."""
+    from ecrwise.remediate.lifecycle_rollout import load_backup, restore_backup
+    from ecrwise.report import lifecycle_rollout as view
+
+    doc = load_backup(backup)
+    outcomes = restore_backup(doc, _clients(profile, role_arn), dry_run=not apply)
+    view.print_outcomes("lifecycle-restore", outcomes, None, fmt, applied=apply)
+    if any(o.status == "failed" for o in outcomes):
+        raise typer.Exit(4)
+
+
+@app.command("backup")
+def backup_cmd(
+    repository: List[str] = typer.Option([], "--repository", help="Repository name glob (repeatable; default all)."),
+    exclude: List[str] = typer.Option([], "--exclude", help="Repository name glob to skip (repeatable)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Backup file (default: in --backup-dir)."),
+    snapshot: Optional[int] = SnapshotOpt,
+    store: Optional[Path] = StoreOpt,
+    profile: Optional[str] = ProfileOpt,
+    role_arn: List[str] = RoleOpt,
+    backup_dir: Optional[Path] = BackupDirOpt,
+    fmt: Fmt = FormatOpt,
+) -> None:
+    """Back up the current policies (read live from ECR) of the repositories in scope; change nothing."""
+    from ecrwise.records.ecr import Repository
+    from ecrwise.remediate.lifecycle_rollout import backup_current, selected
+    from ecrwise.report import lifecycle_rollout as view
+
+    with open_store(store) as st:
+        snap = st.snapshot(snapshot)
+        repos = [(r.account, r.region, r.name) for r in st.load(snap.id, Repository)
+                 if selected(r.name, repository, exclude)[0]]
+    path, outcomes = backup_current(sorted(repos), _clients(profile, role_arn), backup_dir, out)
+    view.print_outcomes("lifecycle-backup", outcomes, path, fmt, applied=True)
+
+
+@app.command("protect")
+def protect_cmd(
+    apply: bool = typer.Option(False, "--apply", help="Make the changes (without it: only show them)."),
+    in_use_file: Optional[Path] = typer.Option(None, "--in-use-file",
+                                               help='JSON {"images": [URI, …]} of images used outside ECS.'),
+    rollback_revisions: int = typer.Option(2, "--rollback-revisions", min=0),
+    snapshot: Optional[int] = SnapshotOpt,
+    store: Optional[Path] = StoreOpt,
+    profile: Optional[str] = ProfileOpt,
+    role_arn: List[str] = RoleOpt,
+    backup_dir: Optional[Path] = BackupDirOpt,
+    fmt: Fmt = FormatOpt,
+) -> None:
+    """Refresh protection tags from the latest scan: tag images now in use, release those no longer used."""
+    from ecrwise.records.ecr import Image, Repository
+    from ecrwise.remediate.lifecycle_rollout import apply_protection, protection_changes
+    from ecrwise.report import lifecycle_rollout as view
+
+    with open_store(store) as st:
+        snap = st.snapshot(snapshot)
+        in_use = _in_use(st, snap.id, in_use_file, rollback_revisions)
+        tags: dict = {}
+        for im in st.load(snap.id, Image):
+            tags.setdefault((im.account, im.region, im.repository), {})[im.digest] = list(im.tags)
+        changes = protection_changes(st.load(snap.id, Repository), tags, in_use)
+    if not apply:
+        view.print_protection(changes, fmt)
+        return
+    outcomes, backup = apply_protection(changes, _clients(profile, role_arn), backup_dir)
+    view.print_outcomes("lifecycle-protect", outcomes, backup, fmt, applied=True)
+    if any(o.status == "failed" for o in outcomes):
+        raise typer.Exit(4)

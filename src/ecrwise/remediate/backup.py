@@ -1,0 +1,50 @@
+"""Durable backups: written (temp file, fsync, rename, fsync the directory) before anything is changed,
+so a crash or a kill at any later point leaves a complete file to restore from."""
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ecrwise.errors import UserError
+from ecrwise.store import default_store_path
+
+
+def default_backup_dir() -> Path:
+    return default_store_path().parent / "backups"
+
+
+def write_durably(path: Path, doc: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2, default=str)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return path
+
+
+def write_backup(directory: Path | None, kind: str, doc: dict[str, Any]) -> Path:
+    """Write `doc` as BACKUP_DIR/KIND-TIMESTAMP.json and return the path."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return write_durably((directory or default_backup_dir()) / f"{kind}-{stamp}.json", doc)
+
+
+def read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such {what}") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read {what}: {e.strerror}") from None
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}: not valid JSON: line {e.lineno} column {e.colno}: {e.msg}") from None
