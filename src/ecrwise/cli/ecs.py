@@ -16,7 +16,7 @@ import typer
 from ecrwise import __version__
 from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, SnapshotOpt, StoreOpt, prices, store_path
 from ecrwise.cli.pulls import load_records, snapshot_warnings
-from ecrwise.errors import AwsUnavailable, UserError
+from ecrwise.errors import AwsUnavailable, PartialFailure, UserError
 from ecrwise.report.output import (Column, dump_csv, dump_json, envelope, human_usd, iso, rich_table,
                                    stderr_console, stdout_console, usd)
 
@@ -297,7 +297,7 @@ def fix_circuit_breaker(
     _render_plan("ecs-fix-circuit-breaker", plan, apply, backup_path, applied, failed, snap, fmt,
                  restore_hint=True)
     if failed:
-        raise AwsUnavailable(f"{len(failed)} of {len(changes)} change(s) failed; "
+        raise PartialFailure(f"{len(failed)} of {len(changes)} change(s) failed; "
                              + (f"restore the others with `ecrwise ecs restore {backup_path} --apply`"
                                 if backup_path else ""))
 
@@ -348,7 +348,7 @@ def restore(
                 failed.append(p)
     _render_plan("ecs-restore", plan, apply, None, applied, failed, None, fmt, restore_hint=False)
     if failed:
-        raise AwsUnavailable(f"{len(failed)} of {len(plan)} restore(s) failed")
+        raise PartialFailure(f"{len(failed)} of {len(plan)} restore(s) failed")
 
 
 def _render_plan(kind: str, plan: list[dict[str, Any]], apply: bool, backup_path: Optional[Path],

@@ -13,7 +13,7 @@ import typer
 
 from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, SnapshotOpt, StoreOpt, open_store, prices
 from ecrwise.cli.lifecycle import app
-from ecrwise.errors import UserError
+from ecrwise.errors import PartialFailure, UserError
 
 ProfileOpt = typer.Option(None, "--profile", envvar="AWS_PROFILE", help="AWS profile.")
 RoleOpt = typer.Option([], "--role-arn", help="Role to assume for another account's repositories (repeatable).")
@@ -95,8 +95,10 @@ def apply_cmd(
     doc = load_plan(plan)
     outcomes, backup = apply_plan(doc, _clients(profile, role_arn), backup_dir, str(plan), dry_run=not apply)
     view.print_outcomes("lifecycle-apply", outcomes, backup, fmt, applied=apply)
-    if any(o.status in ("failed", "drifted") for o in outcomes):
-        raise typer.Exit(4)
+    bad = [o for o in outcomes if o.status in ("failed", "drifted")]
+    if bad:
+        raise PartialFailure(f"{len(bad)} of {len(outcomes)} repositories not done ("
+                             f"{', '.join(sorted({o.status for o in bad}))}); re-run after fixing the cause")
 
 
 @app.command("restore")
@@ -115,7 +117,8 @@ def restore_cmd(
     outcomes = restore_backup(doc, _clients(profile, role_arn), dry_run=not apply)
     view.print_outcomes("lifecycle-restore", outcomes, None, fmt, applied=apply)
     if any(o.status == "failed" for o in outcomes):
-        raise typer.Exit(4)
+        raise PartialFailure(f"{sum(o.status == 'failed' for o in outcomes)} of {len(outcomes)} "
+                             f"repositories failed; re-run to finish")
 
 
 @app.command("backup")
@@ -174,4 +177,5 @@ def protect_cmd(
     outcomes, backup = apply_protection(changes, _clients(profile, role_arn), backup_dir)
     view.print_outcomes("lifecycle-protect", outcomes, backup, fmt, applied=True)
     if any(o.status == "failed" for o in outcomes):
-        raise typer.Exit(4)
+        raise PartialFailure(f"{sum(o.status == 'failed' for o in outcomes)} of {len(outcomes)} "
+                             f"repositories failed; re-run to finish")

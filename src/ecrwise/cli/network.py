@@ -14,7 +14,7 @@ import typer
 
 from ecrwise import __version__
 from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, SnapshotOpt, StoreOpt, open_store, prices, store_path
-from ecrwise.errors import AwsUnavailable, UserError
+from ecrwise.errors import AwsUnavailable, PartialFailure, UserError
 from ecrwise.pricing.book import GIB, PriceBook
 from ecrwise.report.output import (Column, dump_json, envelope, human_bytes, human_usd, rich_table,
                                    stderr_console, stdout_console, usd)
@@ -473,7 +473,7 @@ def fix_cmd(
         _print_results(results, fmt, "network-fix", {"vpc_id": vpc, "plan": plan.as_dict(),
                                                      "journal": str(journal.path)})
         if any(r.status == "failed" for r in results):
-            raise UserError(f"--apply stopped at a failed step; see {journal.path}")
+            raise PartialFailure(f"--apply stopped at a failed step; see {journal.path}")
     elif out is None and not plan.empty:
         stderr_console().print(f"dry run: nothing changed. Write templates with --out DIR, or create them with "
                                f"`ecrwise network fix --vpc {vpc} --apply`.", highlight=False)
@@ -580,7 +580,7 @@ def undo_cmd(
     results = apply_undo(account, where, vpc, steps, journal)
     _print_results(results, fmt, "network-undo", {"vpc_id": vpc, "journal": str(journal.path)})
     if any(r.status == "failed" for r in results):
-        raise UserError(f"undo left some steps undone; see {journal.path} and run it again")
+        raise PartialFailure(f"undo left some steps undone; see {journal.path} and run it again")
 
 
 # -- ecrwise network alarms ------------------------------------------------------------------------------

@@ -141,7 +141,8 @@ def test_simulate_table(files):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--policy", "P"], "needs --images FILE and --policy FILE"),
+    (["--images", "I"], "--images FILE needs --policy FILE"),
+    (["--policy", "P", "--store", "missing.duckdb"], "no store here yet"),
     (["--images", "I", "--policy", "P", "--repository", "nothing-*"], "no repository matches"),
     (["--images", "I", "--policy", "P", "--at", "tomorrow"], "--at: 'tomorrow' is not an ISO-8601 time"),
 ])
