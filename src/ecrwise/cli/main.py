@@ -10,7 +10,7 @@ import typer
 from ecrwise import __version__
 from ecrwise.cli.common import (FormatOpt, Fmt, PriceFileOpt, SnapshotOpt, StoreOpt, open_store, prices,
                                 store_path)
-from ecrwise.errors import AwsUnavailable, UserError
+from ecrwise.errors import AwsUnavailable, PartialFailure, UserError
 
 app = typer.Typer(
     name="ecrwise",
@@ -165,6 +165,9 @@ def main(argv: list[str] | None = None) -> None:
     except AwsUnavailable as e:
         typer.echo(f"ecrwise: error: {e}", err=True)
         sys.exit(3)
+    except PartialFailure as e:
+        typer.echo(f"ecrwise: error: {e}", err=True)
+        sys.exit(4)
     except KeyboardInterrupt:
         typer.echo("ecrwise: interrupted", err=True)
         sys.exit(130)
