@@ -49,6 +49,13 @@ def run_demo(*, keep_running: bool, store: Path | None) -> None:
         view.print_table(inv, sort_rows(inv.rows, "cost")[:15], title="Top 15 ECR repositories by monthly cost")
         t = view.totals(inv)
         saved = t["naive_bytes"] - t["stored_bytes"]
+        from ecrwise.cli.findings import top_findings_lines
+        from ecrwise.cli.report import write_report
+
+        print()
+        print("Top 5 findings by monthly savings")
+        for line in top_findings_lines(path, snap.id, book):
+            print(f"  {line}")
         print()
         print("What to do next")
         print(f"  · A per-image sum would report {t['naive_bytes'] / 2**30:,.1f} GiB; ECR bills "
@@ -60,6 +67,9 @@ def run_demo(*, keep_running: bool, store: Path | None) -> None:
         print(f"  · {no_policy} of {len(inv.rows)} repositories have no lifecycle policy: "
               f"`ecrwise lifecycle simulate --store {path} --policy POLICY.json` shows what one would free.")
         print(f"  · Spreadsheet users: `ecrwise repos --store {path} --playbook > repos.csv`.")
+        report = write_report(path, snap.id, path.with_name("ecrwise-report.html"), book)
+        print()
+        print(f"HTML report (one self-contained file to mail): {report['path']}")
         if keep_running:
             print()
             print("The stand-in stays up; point ecrwise (or the AWS CLI) at it:")

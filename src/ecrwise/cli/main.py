@@ -137,10 +137,9 @@ def print_warnings(warnings: list[str]) -> None:
 
 
 def _mount_subcommands() -> None:
-    try:
-        from ecrwise.cli.lifecycle import app as lifecycle_app
-    except ImportError:  # pragma: no cover — the lifecycle commands ship with the package
-        return
+    from ecrwise.cli.lifecycle import app as lifecycle_app
+    import ecrwise.cli.lifecycle_rollout  # noqa: F401  (adds plan/apply/restore/backup/protect)
+
     app.add_typer(lifecycle_app, name="lifecycle", help="Lint, simulate and roll out ECR lifecycle policies.")
     from ecrwise.cli.network import app as network_app
     app.add_typer(network_app, name="network",
@@ -151,6 +150,15 @@ def _mount_subcommands() -> None:
                   help="Image-pull traffic and its cost per ECS service; crash-looping services; fixes.")
     app.add_typer(ecs_app, name="ecs",
                   help="ECS service, task-definition, agent-config and container-instance audit; fixes.")
+    from ecrwise.cli.export import app as export_app
+    from ecrwise.cli.findings import app as findings_app
+    from ecrwise.cli.history import app as history_app
+    from ecrwise.cli.report import app as report_app
+    app.add_typer(findings_app, name="findings",
+                  help="Every finding of every analysis, ranked by monthly savings; CI gates; SARIF.")
+    app.add_typer(report_app, name="report", help="Write the self-contained HTML report (--html FILE).")
+    app.add_typer(history_app, name="history", help="Storage across snapshots; savings realised between two.")
+    app.add_typer(export_app, name="export", help="Export the snapshot tables as partitioned Parquet (--parquet DIR).")
 
 
 _mount_subcommands()

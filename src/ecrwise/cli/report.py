@@ -1,0 +1,82 @@
+"""`ecrwise report --html FILE`: the self-contained HTML report. Thin: loads the snapshot and its history,
+calls the analyses (findings, inventory, pulls, history) and `report.html` to render.
+"""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from ecrwise.cli.common import PriceFileOpt, SnapshotOpt, StoreOpt, open_store, prices
+from ecrwise.errors import UserError
+from ecrwise.pricing.book import PriceBook
+
+app = typer.Typer(help="Write the self-contained HTML report.", invoke_without_command=True, no_args_is_help=False)
+
+
+def write_report(store: Optional[Path], snapshot: Optional[int], out: Path, book: PriceBook, *,
+                 top: int = 15) -> dict[str, Any]:
+    """Render the report of one snapshot (and the history up to it) into `out`; returns its headline."""
+    from ecrwise.analysis.ecs_checks import _report as pulls_report
+    from ecrwise.analysis.findings import collect, registry
+    from ecrwise.analysis.inventory import build_inventory, sort_rows
+    from ecrwise.cli.findings import check_options
+    from ecrwise.cli.history import load_history
+    from ecrwise.cli.pulls import load_records, report_totals, service_item, snapshot_warnings
+    from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
+    from ecrwise.report import findings as fview
+    from ecrwise.report import repos as rview
+    from ecrwise.report.html import ReportInputs, render
+
+    snap, records = load_records(store, snapshot)
+    options = check_options(now=snap.taken_at)
+    result = collect(records, book, options)
+    checks = registry()
+    items = [fview.item(it, checks) for it in result.items]
+    totals = fview.totals_json(result.totals())
+    inv = build_inventory(records.of(Repository), records.of(Image), records.of(ImageLayer), records.of(PullMetric),
+                          book)
+    pulls = pulls_report(records, book, options)  # the run the ECS checks already made, cached on `records`
+    with open_store(store) as st:
+        history = load_history(st, book, upto=snap.id)
+    inputs = ReportInputs(
+        snapshot=snap.as_dict(), prices=book.describe(), findings=items, totals=totals,
+        repositories=[rview.item(r) for r in sort_rows(inv.rows, "cost")], inventory_totals=rview.totals(inv),
+        services=[service_item(s) for s in pulls.services], pulls_totals=report_totals(pulls), history=history,
+        checks={c.id: c.title for c in checks.values()},
+        warnings=snapshot_warnings(snap, records) + result.warnings + inv.warnings + pulls.warnings,
+        top=top, generated_at=datetime.now(timezone.utc))
+    html = render(inputs)
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(html, encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError as e:
+        raise UserError(f"--html {out}: cannot write: {e.strerror or e}") from None
+    return {"path": str(out), "bytes": len(html.encode()), "findings": totals["findings"],
+            "monthly_savings_usd": totals["monthly_savings_usd"],
+            "monthly_storage_usd": inputs.inventory_totals["monthly_cost_usd"],
+            "monthly_nat_pulls_usd": inputs.pulls_totals["nat_cost_usd_per_month"]}
+
+
+@app.callback(invoke_without_command=True)
+def report(
+    ctx: typer.Context,
+    html: Optional[Path] = typer.Option(None, "--html", metavar="FILE", help="Write the HTML report here."),
+    top: int = typer.Option(15, "--top", min=1, help="Rows in the top-N charts."),
+    snapshot: Optional[int] = SnapshotOpt,
+    store: Optional[Path] = StoreOpt,
+    price_file: Optional[Path] = PriceFileOpt,
+) -> None:
+    """One self-contained HTML file to mail: spend, savings, cost by repository, growth, pulls, findings."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if html is None:
+        raise UserError("report: give --html FILE")
+    head = write_report(store, snapshot, html, prices(price_file), top=top)
+    typer.echo(f"wrote {head['path']} ({head['bytes']:,} bytes): {head['findings']} findings, "
+               f"${head['monthly_savings_usd']:,.2f}/month to save")

@@ -1,0 +1,235 @@
+"""Rendering the ranked findings: JSON items, a Rich table, CSV, Markdown (a pull-request comment) and SARIF
+2.1.0 (code-scanning dashboards). No analysis here: everything comes from `analysis.findings`.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ecrwise import __version__
+from ecrwise.analysis.checks import Check
+from ecrwise.analysis.findings import Ranked
+from ecrwise.report.output import Column, dump_csv, human_usd, rich_table, stderr_console, usd
+
+CSV_COLUMNS = ["rank", "id", "check", "severity", "account", "region", "resource", "monthly_cost_usd",
+               "monthly_savings_usd", "counted_savings_usd", "message", "recommendation", "fix", "evidence",
+               "arithmetic"]
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+# ecrwise severities → SARIF levels (SARIF has four: error, warning, note, none).
+SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+def _usd(x: float | None) -> float | None:
+    return None if x is None else usd(x)
+
+
+def short_resource(resource: str) -> str:
+    """A readable name for an ARN: `arn:aws:ecr:…:repository/app` → `app`, `…:service/prod/api` → `prod/api`."""
+    if not resource.startswith("arn:"):
+        return resource
+    tail = resource.split(":", 5)[-1]
+    kind, _, rest = tail.partition("/")
+    return rest or kind
+
+
+def item(it: Ranked, checks: dict[str, Check]) -> dict[str, Any]:
+    f = it.finding
+    c = checks.get(f.check)
+    return {
+        "id": f.id, "rank": it.rank, "check": f.check, "title": c.title if c else f.check, "family": it.family,
+        "severity": f.severity, "account": f.account, "region": f.region, "resource": f.resource,
+        "resource_name": short_resource(f.resource), "message": f.message,
+        "monthly_cost_usd": _usd(f.monthly_cost_usd), "monthly_savings_usd": _usd(f.monthly_savings_usd),
+        "counted_savings_usd": usd(it.counted_savings), "overlaps": it.overlaps,
+        "evidence": f.evidence, "arithmetic": f.arithmetic, "recommendation": f.recommendation, "fix": f.fix,
+        "docs": c.docs if c else None,
+    }
+
+
+def totals_json(t: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "findings": t["findings"], "by_severity": t["by_severity"],
+        "monthly_savings_usd": usd(t["monthly_savings"]),
+        "monthly_savings_listed_usd": usd(t["monthly_savings_listed"]),
+        "monthly_savings_overlapping_usd": usd(t["monthly_savings_overlapping"]),
+        "by_check": {k: {"family": v["family"], "findings": v["findings"],
+                         "monthly_savings_usd": usd(v["monthly_savings"])} for k, v in t["by_check"].items()},
+        "by_family": {k: usd(v) for k, v in t["by_family"].items()},
+    }
+
+
+def check_item(c: Check) -> dict[str, Any]:
+    return {"id": c.id, "title": c.title, "family": c.family, "severity": c.severity, "reads": list(c.reads),
+            "docs": c.docs, "recommendation": c.recommendation}
+
+
+# -- table ---------------------------------------------------------------------------------------------------
+
+def print_table(items: list[dict[str, Any]], totals: dict[str, Any], title: str, warnings: list[str],
+                shown_of: int | None = None) -> None:
+    console = wide_console()
+    cols = [
+        Column("rank", "#", str, "right"),
+        Column("severity", "severity", lambda s: f"[{SEVERITY_STYLE.get(s, '')}]{s}[/]"),
+        Column("check", "check"),
+        Column("region", "region"),
+        Column("resource_name", "resource"),
+        Column("monthly_savings_usd", "saves $/mo", human_usd, "right"),
+        Column("monthly_cost_usd", "costs $/mo", human_usd, "right"),
+        Column("message", "what"),
+    ]
+    rows = [dict(i, resource_name=_escape_markup(i["resource_name"]), message=_escape_markup(i["message"]))
+            for i in items]
+    console.print(rich_table(title, cols, rows))
+    console.print(summary_line(totals, len(items), shown_of), highlight=False)
+    err = stderr_console()
+    for w in warnings[:20]:
+        err.print(f"[yellow]warning:[/] {_escape_markup(w)}", highlight=False)
+
+
+def wide_console() -> Any:
+    """Stdout; piped output gets room for the message column (a terminal keeps its own width)."""
+    import sys
+
+    from rich.console import Console
+
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else max(Console().width, 200))
+
+
+def _escape_markup(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def summary_line(totals: dict[str, Any], shown: int, of: int | None = None) -> str:
+    sev = ", ".join(f"{n} {s}" for s, n in totals["by_severity"].items()) or "none"
+    shown_text = f"top {shown} of {of} shown · " if of is not None and of > shown else ""
+    overlap = totals["monthly_savings_overlapping_usd"]
+    return (f"{totals['findings']} finding(s): {sev} · {shown_text}savings "
+            f"{human_usd(totals['monthly_savings_usd'])}/month counted once"
+            + (f" ({human_usd(overlap)} of overlapping savings not added twice)" if overlap else "")
+            + " · evidence and arithmetic: --format json")
+
+
+# -- CSV -----------------------------------------------------------------------------------------------------
+
+def print_csv(items: list[dict[str, Any]], out: Any = None) -> None:
+    dump_csv([dict(i, evidence=json.dumps(i["evidence"], sort_keys=True, default=str, ensure_ascii=False),
+                   arithmetic=json.dumps(i["arithmetic"], sort_keys=True, default=str, ensure_ascii=False))
+                  for i in items],
+             CSV_COLUMNS, out)
+
+
+# -- Markdown (a pull-request comment) -----------------------------------------------------------------------
+
+def md_text(text: Any) -> str:
+    """Safe inside a GitHub table cell: no pipes, no newlines, no HTML."""
+    s = "" if text is None else str(text)
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return s.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def markdown(items: list[dict[str, Any]], totals: dict[str, Any], snapshot: dict[str, Any] | None,
+             top: int = 10) -> str:
+    taken = str((snapshot or {}).get("taken_at") or "")[:16].replace("T", " ")
+    when = f" · snapshot {snapshot['id']} ({taken} UTC)" if snapshot else ""
+    sev = ", ".join(f"{n} {s}" for s, n in totals["by_severity"].items()) or "none"
+    lines = [f"### ecrwise findings{when}", "",
+             f"**{totals['findings']} finding(s)** ({sev}) · **{human_usd(totals['monthly_savings_usd'])}/month** "
+             f"to save, counted once", ""]
+    if items:
+        lines += ["| # | Severity | Check | Resource | Region | Saves/month | What |",
+                  "|---:|---|---|---|---|---:|---|"]
+        for i in items[:top]:
+            sev_text = f"**{i['severity']}**" if i["severity"] in ("critical", "high") else i["severity"]
+            saves = human_usd(i["monthly_savings_usd"])
+            if (i["monthly_savings_usd"] or 0) > i["counted_savings_usd"] and i["severity"] != "info":
+                saves += " (overlap)"  # the same bytes as another finding; the total counts them once
+            lines.append(f"| {i['rank']} | {sev_text} | `{i['check']}` | {md_text(i['resource_name'])} | "
+                         f"{md_text(i['region'])} | {saves} | {md_text(i['message'])} |")
+        lines.append("")
+        by_check = [(k, v) for k, v in totals["by_check"].items()]
+        lines += ["<details><summary>Findings and savings by check</summary>", "",
+                  "| Check | Findings | Saves/month |", "|---|---:|---:|"]
+        lines += [f"| `{k}` | {v['findings']} | {human_usd(v['monthly_savings_usd'])} |" for k, v in by_check]
+        lines += ["", "</details>", ""]
+        if len(items) > top:
+            lines.append(f"_Top {top} of {len(items)} by savings. `ecrwise findings --format json` has the "
+                         f"evidence, arithmetic and fix of each._")
+        else:
+            lines.append("_`ecrwise findings --format json` has the evidence, arithmetic and fix of each._")
+    else:
+        lines.append("No findings.")
+    return "\n".join(lines) + "\n"
+
+
+# -- SARIF 2.1.0 ---------------------------------------------------------------------------------------------
+
+def rule_name(check_id: str) -> str:
+    """`ecr.no-lifecycle-policy` → `EcrNoLifecyclePolicy` (SARIF's readable rule name)."""
+    parts = check_id.replace(".", "-").split("-")
+    return "".join(p[:1].upper() + p[1:] for p in parts if p)
+
+
+def sarif(items: list[dict[str, Any]], checks: dict[str, Check], snapshot: dict[str, Any] | None, *,
+          docs_base_url: str | None = None, artifact: str | None = None) -> dict[str, Any]:
+    """A SARIF 2.1.0 log: one rule per registered check, one result per finding.
+
+    helpUri must be an absolute URI, so it is set only when `docs_base_url` says where the docs are served;
+    the docs path is always in the rule's help text. AWS resources are not files: each result's location is
+    logical (the ARN). GitHub code scanning rejects results without a physical location, so `artifact` (a
+    file in the repository, e.g. the Terraform that manages the registry) is added as one when given.
+    """
+    ordered = list(checks.values())
+    index = {c.id: i for i, c in enumerate(ordered)}
+    rules = []
+    for c in ordered:
+        rule: dict[str, Any] = {
+            "id": c.id, "name": rule_name(c.id),
+            "shortDescription": {"text": c.title},
+            "fullDescription": {"text": c.recommendation},
+            "help": {"text": f"{c.recommendation} See {c.docs}.",
+                     "markdown": f"{md_text(c.recommendation)}\n\nSee [{c.docs}]({c.docs})."},
+            "defaultConfiguration": {"level": SARIF_LEVEL[c.severity]},
+            "properties": {"tags": ["ecrwise", c.family], "family": c.family, "severity": c.severity,
+                           "reads": list(c.reads), "docs": c.docs},
+        }
+        if docs_base_url:
+            rule["helpUri"] = docs_base_url.rstrip("/") + "/" + c.docs
+        rules.append(rule)
+    results = []
+    for i in items:
+        location: dict[str, Any] = {"logicalLocations": [
+            {"name": i["resource_name"], "fullyQualifiedName": i["resource"], "kind": "resource"}]}
+        if artifact:
+            location["physicalLocation"] = {"artifactLocation": {"uri": artifact}}
+        saving = (f" Saves {human_usd(i['monthly_savings_usd'])}/month." if i["monthly_savings_usd"] else "")
+        result: dict[str, Any] = {
+            "ruleId": i["check"], "level": SARIF_LEVEL.get(i["severity"], "warning"),
+            "message": {"text": f"{i['message'].rstrip('.')}.{saving} {i['recommendation']}"},
+            "locations": [location],
+            "partialFingerprints": {"ecrwiseFindingId/v1": i["id"]},
+            "properties": {"severity": i["severity"], "account": i["account"], "region": i["region"],
+                           "rank": i["rank"], "monthly_cost_usd": i["monthly_cost_usd"],
+                           "monthly_savings_usd": i["monthly_savings_usd"],
+                           "counted_savings_usd": i["counted_savings_usd"], "fix": i["fix"]},
+        }
+        if i["check"] in index:
+            result["ruleIndex"] = index[i["check"]]
+        results.append(result)
+    run: dict[str, Any] = {
+        "tool": {"driver": {"name": "ecrwise", "version": __version__, "semanticVersion": __version__,
+                            "rules": rules}},
+        "automationDetails": {"id": "ecrwise/findings/"},
+        "results": results,
+        "properties": {"snapshot": snapshot} if snapshot else {},
+    }
+    if snapshot and snapshot.get("taken_at"):
+        run["invocations"] = [{"executionSuccessful": True, "endTimeUtc": snapshot["taken_at"]}]
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+__all__ = ["item", "totals_json", "check_item", "print_table", "print_csv", "markdown", "sarif", "short_resource",
+           "summary_line"]
