@@ -22,7 +22,7 @@ def run_and_save(*, profile: str | None, regions: list[str], all_regions: bool, 
                        org_role=org_role, only=only or list(SERVICES), workers=workers)
     show = sys.stderr.isatty() and not quiet
     if show:
-        with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TextColumn("requests·tasks"),
+        with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TextColumn("tasks (account × region × repository)"),
                       TimeElapsedColumn(), console=stderr_console(), transient=True) as bar:
             task = bar.add_task("scan", total=None)
             result = run_scan(opts, lambda done, known: bar.update(task, completed=done, total=known))
