@@ -20,6 +20,7 @@ import duckdb
 
 from ecrwise.errors import UserError
 from ecrwise.records.scan import ScanFailure
+from ecrwise.timefmt import iso
 
 T = TypeVar("T")
 
@@ -53,14 +54,6 @@ class Snapshot:
             "services": self.services,
             "failures": [dataclasses.asdict(f) for f in self.failures],
         }
-
-
-def iso(t: datetime | None) -> str | None:
-    if t is None:
-        return None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 # -- mapping dataclass fields to DuckDB columns ---------------------------------------------------------

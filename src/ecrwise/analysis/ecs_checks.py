@@ -349,7 +349,7 @@ def agent_missing_cluster(records: Records, book: PriceBook, options: dict[str, 
        recommendation="Set ECS_IMAGE_PULL_BEHAVIOR=prefer-cached (or once) where tags are immutable: restarts use "
                       "the host's copy instead of asking the registry, and keep working when it is unreachable.")
 def agent_pull_behavior(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    report = _report(records, book, options)
+    report = pulls_report(records, book, options)
     looping_hosts: set[str] = set()
     instance_of = {ci.container_instance_arn: ci.ec2_instance_id for ci in records.of(EcsContainerInstance)}
     looping = {(s.account, s.region, s.cluster, s.service) for s in report.services
@@ -380,8 +380,9 @@ def agent_pull_behavior(records: Records, book: PriceBook, options: dict[str, An
 
 # -- crash loops and cost ---------------------------------------------------------------------------------
 
-def _report(records: Records, book: PriceBook, options: dict[str, Any] | None) -> Any:
-    """analyse_pulls once per (records, threshold) for the checks that need it."""
+def pulls_report(records: Records, book: PriceBook, options: dict[str, Any] | None) -> Any:
+    """analyse_pulls once per (records, threshold, now), cached on `records`: the ECS checks, the findings
+    overlap and the HTML report share the one run."""
     threshold = float(_opt(options, "crash_loop_threshold", DEFAULT_CRASH_LOOP_THRESHOLD))
     now: datetime | None = _opt(options, "now", None)
     cache = getattr(records, "_ecrwise_pulls", None)
@@ -393,7 +394,7 @@ def _report(records: Records, book: PriceBook, options: dict[str, Any] | None) -
 
 
 def _crash_looping(records: Records, book: PriceBook, options: dict[str, Any] | None) -> set[str]:
-    return {s.service_arn for s in _report(records, book, options).services if s.crash_loop}
+    return {s.service_arn for s in pulls_report(records, book, options).services if s.crash_loop}
 
 
 @check("ecs.crash-loop", title="Crash-looping service", severity="high", family="ecs",
@@ -402,7 +403,7 @@ def _crash_looping(records: Records, book: PriceBook, options: dict[str, Any] | 
        recommendation="Fix what makes the tasks fail (the stop reasons say what), turn on the circuit breaker with "
                       "rollback, and take image layers off the NAT gateway with an S3 gateway endpoint.")
 def crash_loop(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    report = _report(records, book, options)
+    report = pulls_report(records, book, options)
     for s in report.services:
         if not s.crash_loop:
             continue

@@ -99,10 +99,10 @@ def dedupe(findings: Iterable[Finding]) -> list[Finding]:
 
 def _crash_loop_vpcs(records: Records, book: PriceBook, options: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
     """service ARN → (account, region, vpc) of its pulls, from the pulls analysis the ECS checks already ran."""
-    from ecrwise.analysis.ecs_checks import _report  # the cached analyse_pulls run the ECS checks share
+    from ecrwise.analysis.ecs_checks import pulls_report  # the cached analyse_pulls run the ECS checks share
 
     try:
-        report = _report(records, book, options)
+        report = pulls_report(records, book, options)
     except Exception:  # noqa: BLE001 — without the pulls analysis, nothing is known to overlap
         return {}
     return {s.service_arn: (s.account, s.region, s.vpc_id) for s in report.services if s.vpc_id}

@@ -1,6 +1,6 @@
 """Changing ECS services (`ecrwise ecs fix circuit-breaker` and `ecrwise ecs restore`): read a service's live
-deployment configuration, and set a new one. The CLI shows the plan and writes the backup before calling
-`update_deployment_configuration`; nothing here runs without `--apply`.
+deployment configuration, and set a new one. `remediate.ecs_circuit_breaker` plans, and writes the backup
+before calling `update_deployment_configuration` (only with `--apply`).
 """
 from __future__ import annotations
 

@@ -12,8 +12,6 @@ nothing to remove, and alarms whose settings already match are left alone.
 """
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -25,6 +23,7 @@ import botocore.exceptions
 from ecrwise.analysis.nat_traffic import PROCESSED, AlarmSpec
 from ecrwise.aws import network as collector
 from ecrwise.aws.session import Account, error_code
+from ecrwise.remediate.backup import write_durably
 from ecrwise.remediate.network_templates import (MANAGED_KEY, MANAGED_VALUE, PURPOSE_KEY, SG_NAME, TAG_ADDED_SG,
                                                  TAG_ADDED_SUBNETS, TAG_PRIVATE_DNS, TAG_VPC_DNS, FixPlan,
                                                  service_name)
@@ -58,7 +57,7 @@ class StepResult:
 
 
 class Journal:
-    """A JSON record of one run, rewritten atomically after every step."""
+    """A JSON record of one run, rewritten durably (`remediate.backup.write_durably`) after every step."""
 
     def __init__(self, directory: Path, kind: str, header: dict[str, Any]):
         directory.mkdir(parents=True, exist_ok=True)
@@ -72,9 +71,7 @@ class Journal:
         self._write()
 
     def _write(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.doc, indent=2, default=str))
-        os.replace(tmp, self.path)
+        write_durably(self.path, self.doc)
 
 
 def live_records(account: Account, region: str, vpc_id: str) -> list[Any]:

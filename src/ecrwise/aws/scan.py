@@ -13,10 +13,13 @@ from ecrwise.aws import accounts as accounts_mod
 from ecrwise.aws import ecr
 from ecrwise.aws import ecs as ecs_collector
 from ecrwise.aws import network as network_collector
-from ecrwise.aws.session import (Account, DENIED_CODES, base_session, check_regions, error_code, is_denied)
+from ecrwise.aws.session import Account, base_session, check_regions, error_code, is_denied
 from ecrwise.aws.tasks import Task, TaskResult
 from ecrwise.errors import AwsUnavailable, UserError
 from ecrwise.records.scan import ScanFailure
+
+# --all-regions lists the regions (the collectors declare the rest; `aws.iam` gathers them all).
+IAM_ACTIONS = ["ec2:DescribeRegions"]
 
 # Service families a scan can collect, and the function giving the first task for one account and region.
 SERVICES: dict[str, Callable[[Account, str], Task]] = {
@@ -121,10 +124,3 @@ def _failure(task: Task, exc: BaseException) -> ScanFailure:
     else:
         msg = str(exc)
     return ScanFailure(task.account, task.region, task.service, code, f"{task.label}: {msg}")
-
-
-def iam_actions() -> list[str]:
-    return sorted({*accounts_mod.IAM_ACTIONS, *ecr.IAM_ACTIONS, *ecr.metrics.IAM_ACTIONS,
-                   *ecs_collector.IAM_ACTIONS,
-                   *network_collector.IAM_ACTIONS,
-                   "ec2:DescribeRegions"})

@@ -54,8 +54,8 @@ def _severity(value: Optional[str], flag: str) -> Optional[str]:
 
 def _list_checks(fmt: FindingsFmt) -> None:
     from ecrwise.analysis.findings import registry
-    from ecrwise.report.findings import check_item, wide_console
-    from ecrwise.report.output import Column, rich_table
+    from ecrwise.report.findings import check_item
+    from ecrwise.report.output import Column, rich_table, wide_console
 
     items = [check_item(c) for c in registry().values()]
     if fmt is FindingsFmt.json:
@@ -119,7 +119,7 @@ def findings(
         _list_checks(fmt)
         return
     from ecrwise.analysis.findings import collect, registry, select, threshold_met, unknown_check_specs
-    from ecrwise.cli.pulls import load_records, snapshot_warnings
+    from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
     from ecrwise.report import findings as view
 
     _severity(severity, "--severity")
@@ -163,7 +163,7 @@ def findings(
 def top_findings_lines(store: Optional[Path], snapshot: Optional[int], book: Any, n: int = 5) -> list[str]:
     """The first n findings by savings, one line each (what `ecrwise demo` prints)."""
     from ecrwise.analysis.findings import collect
-    from ecrwise.cli.pulls import load_records
+    from ecrwise.cli.snapshot_data import load_records
     from ecrwise.report.output import human_usd
 
     snap, records = load_records(store, snapshot)

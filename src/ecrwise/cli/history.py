@@ -10,11 +10,11 @@ from typing import Any, Optional
 import typer
 
 from ecrwise.analysis.history import History, build_history
-from ecrwise.analysis.inventory import build_inventory
 from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, StoreOpt, open_store, prices
+from ecrwise.cli.snapshot_data import inventory_of
 from ecrwise.errors import UserError
 from ecrwise.pricing.book import PriceBook
-from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
+from ecrwise.records.ecr import ImageLayer
 from ecrwise.report.output import (Column, dump_csv, dump_json, envelope, human_bytes, human_usd, iso, rich_table,
                                    stderr_console, stdout_console, usd)
 from ecrwise.store import Store
@@ -43,9 +43,7 @@ def load_history(st: Store, book: PriceBook, from_id: int | None = None, to_id: 
     b = to_id if to_id is not None else ids[-1]
     points = []
     for s in snaps:
-        inv = build_inventory(st.load(s.id, Repository), st.load(s.id, Image), st.load(s.id, ImageLayer),
-                              st.load(s.id, PullMetric), book)
-        points.append((s.id, s.taken_at, inv))
+        points.append((s.id, s.taken_at, inventory_of(st, s.id, book)))
     return build_history(points, st.load(a, ImageLayer), st.load(b, ImageLayer), a, b, book)
 
 

@@ -20,16 +20,17 @@ app = typer.Typer(help="Write the self-contained HTML report.", invoke_without_c
 def write_report(store: Optional[Path], snapshot: Optional[int], out: Path, book: PriceBook, *,
                  top: int = 15) -> dict[str, Any]:
     """Render the report of one snapshot (and the history up to it) into `out`; returns its headline."""
-    from ecrwise.analysis.ecs_checks import _report as pulls_report
+    from ecrwise.analysis.ecs_checks import pulls_report
     from ecrwise.analysis.findings import collect, registry
     from ecrwise.analysis.inventory import build_inventory, sort_rows
     from ecrwise.cli.findings import check_options
     from ecrwise.cli.history import load_history
-    from ecrwise.cli.pulls import load_records, report_totals, service_item, snapshot_warnings
+    from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
     from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
     from ecrwise.report import findings as fview
     from ecrwise.report import repos as rview
     from ecrwise.report.html import ReportInputs, render
+    from ecrwise.report.pulls import report_totals, service_item
 
     snap, records = load_records(store, snapshot)
     options = check_options(now=snap.taken_at)

@@ -9,7 +9,7 @@ from typing import Any
 from ecrwise import __version__
 from ecrwise.analysis.checks import Check
 from ecrwise.analysis.findings import Ranked
-from ecrwise.report.output import Column, dump_csv, human_usd, rich_table, stderr_console, usd
+from ecrwise.report.output import Column, dump_csv, human_usd, rich_table, stderr_console, usd, wide_console
 
 CSV_COLUMNS = ["rank", "id", "check", "severity", "account", "region", "resource", "monthly_cost_usd",
                "monthly_savings_usd", "counted_savings_usd", "message", "recommendation", "fix", "evidence",
@@ -86,15 +86,6 @@ def print_table(items: list[dict[str, Any]], totals: dict[str, Any], title: str,
     err = stderr_console()
     for w in warnings[:20]:
         err.print(f"[yellow]warning:[/] {_escape_markup(w)}", highlight=False)
-
-
-def wide_console() -> Any:
-    """Stdout; piped output gets room for the message column (a terminal keeps its own width)."""
-    import sys
-
-    from rich.console import Console
-
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else max(Console().width, 200))
 
 
 def _escape_markup(text: str) -> str:

@@ -34,7 +34,7 @@ class ReportInputs:
     totals: dict[str, Any]  # report.findings.totals_json()
     repositories: list[dict[str, Any]]  # report.repos.item(), by cost
     inventory_totals: dict[str, Any]  # report.repos.totals()
-    services: list[dict[str, Any]]  # cli.pulls.service_item()
+    services: list[dict[str, Any]]  # report.pulls.service_item()
     pulls_totals: dict[str, Any]
     history: History | None
     checks: dict[str, str] = field(default_factory=dict)  # check id → title

@@ -13,16 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ecrwise import __version__
+from ecrwise.timefmt import iso
 
 FORMATS = ("table", "json", "csv")
-
-
-def iso(t: datetime | None) -> str | None:
-    if t is None:
-        return None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def usd(x: float) -> float:
@@ -116,3 +109,15 @@ def stdout_console() -> Console:
 
 def stderr_console() -> Console:
     return Console(stderr=True)
+
+
+def wide_console() -> Console:
+    """Stdout; piped output gets room for wide tables (a terminal keeps its own width)."""
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else max(Console().width, 200))
+
+
+def print_warnings(warnings: list[str]) -> None:
+    """The first 20 warnings on stderr (JSON output carries them all)."""
+    err = stderr_console()
+    for w in warnings[:20]:
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)

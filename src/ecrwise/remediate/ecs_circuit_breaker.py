@@ -1,0 +1,122 @@
+"""The deployment circuit-breaker fix (`ecrwise ecs fix circuit-breaker`) and its restore (`ecrwise ecs restore`):
+plan from each service's live deployment configuration, write the backup durably before the first change,
+apply through `ecrwise.aws.ecs_apply`. Without `apply` nothing is changed and no backup is written.
+
+A plan entry is a dict: service_arn, region, cluster, service, action (`update`, `none: already set`,
+`skip: deployment controller …`), previous and planned deployment configurations; applying adds `result`
+(what AWS then reports) or `error`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ecrwise import __version__
+from ecrwise.aws.ecs_apply import describe_service, update_deployment_configuration
+from ecrwise.errors import AwsUnavailable, UserError
+from ecrwise.remediate.backup import write_backup
+from ecrwise.timefmt import iso
+
+BACKUP_KIND = "ecs-circuit-breaker-backup"
+BACKUP_PREFIX = "ecs-circuit-breaker"  # backup files are BACKUP_DIR/ecs-circuit-breaker-TIMESTAMP.json
+BACKUP_FIELDS = ("service_arn", "region", "cluster", "service", "previous", "planned")
+RESTORE_FIELDS = ("service_arn", "region", "cluster", "service", "previous")
+
+Target = tuple[str, str, str, str]  # (service ARN, region, cluster, service name)
+
+
+@dataclass
+class Outcome:
+    plan: list[dict[str, Any]]
+    applied: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    backup: Path | None = None
+
+    @property
+    def changes(self) -> list[dict[str, Any]]:
+        return [p for p in self.plan if p["action"] == "update"]
+
+
+def plan_circuit_breaker(session: Any, targets: list[Target], *, rollback: bool) -> list[dict[str, Any]]:
+    """One entry per service: turn the circuit breaker on (with `rollback`), keeping the rest of the
+    deployment configuration; services on another deployment controller are skipped."""
+    plan = []
+    for arn, region, cluster, name in targets:
+        live = describe_service(session, region, cluster, name)
+        controller = (live.get("deploymentController") or {}).get("type", "ECS")
+        previous = live.get("deploymentConfiguration") or {}
+        new = dict(previous)
+        new["deploymentCircuitBreaker"] = {"enable": True, "rollback": rollback}
+        cb = previous.get("deploymentCircuitBreaker") or {}
+        action = ("skip: deployment controller " + controller if controller != "ECS"
+                  else "none: already set" if cb.get("enable") and bool(cb.get("rollback")) == rollback
+                  else "update")
+        plan.append({"service_arn": arn, "region": region, "cluster": cluster, "service": name, "action": action,
+                     "previous": previous, "planned": new})
+    return plan
+
+
+def _apply(session: Any, entries: list[dict[str, Any]], outcome: Outcome) -> None:
+    """Set each entry's planned configuration; a failure is recorded on the entry and the rest go on."""
+    for p in entries:
+        try:
+            p["result"] = update_deployment_configuration(session, p["region"], p["cluster"], p["service"],
+                                                          p["planned"])
+            outcome.applied.append(p)
+        except (UserError, AwsUnavailable) as e:
+            p["error"] = str(e)
+            outcome.failed.append(p)
+
+
+def fix_circuit_breaker(session: Any, targets: list[Target], *, rollback: bool, apply: bool,
+                        backup_dir: Path | None) -> Outcome:
+    """Plan; with `apply`, back up the services that change (into `backup_dir`, default
+    `remediate.backup.default_backup_dir()`), then change them."""
+    outcome = Outcome(plan_circuit_breaker(session, targets, rollback=rollback))
+    changes = outcome.changes
+    if apply and changes:
+        outcome.backup = write_backup(backup_dir, BACKUP_PREFIX, {
+            "ecrwise": __version__, "kind": BACKUP_KIND, "created_at": iso(datetime.now(timezone.utc)),
+            "services": [{k: p[k] for k in BACKUP_FIELDS} for p in changes]})
+    if apply:
+        _apply(session, changes, outcome)
+    return outcome
+
+
+def load_backup(path: Path) -> list[dict[str, Any]]:
+    """The service entries of a backup written by `fix_circuit_breaker`."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path}: not valid JSON: line {e.lineno} column {e.colno}: {e.msg}") from None
+    if not isinstance(doc, dict) or doc.get("kind") != BACKUP_KIND:
+        raise UserError(f"{path}: kind: not an ecrwise ECS backup (expected \"{BACKUP_KIND}\")")
+    entries = doc.get("services")
+    if not isinstance(entries, list) or not entries:
+        raise UserError(f"{path}: services: no services to restore")
+    return entries
+
+
+def restore(session: Any, path: Path, entries: list[dict[str, Any]], *, apply: bool) -> Outcome:
+    """Plan putting back each entry's recorded configuration (against the live one); with `apply`, do it."""
+    plan = []
+    for n, e in enumerate(entries):
+        missing = [k for k in RESTORE_FIELDS if k not in e]
+        if missing:
+            raise UserError(f"{path}: services[{n}].{missing[0]}: missing")
+        previous = dict(e["previous"] or {})
+        # A service that reported no circuit breaker had it off (AWS's default): restore that explicitly.
+        previous.setdefault("deploymentCircuitBreaker", {"enable": False, "rollback": False})
+        live = describe_service(session, e["region"], e["cluster"], e["service"])
+        plan.append({"service_arn": e["service_arn"], "region": e["region"], "cluster": e["cluster"],
+                     "service": e["service"], "action": "update", "previous": live.get("deploymentConfiguration") or {},
+                     "planned": previous})
+    outcome = Outcome(plan)
+    if apply:
+        _apply(session, plan, outcome)
+    return outcome

@@ -1,0 +1,95 @@
+"""`ecrwise network fix` and `undo`: audit a VPC from its live network state, write the fix as Terraform /
+CloudFormation, or apply it (and undo it) through `ecrwise.aws.network_apply` with a journal written before
+the first change and after every step.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from ecrwise.analysis.checks import Records
+from ecrwise.analysis.network_checks import VpcAudit, audit_network
+from ecrwise.aws.network import by_type
+from ecrwise.aws.network_apply import (Journal, StepResult, UndoStep, apply_fix_plan, apply_undo, live_records,
+                                       prior_state)
+from ecrwise.aws.session import Account, error_code
+from ecrwise.errors import AwsUnavailable, UserError
+from ecrwise.pricing.book import PriceBook
+from ecrwise.records import network as net
+from ecrwise.remediate import network_templates as tpl
+
+
+class _LiveNetwork(Records):
+    """A snapshot's records with its network records replaced by the ones read live (records of classes the
+    live read did not return count as none, not as the snapshot's)."""
+
+    def __init__(self, live: dict[type, list[Any]], snapshot: Records | None):
+        super().__init__(live)
+        self._live = live
+        self._snapshot = snapshot
+
+    def of(self, cls: type) -> list[Any]:  # type: ignore[override]
+        if cls in self._live:
+            return self._live[cls]
+        if self._snapshot is None or cls.__module__ == net.__name__:
+            return []
+        return self._snapshot.of(cls)
+
+
+def live_audit(account: Account, region: str, vpc: str, records: Records | None, book: PriceBook) -> VpcAudit | None:
+    """The VPC audited from its live network state, with the snapshot's ECS records (which subnets pull)."""
+    try:
+        live = by_type(live_records(account, region, vpc))
+    except Exception as e:  # noqa: BLE001 — every failure becomes an exit code with the reason
+        if error_code(e).startswith("InvalidVpcID"):
+            raise UserError(f"--vpc {vpc}: no such VPC in account {account.account_id}, region {region}") from None
+        raise AwsUnavailable(f"cannot read {vpc} in {region}: {error_code(e)}: {e}") from None
+    if not live.get(net.Vpc):
+        raise UserError(f"--vpc {vpc}: no such VPC in account {account.account_id}, region {region}")
+    return audit_network(_LiveNetwork(live, records), book, pull_traffic={}).vpc(vpc)
+
+
+def write_templates(plan: tpl.FixPlan, out: Path, version: str, *, terraform: bool, cloudformation: bool,
+                    say: Callable[[str], None]) -> None:
+    """main.tf and/or template.json into `out`; `say` reports each file and the steps a stack cannot do."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--out {out}: cannot create the directory: {e.strerror}") from None
+    if terraform:
+        path = out / "main.tf"
+        path.write_text(tpl.terraform(plan, version))
+        say(f"wrote {path}")
+    if cloudformation:
+        template = tpl.cloudformation(plan, version)
+        path = out / "template.json"
+        if template is None:
+            say("no CloudFormation template: the plan creates nothing, it only changes existing resources")
+        else:
+            path.write_text(json.dumps(template, indent=2) + "\n")
+            say(f"wrote {path}")
+        steps = tpl.manual_steps(plan)
+        if steps:
+            say("CloudFormation cannot change resources a stack does not own; once the stack is up, run "
+                "(or use --apply, which does all of it):")
+        for step in steps:
+            say(f"  · {step}")
+
+
+def apply_fix(account: Account, vpc: str, plan: tpl.FixPlan, journal_dir: Path, *,
+              announce: Callable[[Path], None]) -> tuple[Journal, list[StepResult]]:
+    """Journal the plan and the prior state of what it changes (`announce` gets the journal's path), then run it."""
+    journal = Journal(journal_dir, "network-fix", {"vpc_id": vpc, "account": plan.account, "region": plan.region,
+                                                   "plan": plan.as_dict(), "before": prior_state(account, plan)})
+    announce(journal.path)
+    return journal, apply_fix_plan(account, plan, journal)
+
+
+def apply_undo_steps(account: Account, region: str, vpc: str, steps: list[UndoStep], journal_dir: Path, *,
+                     announce: Callable[[Path], None]) -> tuple[Journal, list[StepResult]]:
+    """Journal the undo plan (`announce` gets the journal's path), then reverse each step."""
+    journal = Journal(journal_dir, "network-undo", {"vpc_id": vpc, "account": account.account_id, "region": region,
+                                                    "plan": [s.as_dict() for s in steps]})
+    announce(journal.path)
+    return journal, apply_undo(account, region, vpc, steps, journal)
