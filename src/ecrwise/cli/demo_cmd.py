@@ -58,6 +58,9 @@ def run_demo(*, keep_running: bool, store: Path | None) -> None:
             print(f"  {line}")
         print()
         print("What to do next")
+        print(f"  · The money is in image pulls: `ecrwise pulls --store {path}` shows which services pull how "
+              f"much through a NAT gateway, and `ecrwise network --store {path}` which VPC endpoints are missing "
+              f"or broken (`ecrwise network fix --vpc ID --format terraform --out DIR` writes the fix).")
         print(f"  · A per-image sum would report {t['naive_bytes'] / 2**30:,.1f} GiB; ECR bills "
               f"{t['stored_bytes'] / 2**30:,.1f} GiB (shared layers are stored once: {saved / 2**30:,.1f} GiB "
               f"less).")
@@ -65,7 +68,9 @@ def run_demo(*, keep_running: bool, store: Path | None) -> None:
               f"(${t['median_monthly_cost_usd']:.2f}/month): `ecrwise repos --store {path} --sort cost`.")
         no_policy = sum(1 for r in inv.rows if not r.lifecycle_policy)
         print(f"  · {no_policy} of {len(inv.rows)} repositories have no lifecycle policy: "
-              f"`ecrwise lifecycle simulate --store {path} --policy POLICY.json` shows what one would free.")
+              f"`ecrwise lifecycle template playbook-base > policy.json`, then "
+              f"`ecrwise lifecycle plan --store {path} --policy policy.json --out plan.json` shows what it would "
+              f"free and protects the images ECS still runs.")
         print(f"  · Spreadsheet users: `ecrwise repos --store {path} --playbook > repos.csv`.")
         report = write_report(path, snap.id, path.with_name("ecrwise-report.html"), book)
         print()
