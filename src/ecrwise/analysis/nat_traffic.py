@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from statistics import median
 from typing import Iterable
 
+from ecrwise.pricing.book import GIB, PriceBook
 from ecrwise.records.network import NatGateway, NatMetric
 
 GIB = 2**30
@@ -193,3 +194,13 @@ def alarm_specs(series: Iterable[NatSeries], *, k: float = DEFAULT_K,
         out.append(AlarmSpec(s.account, s.region, s.nat_gateway_id, s.vpc_id, threshold, m, k, len(s.days),
                              min_bytes_per_hour))
     return out
+
+
+def processing_cost(s: NatSeries, book: PriceBook) -> tuple[float, dict]:
+    """What a month of this gateway's processed bytes costs, with its arithmetic (unrounded USD)."""
+    price = book.price(s.region, "nat_gateway_gb")
+    monthly = s.processed_bytes_per_month
+    cost = monthly / GIB * price.usd
+    return cost, {"bytes": monthly, "price": price.as_dict(),
+                  "formula": f"{s.processed_bytes:,} B over {len(s.days)} days × 30/{len(s.days)} = "
+                             f"{monthly:,} B / 2^30 × ${price.usd:g}/GB = ${cost:,.2f}"}

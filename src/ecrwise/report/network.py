@@ -29,17 +29,16 @@ def finding_dict(f: Any) -> dict[str, Any]:
 
 
 def nat_dict(s: Any, book: PriceBook) -> dict[str, Any]:
-    price = book.price(s.region, "nat_gateway_gb")
+    from ecrwise.analysis.nat_traffic import processing_cost
+
+    cost, arithmetic = processing_cost(s, book)
     monthly = s.processed_bytes_per_month
-    cost = monthly / GIB * price.usd
     return {
         "nat_gateway_id": s.nat_gateway_id, "vpc_id": s.vpc_id, "days": len(s.days),
         "processed_bytes": s.processed_bytes, "median_daily_bytes": int(s.median_daily_bytes),
         "processed_bytes_per_month": monthly,
         "processing_monthly_usd": usd(cost),
-        "arithmetic": {"bytes": monthly, "price": price.as_dict(),
-                       "formula": f"{s.processed_bytes:,} B over {len(s.days)} days × 30/{len(s.days)} = "
-                                  f"{monthly:,} B / 2^30 × ${price.usd:g}/GB = ${cost:,.2f}"},
+        "arithmetic": arithmetic,
         "spike_k": s.k, "spike_window_days": s.window,
         "spikes": [{"day": sp.day.isoformat(), "processed_bytes": sp.processed, "median_bytes": int(sp.median),
                     "ratio": None if sp.ratio is None else round(sp.ratio, 2)} for sp in s.spikes],
