@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ecrwise.pricing.book import GIB, PriceBook
+from ecrwise.pricing.book import PriceBook
 from ecrwise.report.output import (Column, dump_csv, dump_json, envelope, human_bytes, human_usd, print_warnings,
                                    rich_table, stderr_console, stdout_console, usd)
 
