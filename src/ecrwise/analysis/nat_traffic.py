@@ -19,7 +19,6 @@ from typing import Iterable
 from ecrwise.pricing.book import GIB, PriceBook
 from ecrwise.records.network import NatGateway, NatMetric
 
-GIB = 2**30
 PROCESSED = ("BytesInFromSource", "BytesInFromDestination")
 DEFAULT_K = 3.0
 DEFAULT_WINDOW = 7

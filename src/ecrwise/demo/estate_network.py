@@ -24,8 +24,9 @@ from typing import Any
 
 import boto3
 
+from ecrwise.pricing.book import GIB
+
 AZ_SUFFIXES = ("a", "b", "c")
-GIB = 2**30
 DAYS = 30
 # Per VPC: GiB a day downloaded through the NAT: (baseline, {days ago: GiB a day from that day on},
 # {days ago: multiplier for that day alone}).

@@ -15,7 +15,7 @@ from ecrwise.lifecycle.engine import Evaluation, evaluate
 from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.lifecycle.policy import Policy
 
-GIB = 2**30  # AWS's "GB" in storage prices is 2^30 bytes.
+from ecrwise.pricing.book import GIB  # AWS bills "GB" as 2^30 bytes
 
 
 def iso(d: datetime) -> str:

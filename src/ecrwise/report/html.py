@@ -21,7 +21,7 @@ from ecrwise import __version__
 from ecrwise.analysis.history import History
 from ecrwise.report.output import human_bytes, human_usd
 
-GIB = 2**30
+from ecrwise.pricing.book import GIB
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
