@@ -36,6 +36,8 @@ def run_and_save(*, profile: str | None, regions: list[str], all_regions: bool, 
         "snapshot": snap.id, "store": str(store), "accounts": snap.accounts, "regions": snap.regions,
         "repositories": counts.get(Repository.__table__, 0), "images": counts.get(Image.__table__, 0),
         "failures": len(snap.failures),
+        # Every record table's row count, so a user sees at a glance what each family collected.
+        "records": dict(sorted(counts.items())),
     }
     warnings = [f"{f.account}/{f.region} {f.service}: {f.error_code}: {f.message}" for f in snap.failures]
     if quiet:
@@ -49,4 +51,8 @@ def run_and_save(*, profile: str | None, regions: list[str], all_regions: bool, 
         print(f"snapshot {snap.id}: {summary['repositories']} repositories, {summary['images']} images in "
               f"{len(snap.accounts)} account(s) × {len(snap.regions)} region(s) "
               f"({', '.join(snap.regions)}); {len(snap.failures)} failure(s); store {store}")
+        extra = {k: counts[k] for k in ("ecs_services", "ecs_tasks", "vpcs", "vpc_endpoints", "nat_gateways")
+                 if counts.get(k)}
+        if extra:
+            print("  also: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in extra.items()))
     return snap
