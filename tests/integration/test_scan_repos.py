@@ -54,7 +54,7 @@ def test_repos_json_is_exact_on_the_estate(scanned_estate, cli):
     assert t["images"] == sum(e["images"] for e in expected.values())
     assert t["stored_bytes"] == sum(e["stored_bytes"] for e in expected.values())
     assert t["naive_bytes"] == sum(e["naive_bytes"] for e in expected.values()) > t["stored_bytes"]
-    costs = sorted(sum(1 for _ in [0]) and e["stored_bytes"] / GIB * 0.10 for e in expected.values())
+    costs = sorted(e["stored_bytes"] / GIB * 0.10 for e in expected.values())
     assert t["monthly_cost_usd"] == round(sum(costs), 2)
     mid = len(costs) // 2
     median = costs[mid] if len(costs) % 2 else (costs[mid - 1] + costs[mid]) / 2

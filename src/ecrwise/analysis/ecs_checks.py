@@ -36,28 +36,26 @@ MUTABLE_TAGS = {"latest", "stable", "main", "master", "prod", "production", "sta
 REFERENCE_HOST = {"vcpu": 2, "gib": 8, "item": "ec2_m5_large_hour", "type": "m5.large"}
 
 
-def parse_cpu(value: str | int | None) -> int | None:
-    """Task CPU as units: "1024", 1024, "1 vCPU", "0.25 vcpu"."""
+def _units(value: str | int | None, big_unit: str) -> int | None:
+    """A number as registered ("1024", 1024), or in the big unit ("1 vCPU", "0.5 GB") times 1024."""
     if value is None:
         return None
     text = str(value).strip().lower()
-    m = re.fullmatch(r"([0-9.]+)\s*vcpus?", text)
+    m = re.fullmatch(rf"([0-9.]+)\s*{big_unit}", text)
     try:
         return int(round(float(m.group(1)) * 1024)) if m else int(float(text))
     except ValueError:
         return None
+
+
+def parse_cpu(value: str | int | None) -> int | None:
+    """Task CPU as units: "1024", 1024, "1 vCPU", "0.25 vcpu"."""
+    return _units(value, "vcpus?")
 
 
 def parse_memory(value: str | int | None) -> int | None:
     """Task memory as MiB: "2048", 2048, "2GB", "2 gb", "0.5 GB"."""
-    if value is None:
-        return None
-    text = str(value).strip().lower()
-    m = re.fullmatch(r"([0-9.]+)\s*gb", text)
-    try:
-        return int(round(float(m.group(1)) * 1024)) if m else int(float(text))
-    except ValueError:
-        return None
+    return _units(value, "gb")
 
 
 def fargate_size_valid(cpu: int | None, memory: int | None) -> bool:

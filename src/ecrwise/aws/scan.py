@@ -48,7 +48,6 @@ class ScanResult:
     services: list[str]
     records: dict[type, list[Any]]
     failures: list[ScanFailure]
-    requests: int = 0
 
 
 ProgressHook = Callable[[int, int], None]  # (done, known)

@@ -20,8 +20,7 @@ class Fmt(str, Enum):
 StoreOpt = typer.Option(None, "--store", envvar=STORE_ENV, help="DuckDB store file "
                         "(default: $XDG_DATA_HOME/ecrwise/ecrwise.duckdb).", show_default=False)
 SnapshotOpt = typer.Option(None, "--snapshot", help="Snapshot id (default: the latest).")
-PriceFileOpt = typer.Option(None, "--price-file", help="JSON file overriding price-book entries.",
-                            exists=False)
+PriceFileOpt = typer.Option(None, "--price-file", help="JSON file overriding price-book entries.")
 FormatOpt = typer.Option(Fmt.table, "--format", "-f", help="Output format.")
 
 

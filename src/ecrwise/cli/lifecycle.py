@@ -9,7 +9,6 @@ import csv
 import re
 import sys
 from datetime import datetime, timedelta, timezone
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
@@ -120,14 +119,9 @@ def parse_at(value: str | None, now: datetime | None = None) -> datetime:
 
 def select_repositories(names: Iterable[str], include: Sequence[str], exclude: Sequence[str]) -> list[str]:
     """Repositories matching any --repository glob (all when none given) and no --exclude glob."""
-    out = []
-    for n in sorted(set(names)):
-        if include and not any(fnmatchcase(n, g) for g in include):
-            continue
-        if any(fnmatchcase(n, g) for g in exclude):
-            continue
-        out.append(n)
-    return out
+    from ecrwise.remediate.lifecycle_rollout import selected
+
+    return [n for n in sorted(set(names)) if selected(n, list(include), list(exclude))[0]]
 
 
 def _short(digest: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from ecrwise.lifecycle.engine import Evaluation, evaluate
@@ -16,14 +16,10 @@ from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.lifecycle.policy import Policy
 
 from ecrwise.pricing.book import GIB  # AWS bills "GB" as 2^30 bytes
+from ecrwise.pricing.money import usd as _cents
+from ecrwise.timefmt import iso
 
 
-def iso(d: datetime) -> str:
-    return d.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _cents(x: float) -> float:
-    return round(x + 0.0, 2)
 
 
 @dataclass(frozen=True, slots=True)

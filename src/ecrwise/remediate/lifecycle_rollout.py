@@ -31,6 +31,7 @@ from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.lifecycle.policy import Policy, Rule, parse_policy
 from ecrwise.lifecycle.simulate import simulate
 from ecrwise.pricing.book import PriceBook
+from ecrwise.pricing.money import usd
 from ecrwise.records.ecr import Repository
 from ecrwise.remediate.backup import read_json, write_backup
 
@@ -100,6 +101,7 @@ def build_plan(policy_source: str, policy: Policy, repos: list[Repository], imag
     new_policy = with_protection(policy)
     new_text = policy_text(new_policy)
     items, excluded = [], []
+    savings = 0.0  # unrounded; items carry cents
     for repo in sorted(repos, key=lambda r: (r.account, r.region, r.name)):
         ok, why = selected(repo.name, include, exclude)
         if not ok and why is None:
@@ -110,8 +112,10 @@ def build_plan(policy_source: str, policy: Policy, repos: list[Repository], imag
             excluded.append({"account": repo.account, "region": repo.region, "repository": repo.name,
                              "reason": why})
             continue
-        items.append(_plan_repository(repo, by_repo.get(repo_key(repo.account, repo.region, repo.name), []),
-                                      policy, new_policy, new_text, in_use, book, at))
+        item, raw = _plan_repository(repo, by_repo.get(repo_key(repo.account, repo.region, repo.name), []),
+                                     policy, new_policy, new_text, in_use, book, at)
+        items.append(item)
+        savings += raw
     totals = {
         "repositories": len(items),
         "changing": sum(1 for i in items if i["action"] == "update"),
@@ -119,13 +123,11 @@ def build_plan(policy_source: str, policy: Policy, repos: list[Repository], imag
         "expire": sum(i["effect"]["expire_count"] for i in items),
         "transition": sum(i["effect"]["transition_count"] for i in items),
         "freed_bytes": sum(i["effect"]["freed_bytes"] for i in items),
-        "monthly_savings_usd": round(sum(i["effect"]["monthly_savings_raw"] for i in items), 2),
+        "monthly_savings_usd": usd(savings),
         "in_use_images": sum(len(i["in_use"]) for i in items),
         "in_use_saved_by_protection": sum(len(i["in_use_acted_on_without_protection"]) for i in items),
         "protect_tags": sum(len(i["protect_tags"]) for i in items),
     }
-    for i in items:
-        del i["effect"]["monthly_savings_raw"]
     return {"ecrwise": __version__, "kind": "lifecycle-plan", "created_at": at.isoformat().replace("+00:00", "Z"),
             "snapshot": snapshot, "policy_source": policy_source, "policy": new_text,
             "protect_prefix": PROTECT_PREFIX, "items": items, "excluded": excluded, "totals": totals,
@@ -133,7 +135,7 @@ def build_plan(policy_source: str, policy: Policy, repos: list[Repository], imag
 
 
 def _plan_repository(repo: Repository, images: list[LifecycleImage], user_policy: Policy, new_policy: Policy,
-                     new_text: str, in_use: InUse, book: PriceBook, at: datetime) -> dict[str, Any]:
+                     new_text: str, in_use: InUse, book: PriceBook, at: datetime) -> tuple[dict[str, Any], float]:
     key = repo_key(repo.account, repo.region, repo.name)
     used = in_use.digests((repo.account, repo.region, repo.name))
     present = {im.digest: im for im in images}
@@ -148,7 +150,6 @@ def _plan_repository(repo: Repository, images: list[LifecycleImage], user_policy
     unprotected = simulate({key: user_policy}, images, at, std.usd, arc.usd).items[0]
     acted = {im.digest for im, _ in (*unprotected.evaluation.expire, *unprotected.evaluation.transition)}
     effect = result.to_dict(images=True)
-    effect["monthly_savings_raw"] = result.monthly_savings_usd
     effect["arithmetic"]["price"] = std.as_dict()
     in_use_hit = [{"digest": d, "tags": list(present[d].tags), "reasons": used[d]}
                   for d in sorted(acted & set(used))]
@@ -166,8 +167,8 @@ def _plan_repository(repo: Repository, images: list[LifecycleImage], user_policy
         "in_use_acted_on_without_protection": in_use_hit,
         "effect": {k: effect[k] for k in ("images", "expire_count", "transition_count", "kept", "held_by_index",
                                           "stored_bytes", "freed_bytes", "monthly_savings_usd", "arithmetic",
-                                          "expire", "transition", "monthly_savings_raw")},
-    }
+                                          "expire", "transition")},
+    }, result.monthly_savings_usd
 
 
 def _same_policy(a: str, b: str) -> bool:
@@ -285,7 +286,7 @@ def apply_plan(plan: _Plan, client_for: ClientFor, backup_dir: Path | None, sour
     from ecrwise.aws.lifecycle_apply import add_tag, set_policy
 
     outcomes: list[RepoOutcome] = []
-    todo: list[tuple[_PlanItem, Any, list[_PlanTag]]] = []
+    todo: list[tuple[_PlanItem, Any, list[_PlanTag], RepoOutcome]] = []
     backup_items = []
     for item in plan.items:
         out = RepoOutcome(item.account, item.region, item.repository, "unchanged")
@@ -309,20 +310,16 @@ def apply_plan(plan: _Plan, client_for: ClientFor, backup_dir: Path | None, sour
         backup_items.append({"account": item.account, "region": item.region, "repository": item.repository,
                              "previous_policy": live,
                              "added_tags": [t.model_dump() for t in missing]})
-        todo.append((item, ecr, missing))
+        todo.append((item, ecr, missing, out))
         outcomes.append(out)
     if not todo:
         return outcomes, None
     if dry_run:
-        for item, _, missing in todo:
-            o = next(o for o in outcomes if (o.account, o.region, o.repository) ==
-                     (item.account, item.region, item.repository))
+        for _, _, missing, o in todo:
             o.status, o.detail = "would-change", f"policy and {len(missing)} protection tag(s)"
         return outcomes, None
     backup = write_backup(backup_dir, "lifecycle-backup", _backup_doc(backup_items, source))
-    for item, ecr, missing in todo:
-        o = next(o for o in outcomes if (o.account, o.region, o.repository) ==
-                 (item.account, item.region, item.repository))
+    for item, ecr, missing, o in todo:
         try:
             # Tags first: the protection must be on the images before the policy that relies on it is live.
             for t in missing:

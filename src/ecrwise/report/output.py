@@ -12,13 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from ecrwise import __version__
+from ecrwise.pricing.money import usd  # noqa: F401  (re-exported for renderers)
 from ecrwise.timefmt import iso
 
 FORMATS = ("table", "json", "csv")
-
-
-def usd(x: float) -> float:
-    return round(x + 0.0, 2)
 
 
 def envelope(kind: str, snapshot: dict[str, Any] | None, items: list[dict[str, Any]], totals: dict[str, Any],
