@@ -12,21 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, TypeVar
 
 from ecrwise.pricing.book import PriceBook
+from ecrwise.records import Records  # noqa: F401  (re-exported: checks read Records)
 
 T = TypeVar("T")
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
-
-
-class Records:
-    """A snapshot's records by record class; what a check reads. `of(Repository)` → list."""
-
-    def __init__(self, by_type: dict[type, list[Any]], snapshot_id: int | None = None):
-        self._by_type = by_type
-        self.snapshot_id = snapshot_id
-
-    def of(self, cls: type[T]) -> list[T]:
-        return self._by_type.get(cls, [])  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

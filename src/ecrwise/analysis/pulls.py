@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ecrwise.analysis.checks import Records
+from ecrwise.records import Records
 from ecrwise.analysis.egress import EgressPath, NetworkIndex, egress_path
 from ecrwise.pricing.book import GIB, PriceBook
 from ecrwise.records.ecr import Image, ImageLayer, PullMetric

@@ -6,7 +6,7 @@ import importlib
 from pathlib import Path
 from typing import Optional
 
-from ecrwise.analysis.checks import Records
+from ecrwise.records import Records
 from ecrwise.analysis.inventory import Inventory, build_inventory
 from ecrwise.cli.common import open_store
 from ecrwise.pricing.book import PriceBook

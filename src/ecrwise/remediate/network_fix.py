@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
-from ecrwise.analysis.checks import Records
+from ecrwise.records import Records
 from ecrwise.analysis.network_checks import VpcAudit, audit_network
 from ecrwise.aws.network import by_type
 from ecrwise.aws.network_apply import (Journal, StepResult, UndoStep, apply_fix_plan, apply_undo, live_records,
