@@ -144,7 +144,7 @@ def test_large_image_names_the_layers_that_make_it_large():
 
 def test_large_image_threshold_is_configurable():
     imgs = [image("ml", "v1", ["v1"], [BASE])]
-    assert run("ecr.large-image", records([repo("ml")], imgs), **{"storage.large_image_bytes": 4 * GIB}) == []
+    assert run("ecr.large-image", records([repo("ml")], imgs), **{"storage.large_image_gib": 4}) == []
     assert len(run("ecr.large-image", records([repo("ml")], imgs))) == 1
 
 
@@ -164,7 +164,7 @@ def test_cost_allocation_tags(tags, flagged):
 
 def test_cost_allocation_keys_are_configurable():
     recs = records([repo("app", tags={"team": "x"})], app_images())
-    (f,) = run("ecr.no-cost-allocation-tags", recs, **{"storage.cost_allocation_keys": ("billing-code",)})
+    (f,) = run("ecr.no-cost-allocation-tags", recs, **{"storage.cost_tags": ("billing-code",)})
     assert f.evidence["wanted_any_of"] == ["billing-code"]
 
 
