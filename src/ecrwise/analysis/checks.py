@@ -24,6 +24,7 @@ has one default.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import importlib
@@ -32,7 +33,7 @@ import pkgutil
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Mapping, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -57,10 +58,12 @@ class NoOptions(CheckOptions):
     pass
 
 
-def option(default: Any, help: str, *, flag: str | None = None, **constraints: Any) -> Any:
+def option(default: Any, help: str, *, flag: str | None = None, metavar: str | None = None,
+           **constraints: Any) -> Any:
     """A check option: its default and help written once. `flag` names a dedicated `ecrwise findings` flag
     (e.g. `--redundant-days`); every option is also settable with `--set FAMILY.FIELD=VALUE` and `--config`."""
-    return Field(default, description=help, json_schema_extra={"flag": flag} if flag else None, **constraints)
+    extra = {k: v for k, v in (("flag", flag), ("metavar", metavar)) if v}
+    return Field(default, description=help, json_schema_extra=extra or None, **constraints)
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class OptionSpec:
     default: Any
     help: str
     flag: str | None
+    metavar: str | None
     checks: tuple[str, ...]
 
     @property
@@ -85,22 +89,25 @@ class OptionSpec:
         return {"name": self.key, "type": self.type, "default": default, "help": self.help, "flag": self.flag}
 
 
-def _type_name(schema: dict[str, Any]) -> str:
-    kind = schema.get("type", "string")
-    if kind == "array":
-        return f"list of {_type_name(schema.get('items', {}))}s"
-    return str(kind)
+_TYPE_NAMES = {int: "integer", float: "number", str: "string", bool: "boolean"}
+
+
+def _type_name(annotation: Any) -> str:
+    """integer | number | string | boolean | list of …s, from a field's annotation (int, tuple[str, ...])."""
+    args = [a for a in get_args(annotation) if a is not Ellipsis]
+    if get_origin(annotation) in (tuple, list) and args:
+        return f"list of {_type_name(args[0])}s"
+    return _TYPE_NAMES.get(annotation, getattr(annotation, "__name__", str(annotation)))
 
 
 @functools.lru_cache(maxsize=None)
-def _fields(model: type[CheckOptions], family: str) -> list[tuple[str, str, Any, str, str | None, str]]:
-    """(key, name, default, help, flag, type) of each field of an options model."""
-    props = model.model_json_schema().get("properties", {})
+def _fields(model: type[CheckOptions], family: str) -> list[tuple[str, str, Any, str, str | None, str, str | None]]:
+    """(key, name, default, help, flag, type, metavar) of each field of an options model."""
     out = []
     for name, info in model.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         out.append((f"{family}.{name}", name, info.default, info.description or "", extra.get("flag"),
-                    _type_name(props.get(name, {}))))
+                    _type_name(info.annotation), extra.get("metavar")))
     return out
 
 
@@ -257,11 +264,10 @@ def option_specs() -> dict[str, OptionSpec]:
     specs: dict[str, OptionSpec] = {}
     users: dict[str, list[str]] = defaultdict(list)
     for c in discover().values():
-        for key, name, default, help_, flag, type_ in _fields(c.options, c.family):
+        for key, name, default, help_, flag, type_, metavar in _fields(c.options, c.family):
             users[key].append(c.id)
-            specs.setdefault(key, OptionSpec(key, c.family, name, c.options, type_, default, help_, flag, ()))
-    return {k: OptionSpec(s.key, s.family, s.name, s.model, s.type, s.default, s.help, s.flag, tuple(users[k]))
-            for k, s in sorted(specs.items())}
+            specs.setdefault(key, OptionSpec(key, c.family, name, c.options, type_, default, help_, flag, metavar, ()))
+    return {k: dataclasses.replace(s, checks=tuple(users[k])) for k, s in sorted(specs.items())}
 
 
 def validate_options(values: Mapping[str, Any], source: str) -> dict[str, Any]:
@@ -326,6 +332,7 @@ class CheckSession:
         self._memo: dict[tuple[str, tuple[Any, ...]], Any] = {(name, ()): v for name, v in (facts or {}).items()}
         self.reads: dict[str, set[str]] = defaultdict(set)  # check id or "fact:NAME" → tables it read
         self.used: dict[str, set[str]] = defaultdict(set)  # check id or "fact:NAME" → facts it used
+        self._checks: dict[str, Check] = {}
 
     @property
     def now(self) -> datetime:
@@ -338,7 +345,22 @@ class CheckSession:
         return c.options.model_validate(mine)
 
     def context(self, c: Check) -> "CheckContext":
+        self._checks[c.id] = c
         return CheckContext(self, c)
+
+    def undeclared(self) -> list[str]:
+        """What the checks and facts of this session read or used without declaring it (empty: all declared)."""
+        out = []
+        for who in sorted(set(self.reads) | set(self.used)):
+            if who.startswith("fact:"):
+                f = FACTS[who[5:]]
+                tables, facts, what = set(f.reads), set(f.uses), f"fact {f.name}"
+            else:
+                c = self._checks[who]
+                tables, facts, what = set(c.own_reads), set(c.facts), f"check {c.id}"
+            out += [f"{what} reads {t} without declaring it" for t in sorted(self.reads[who] - tables)]
+            out += [f"{what} uses fact {u} without declaring it" for u in sorted(self.used[who] - facts)]
+        return out
 
     def run(self, c: Check) -> list[Finding]:
         return list(c.fn(self.context(c)))

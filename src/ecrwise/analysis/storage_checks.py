@@ -292,7 +292,7 @@ def large_image(ctx: CheckContext) -> Iterable[Finding]:
 class CostTagOptions(CheckOptions):
     cost_tags: tuple[str, ...] = option(("team", "cost-center", "owner", "project"),
                                         "Cost allocation tag keys, any of which attributes a repository's cost.",
-                                        flag="--cost-tag", min_length=1)
+                                        flag="--cost-tag", metavar="KEY", min_length=1)
 
     @field_validator("cost_tags")
     @classmethod

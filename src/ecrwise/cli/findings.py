@@ -65,10 +65,10 @@ def with_check_option_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
     for spec in _flag_specs():
         kind = {"integer": int, "number": float}.get(spec.type, str)
         annotation = Optional[List[str]] if spec.is_list else Optional[kind]  # type: ignore[valid-type]
-        more = " (repeatable)" if spec.is_list else ""
+        more = " Repeatable." if spec.is_list else ""
         added.append(inspect.Parameter(
             _param_name(spec), inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation,
-            default=typer.Option(None, spec.flag, metavar=spec.name.upper().rstrip("S") if spec.is_list else None,
+            default=typer.Option(None, spec.flag, metavar=spec.metavar,
                                  help=f"{spec.help}{more} Default {_default_text(spec.default)}; same as --set "
                                       f"{spec.key}=…")))
     fn.__signature__ = sig.replace(parameters=params[:at] + added + params[at:])  # type: ignore[attr-defined]
