@@ -115,3 +115,19 @@ def test_list_checks_shows_each_check_s_options(cli):
                           ("--lifecycle-template", "playbook-base"),
                           ("--cost-tag", "team, cost-center, owner, project")):
         assert params[flag].default is None and f"Default {default};" in params[flag].help, flag
+
+
+def test_the_demo_and_findings_count_repositories_without_a_policy_alike(cli, scanned_estate):
+    from ecrwise.cli.demo_cmd import no_lifecycle_policy_line
+    from ecrwise.cli.snapshot_data import load_inventory
+    from ecrwise.store import Store
+
+    with Store(scanned_estate.store, read_only=True) as st:
+        _, inv = load_inventory(st, scanned_estate.snapshot_id, load_price_book())
+    line = no_lifecycle_policy_line(inv, scanned_estate.store)
+    doc = findings_json(cli, str(scanned_estate.store), "--check", "ecr.no-lifecycle-policy")
+    retained = [r for r in inv.rows if not r.lifecycle_policy and r.tags.get("ecrwise:retain") == "true"]
+    assert retained, "the demo estate has retained repositories without a policy: the test would prove nothing"
+    assert line.startswith(f"  · {doc['totals']['findings']} of {len(inv.rows)} repositories have no lifecycle")
+    wording = "repositories tagged ecrwise:retain are excluded"
+    assert wording in line and all(wording in i["title"] for i in doc["items"])

@@ -133,7 +133,8 @@ class NoLifecyclePolicyOptions(CheckOptions):
         return v
 
 
-@check("ecr.no-lifecycle-policy", title="Repository without a lifecycle policy", severity="medium",
+@check("ecr.no-lifecycle-policy", severity="medium",
+       title=f"Repository without a lifecycle policy (repositories tagged {RETAIN_TAG} are excluded)",
        facts=(storage_index, template_simulation), options=NoLifecyclePolicyOptions,
        docs=f"{DOCS}#ecr-no-lifecycle-policy",
        risk="Every image ever pushed stays, and is billed, until someone deletes it by hand.",
