@@ -3,6 +3,7 @@
 Prices: the built-in book's us-east-1 storage price, $0.10 per GB-month (GB = 2^30 bytes).
 """
 import json
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -198,3 +199,17 @@ def test_storage_checks_are_registered_with_docs_anchors():
     for c in REGISTRY.values():
         if c.family in ("storage", "lifecycle"):
             assert c.docs.startswith("docs/reports.md#")
+
+
+def test_mutable_tags_flags_only_plain_mutable_repositories():
+    mutable, immutable, excluded = repo("app"), replace(repo("pinned"), tag_mutability="IMMUTABLE"), \
+        replace(repo("mixed"), tag_mutability="MUTABLE_WITH_EXCLUSION")
+    imgs = app_images("app") + [image("pinned", "v1", ["v1"], [BASE]), image("mixed", "v1", ["v1"], [BASE])]
+    (f,) = run("ecr.mutable-tags", records([mutable, immutable, excluded], imgs))
+    assert (f.check, f.severity, f.resource) == ("ecr.mutable-tags", "low", mutable.arn)
+    assert f.evidence == {"repository": "app", "tag_mutability": "MUTABLE", "tagged_images": 1,
+                          "lifecycle_policy": False}
+    assert "1 tagged image(s)" in f.message and f.monthly_savings_usd is None
+    assert f.fix == "aws ecr put-image-tag-mutability --repository-name app --image-tag-mutability IMMUTABLE " \
+                    "--region us-east-1"
+    assert f.recommendation == REGISTRY["ecr.mutable-tags"].recommendation

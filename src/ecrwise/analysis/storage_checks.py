@@ -327,3 +327,33 @@ def no_cost_allocation_tags(ctx: CheckContext) -> Iterable[Finding]:
             arithmetic=dict(row.arithmetic) if row else {},
             fix=f"aws ecr tag-resource --resource-arn {repo.arn} --tags Key={keys[0]},Value=OWNER "
                 f"--region {repo.region}")
+
+
+# -- ecr.mutable-tags ------------------------------------------------------------------------------------
+
+@check("ecr.mutable-tags", title="Repository allows mutable tags", severity="low", facts=(storage_index,),
+       docs=f"{DOCS}#ecr-mutable-tags",
+       risk="A push can move any tag to another image, so what a tag protects, and what is in use by tag, holds "
+            "only until the next push.",
+       recommendation="Turn on tag immutability (put-image-tag-mutability IMMUTABLE) and push each build under a "
+                      "new tag (a version or git SHA); keep tags mutable only where a tag must move, such as "
+                      "pull-through cache repositories.")
+def mutable_tags(ctx: CheckContext) -> Iterable[Finding]:
+    # ECR User Guide, "Preventing image tags from being overwritten in Amazon ECR": with MUTABLE a push may
+    # reuse an existing tag; IMMUTABLE refuses it (ImageTagAlreadyExistsException). *_WITH_EXCLUSION settings
+    # are a deliberate choice per tag, so only plain MUTABLE is flagged.
+    sh = storage_index(ctx)
+    for key in sorted(sh.repos):
+        repo = sh.repos[key]
+        if repo.tag_mutability != "MUTABLE":
+            continue
+        tagged = [i for i in sh.images.get(key, []) if i.tags]
+        yield ctx.finding(
+            repo, resource=repo.arn,
+            message=f"{repo.name}: tags are mutable, so a push can move any of its {len(tagged)} tagged image(s)' "
+                    "tags to another image; a lifecycle rule keeping images by tag, and ECS running an image by "
+                    "tag, then mean a different image",
+            evidence={"repository": repo.name, "tag_mutability": repo.tag_mutability, "tagged_images": len(tagged),
+                      "lifecycle_policy": repo.lifecycle_policy is not None},
+            fix=f"aws ecr put-image-tag-mutability --repository-name {repo.name} --image-tag-mutability IMMUTABLE "
+                f"--region {repo.region}")
