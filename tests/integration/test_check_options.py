@@ -131,3 +131,10 @@ def test_the_demo_and_findings_count_repositories_without_a_policy_alike(cli, sc
     assert line.startswith(f"  · {doc['totals']['findings']} of {len(inv.rows)} repositories have no lifecycle")
     wording = "repositories tagged ecrwise:retain are excluded"
     assert wording in line and all(wording in i["title"] for i in doc["items"])
+
+
+def test_other_commands_can_take_a_check_option_from_its_model():
+    from ecrwise.cli.findings import check_option
+
+    opt = check_option("ecs.crash_loop_threshold")
+    assert opt.default == 12.0 and opt.param_decls == ("--crash-loop-threshold",) and "Default 12." in opt.help

@@ -241,3 +241,13 @@ def test_fix_plans_and_templates():
 
     ok = audit(Net(12).endpoints(), pull_traffic={}).vpcs[0]
     assert plan_fixes(ok).empty and cloudformation(plan_fixes(ok)) is None
+
+
+def test_the_audit_names_its_findings_with_the_registered_network_checks():
+    from ecrwise.analysis.network_checks import CHECK_IDS
+
+    registered = {c.id for c in REGISTRY.values() if c.family == "network"}
+    assert set(CHECK_IDS.values()) | {"network.nat-traffic-spike"} == registered
+    for c in REGISTRY.values():
+        if c.family == "network":
+            assert c.facts == ("network_audit",) and c.recommendation and c.risk

@@ -283,8 +283,8 @@ def validate_options(values: Mapping[str, Any], source: str) -> dict[str, Any]:
         try:
             model = spec.model.model_validate({spec.name: value})
         except ValidationError as e:
-            err = e.errors()[0]
-            raise UserError(f"{source}: {key}: {err['msg']} (got {value!r})") from None
+            msg = e.errors()[0]["msg"].removeprefix("Value error, ")  # a validator's own words, as written
+            raise UserError(f"{source}: {key}: {msg} (got {value!r})") from None
         out[key] = getattr(model, spec.name)
     return out
 

@@ -383,7 +383,8 @@ def agent_pull_behavior(ctx: CheckContext) -> Iterable[Finding]:
                              "asks the registry"), "low"
         else:
             continue
-        yield ctx.finding(cfg, resource=cfg.source_id, severity=severity, message=f"{cfg.source} {cfg.source_id}: {msg}",
+        yield ctx.finding(cfg, resource=cfg.source_id, severity=severity,
+                          message=f"{cfg.source} {cfg.source_id}: {msg}",
                           evidence={"ECS_IMAGE_PULL_BEHAVIOR": value, "instances": cfg.instance_ids,
                                     "crash_looping_service_on_hosts": on_loop},
                           fix="ecrwise ecs user-data --pull-behavior prefer-cached --image IMAGE_URI")

@@ -20,7 +20,6 @@ from pydantic import field_validator
 
 from ecrwise.analysis.checks import CheckContext, CheckOptions, Finding, check, fact, option
 from ecrwise.analysis.facts import STANDARD_ITEM, Key, in_use, inventory, template_simulation
-from ecrwise.analysis.in_use import InUse
 from ecrwise.analysis.inventory import RepoRow
 from ecrwise.pricing.book import GIB, PriceBook
 from ecrwise.pricing.money import storage_month

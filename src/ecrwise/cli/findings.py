@@ -75,6 +75,16 @@ def with_check_option_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def check_option(key: str) -> Any:
+    """A Typer option for one check option, its default and help from the check's model: for other commands that
+    take one (`ecrwise ecs --crash-loop-threshold`), so the default stays written once. The value is validated
+    by the model when the checks run (a UserError naming the option)."""
+    from ecrwise.analysis.checks import option_specs
+
+    spec = option_specs()[key]
+    return typer.Option(spec.default, spec.flag, help=f"{spec.help} Default {_default_text(spec.default)}.")
+
+
 def load_option_file(path: Path) -> dict[str, Any]:
     """A --config file: JSON or TOML (by its suffix), `{"storage": {"redundant_days": 30}}` or
     `{"storage.redundant_days": 30}` → {"storage.redundant_days": 30} (not validated yet)."""
