@@ -2,8 +2,7 @@
 import hashlib
 from datetime import datetime, timedelta, timezone
 
-from ecrwise.analysis import storage_checks  # noqa: F401 — registers the checks `run` looks up
-from ecrwise.analysis.checks import REGISTRY, Records
+from ecrwise.analysis.checks import Records, discover
 from ecrwise.pricing.book import load_price_book
 from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
 
@@ -40,7 +39,7 @@ def records(repos, images, pulls=(), extra=None):
 
 
 def run(check_id, recs, **options):
-    return list(REGISTRY[check_id].run(recs, BOOK, {**OPTS, **options}))
+    return list(discover()[check_id].run(recs, BOOK, {**OPTS, **options}))
 
 
 BASE = (dg("layer:base"), 3 * GIB)

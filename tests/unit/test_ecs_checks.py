@@ -244,7 +244,7 @@ def test_crash_loop_check_uses_the_pull_analysis_and_its_threshold():
     found = run("ecs.crash-loop", recs)
     assert len(found) == 1 and found[0].evidence["starts_evidence"] == "service-events"
     assert found[0].evidence["task_starts_per_day"] == pytest.approx(100 / ((10 * 99 + 1) / 1440), rel=1e-3)
-    assert not run("ecs.crash-loop", looping_ec2("default"), crash_loop_threshold=1000)
+    assert not run("ecs.crash-loop", looping_ec2("default"), **{"ecs.crash_loop_threshold": 1000})
     off = run("ecs.circuit-breaker-off", records(*[r for cls in (EcsService,) for r in recs.of(cls)]))
     assert not off  # the breaker is on in this fixture
     assert run("ecs.circuit-breaker-off", records(service(cb=(False, False))))[0].severity == "medium"

@@ -1,6 +1,7 @@
 """The ranked findings: de-duplication, ranking, overlaps counted once, filters, totals, CI gates, and the
 renderers (Markdown for a pull request, CSV, SARIF 2.1.0 validated against the schema's constraints)."""
 import csv
+import dataclasses
 import io
 import json
 
@@ -120,9 +121,7 @@ def test_a_failing_check_becomes_a_warning(monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setitem(checks_mod.REGISTRY, "ecr.large-image", broken.__class__(
-        broken.id, broken.title, broken.severity, broken.family, broken.reads, broken.docs, broken.recommendation,
-        boom))
+    monkeypatch.setitem(checks_mod.REGISTRY, "ecr.large-image", dataclasses.replace(broken, fn=boom))
     result = collect(records([repo("app")], app_images()), BOOK, {"now": NOW})
     assert result.warnings == ["check ecr.large-image failed: RuntimeError: disk on fire"]
     assert "ecr.untagged-bytes" in {it.finding.check for it in result.items}

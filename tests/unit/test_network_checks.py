@@ -8,7 +8,8 @@ import hcl2
 import pytest
 
 from ecrwise.analysis.checks import REGISTRY, Records
-from ecrwise.analysis.network_checks import VpcPullTraffic, audit_network, cached_audit
+from ecrwise.analysis.checks import CheckSession
+from ecrwise.analysis.network_checks import VpcPullTraffic, audit_network, network_audit
 from ecrwise.pricing.book import GIB, load_price_book
 from ecrwise.records.ecs import EcsContainerDefinition, EcsService
 from ecrwise.records.network import (NatGateway, NatMetric, Route, RouteTable, SecurityGroupRule, Subnet, Vpc,
@@ -188,7 +189,8 @@ def test_nat_spike_finding_and_registered_checks():
     for r in n.records + metrics:
         recs.setdefault(type(r), []).append(r)
     records = Records(recs)
-    result = cached_audit(records, BOOK, {"network.pull_traffic": {}})
+    session = CheckSession(records, BOOK, facts={"pull_traffic": {}})
+    result = network_audit(session.context(REGISTRY["network.nat-traffic-spike"]))
     spikes = [f for f in result.findings if f.check == "network.nat-traffic-spike"]
     (spike,) = spikes
     assert spike.resource == "nat-9" and spike.evidence["spikes"][0]["day"] == "2026-03-11"
@@ -196,7 +198,7 @@ def test_nat_spike_finding_and_registered_checks():
     for check_id in ("network.endpoint-missing", "network.nat-traffic-spike"):
         check = REGISTRY[check_id]
         assert check.family == "network" and check.docs.startswith("docs/network.md#")
-        got = list(check.run(records, BOOK, {"network.pull_traffic": {}}))
+        got = list(check.run(records, BOOK, facts={"pull_traffic": {}}))
         assert got and all(f.check == check_id for f in got)
 
 
@@ -239,3 +241,13 @@ def test_fix_plans_and_templates():
 
     ok = audit(Net(12).endpoints(), pull_traffic={}).vpcs[0]
     assert plan_fixes(ok).empty and cloudformation(plan_fixes(ok)) is None
+
+
+def test_the_audit_names_its_findings_with_the_registered_network_checks():
+    from ecrwise.analysis.network_checks import CHECK_IDS
+
+    registered = {c.id for c in REGISTRY.values() if c.family == "network"}
+    assert set(CHECK_IDS.values()) | {"network.nat-traffic-spike"} == registered
+    for c in REGISTRY.values():
+        if c.family == "network":
+            assert c.facts == ("network_audit",) and c.recommendation and c.risk

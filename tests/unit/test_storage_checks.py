@@ -3,6 +3,7 @@
 Prices: the built-in book's us-east-1 storage price, $0.10 per GB-month (GB = 2^30 bytes).
 """
 import json
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -144,7 +145,7 @@ def test_large_image_names_the_layers_that_make_it_large():
 
 def test_large_image_threshold_is_configurable():
     imgs = [image("ml", "v1", ["v1"], [BASE])]
-    assert run("ecr.large-image", records([repo("ml")], imgs), **{"storage.large_image_bytes": 4 * GIB}) == []
+    assert run("ecr.large-image", records([repo("ml")], imgs), **{"storage.large_image_gib": 4}) == []
     assert len(run("ecr.large-image", records([repo("ml")], imgs))) == 1
 
 
@@ -164,7 +165,7 @@ def test_cost_allocation_tags(tags, flagged):
 
 def test_cost_allocation_keys_are_configurable():
     recs = records([repo("app", tags={"team": "x"})], app_images())
-    (f,) = run("ecr.no-cost-allocation-tags", recs, **{"storage.cost_allocation_keys": ("billing-code",)})
+    (f,) = run("ecr.no-cost-allocation-tags", recs, **{"storage.cost_tags": ("billing-code",)})
     assert f.evidence["wanted_any_of"] == ["billing-code"]
 
 
@@ -198,3 +199,17 @@ def test_storage_checks_are_registered_with_docs_anchors():
     for c in REGISTRY.values():
         if c.family in ("storage", "lifecycle"):
             assert c.docs.startswith("docs/reports.md#")
+
+
+def test_mutable_tags_flags_only_plain_mutable_repositories():
+    mutable, immutable, excluded = repo("app"), replace(repo("pinned"), tag_mutability="IMMUTABLE"), \
+        replace(repo("mixed"), tag_mutability="MUTABLE_WITH_EXCLUSION")
+    imgs = app_images("app") + [image("pinned", "v1", ["v1"], [BASE]), image("mixed", "v1", ["v1"], [BASE])]
+    (f,) = run("ecr.mutable-tags", records([mutable, immutable, excluded], imgs))
+    assert (f.check, f.severity, f.resource) == ("ecr.mutable-tags", "low", mutable.arn)
+    assert f.evidence == {"repository": "app", "tag_mutability": "MUTABLE", "tagged_images": 1,
+                          "lifecycle_policy": False}
+    assert "1 tagged image(s)" in f.message and f.monthly_savings_usd is None
+    assert f.fix == "aws ecr put-image-tag-mutability --repository-name app --image-tag-mutability IMMUTABLE " \
+                    "--region us-east-1"
+    assert f.recommendation == REGISTRY["ecr.mutable-tags"].recommendation

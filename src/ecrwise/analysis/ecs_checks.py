@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import datetime
 from typing import Any, Iterable
 
-from ecrwise.analysis.checks import REGISTRY, Finding, Records, check
-from ecrwise.analysis.pulls import DEFAULT_CRASH_LOOP_THRESHOLD, PULL_BEHAVIORS, analyse_pulls, parse_image
-from ecrwise.pricing.book import PriceBook
+from ecrwise.analysis.checks import CheckContext, CheckOptions, CheckSession, Finding, check, option
+from ecrwise.analysis.facts import pulls
+from ecrwise.analysis.pulls import DEFAULT_CRASH_LOOP_THRESHOLD, PULL_BEHAVIORS, PullsReport, parse_image
+from ecrwise.records import Records
 from ecrwise.records.ecr import Repository
 from ecrwise.records.ecs import (REDACTED, Ec2Instance, EcsAgentConfig, EcsContainerDefinition, EcsContainerInstance,
                                  EcsService, EcsTask, EcsTaskDefinition)
@@ -68,99 +68,111 @@ def smallest_fargate_size(cpu: int, memory: int) -> tuple[int, int] | None:
     return min(fits, key=lambda cm: (cm[0], cm[1])) if fits else None
 
 
-def _rec(check_id: str) -> str:
-    return REGISTRY[check_id].recommendation
-
-
-def _opt(options: dict[str, Any] | None, key: str, default: Any) -> Any:
-    return (options or {}).get(key, default)
-
-
-def _fargate_tds(records: Records) -> set[str]:
+def _fargate_tds(records: Any) -> set[str]:
     """Task definitions that run (or must run) on Fargate."""
     arns = {t.task_definition_arn for t in records.of(EcsTaskDefinition) if "FARGATE" in t.requires_compatibilities}
     arns |= {s.task_definition_arn for s in records.of(EcsService) if s.compute == "FARGATE" and s.task_definition_arn}
     return arns
 
 
-def _in_use(records: Records) -> set[str]:
+def _in_use(records: Any) -> set[str]:
     return {s.task_definition_arn for s in records.of(EcsService) if s.task_definition_arn}
 
 
-def _containers(records: Records) -> dict[str, list[EcsContainerDefinition]]:
+def _containers(records: Any) -> dict[str, list[EcsContainerDefinition]]:
     out: dict[str, list[EcsContainerDefinition]] = defaultdict(list)
     for c in records.of(EcsContainerDefinition):
         out[c.task_definition_arn].append(c)
     return out
 
 
-def _td_finding(check_id: str, severity: str, td: EcsTaskDefinition, message: str, evidence: dict[str, Any],
-                recommendation: str) -> Finding:
-    return Finding(check_id, severity, td.account, td.region, td.task_definition_arn, message, evidence=evidence,
-                   recommendation=recommendation)
+def _td_finding(ctx: CheckContext, td: EcsTaskDefinition, message: str, evidence: dict[str, Any]) -> Finding:
+    return ctx.finding(td, resource=td.task_definition_arn, message=message, evidence=evidence)
+
+
+# -- crash loops: the pull analysis the ECS checks share -------------------------------------------------
+
+class CrashLoopOptions(CheckOptions):
+    crash_loop_threshold: float = option(DEFAULT_CRASH_LOOP_THRESHOLD,
+                                         "Starts per desired task per day above which a service crash-loops.",
+                                         flag="--crash-loop-threshold", gt=0, le=1_000_000)
+
+
+def service_pulls(ctx: CheckContext) -> PullsReport:
+    """`ecrwise pulls`' analysis at this check's crash-loop threshold and the snapshot's time (one run per
+    session, shared by the ECS checks, the findings overlap and the HTML report)."""
+    return pulls(ctx, ctx.options.crash_loop_threshold, ctx.raw_now)
+
+
+def crash_loop_pulls(session: CheckSession) -> PullsReport:
+    """The same run, for callers that hold a session rather than a check's context."""
+    from ecrwise.analysis.checks import REGISTRY
+
+    return service_pulls(session.context(REGISTRY["ecs.crash-loop"]))
 
 
 # -- services --------------------------------------------------------------------------------------------
 
-@check("ecs.circuit-breaker-off", title="Deployment circuit breaker off", severity="medium", family="ecs",
-       reads=("ecs_services",), docs=f"{DOCS}#circuit-breaker",
+@check("ecs.circuit-breaker-off", title="Deployment circuit breaker off", severity="medium",
+       reads=("ecs_services",), facts=(pulls,), options=CrashLoopOptions, docs=f"{DOCS}#circuit-breaker",
+       risk="A deployment whose tasks keep failing restarts (and pulls its image) all day instead of rolling back.",
        recommendation="Turn on the deployment circuit breaker with rollback: a deployment whose tasks keep failing "
                       "then stops and rolls back instead of restarting (and pulling) all day.")
-def circuit_breaker_off(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    crash = _crash_looping(records, book, options)
-    for s in records.of(EcsService):
+def circuit_breaker_off(ctx: CheckContext) -> Iterable[Finding]:
+    crash = {s.service_arn for s in service_pulls(ctx).services if s.crash_loop}
+    for s in ctx.records.of(EcsService):
         if s.deployment_controller != "ECS" or s.status.upper() == "INACTIVE" or s.circuit_breaker_enable:
             continue
         looping = s.service_arn in crash
-        yield Finding("ecs.circuit-breaker-off", "high" if looping else "medium", s.account, s.region, s.service_arn,
-                      f"{s.cluster_name}/{s.name}: deployment circuit breaker "
-                      f"{'not reported (off by default)' if s.circuit_breaker_enable is None else 'off'}"
-                      f"{' and the service is crash-looping' if looping else ''}",
-                      evidence={"circuit_breaker_enable": s.circuit_breaker_enable,
-                                "circuit_breaker_rollback": s.circuit_breaker_rollback, "crash_loop": looping},
-                      recommendation=_rec("ecs.circuit-breaker-off"),
-                      fix=f"ecrwise ecs fix circuit-breaker --service {s.service_arn} --apply")
+        yield ctx.finding(
+            s, resource=s.service_arn, severity="high" if looping else None,
+            message=f"{s.cluster_name}/{s.name}: deployment circuit breaker "
+                    f"{'not reported (off by default)' if s.circuit_breaker_enable is None else 'off'}"
+                    f"{' and the service is crash-looping' if looping else ''}",
+            evidence={"circuit_breaker_enable": s.circuit_breaker_enable,
+                      "circuit_breaker_rollback": s.circuit_breaker_rollback, "crash_loop": looping},
+            fix=f"ecrwise ecs fix circuit-breaker --service {s.service_arn} --apply")
 
 
-@check("ecs.circuit-breaker-no-rollback", title="Circuit breaker on without rollback", severity="low", family="ecs",
+@check("ecs.circuit-breaker-no-rollback", title="Circuit breaker on without rollback", severity="low",
        reads=("ecs_services",), docs=f"{DOCS}#circuit-breaker",
+       risk="A failed deployment stops with too few healthy tasks instead of returning to the last good one.",
        recommendation="Set rollback: a failed deployment then returns to the last completed one instead of "
                       "stopping with too few healthy tasks.")
-def circuit_breaker_no_rollback(records: Records, book: PriceBook,
-                                options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    for s in records.of(EcsService):
+def circuit_breaker_no_rollback(ctx: CheckContext) -> Iterable[Finding]:
+    for s in ctx.records.of(EcsService):
         if s.deployment_controller == "ECS" and s.circuit_breaker_enable and not s.circuit_breaker_rollback:
-            yield Finding("ecs.circuit-breaker-no-rollback", "low", s.account, s.region, s.service_arn,
-                          f"{s.cluster_name}/{s.name}: circuit breaker on, rollback off",
-                          evidence={"circuit_breaker_enable": True, "circuit_breaker_rollback": False},
-                          recommendation=_rec("ecs.circuit-breaker-no-rollback"),
-                          fix=f"ecrwise ecs fix circuit-breaker --service {s.service_arn} --apply")
+            yield ctx.finding(s, resource=s.service_arn,
+                              message=f"{s.cluster_name}/{s.name}: circuit breaker on, rollback off",
+                              evidence={"circuit_breaker_enable": True, "circuit_breaker_rollback": False},
+                              fix=f"ecrwise ecs fix circuit-breaker --service {s.service_arn} --apply")
 
 
-@check("ecs.single-replica", title="REPLICA service with one task", severity="medium", family="ecs",
+@check("ecs.single-replica", title="REPLICA service with one task", severity="medium",
        reads=("ecs_services",), docs=f"{DOCS}#single-replica",
+       risk="Every deployment, host failure or crash of its one task is an outage.",
        recommendation="Run at least two tasks (spread over Availability Zones) for anything that must stay up: "
                       "with one, every deployment, host failure or crash is an outage.")
-def single_replica(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    for s in records.of(EcsService):
+def single_replica(ctx: CheckContext) -> Iterable[Finding]:
+    for s in ctx.records.of(EcsService):
         if s.scheduling_strategy == "REPLICA" and s.desired_count == 1 and s.status.upper() != "INACTIVE":
-            yield Finding("ecs.single-replica", "medium", s.account, s.region, s.service_arn,
-                          f"{s.cluster_name}/{s.name}: desired count 1 (no high availability)",
-                          evidence={"desired_count": 1, "scheduling_strategy": s.scheduling_strategy},
-                          recommendation=_rec("ecs.single-replica"),
-                          fix=f"aws ecs update-service --cluster {s.cluster_name} --service {s.name} "
-                              f"--desired-count 2 --region {s.region}")
+            yield ctx.finding(s, resource=s.service_arn,
+                              message=f"{s.cluster_name}/{s.name}: desired count 1 (no high availability)",
+                              evidence={"desired_count": 1, "scheduling_strategy": s.scheduling_strategy},
+                              fix=f"aws ecs update-service --cluster {s.cluster_name} --service {s.name} "
+                                  f"--desired-count 2 --region {s.region}")
 
 
 # -- task definitions ------------------------------------------------------------------------------------
 
-@check("ecs.fargate-invalid-size", title="Task size Fargate does not offer", severity="high", family="ecs",
+@check("ecs.fargate-invalid-size", title="Task size Fargate does not offer", severity="high",
        reads=("ecs_task_definitions", "ecs_services"), docs=f"{DOCS}#fargate-sizes",
+       risk="Fargate refuses to run the task.",
        recommendation="Use a CPU/memory pair from Fargate's table (docs/ecs.md#fargate-sizes); Fargate refuses "
                       "any other.")
-def fargate_invalid_size(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    fargate = _fargate_tds(records)
-    for td in records.of(EcsTaskDefinition):
+def fargate_invalid_size(ctx: CheckContext) -> Iterable[Finding]:
+    fargate = _fargate_tds(ctx.records)
+    for td in ctx.records.of(EcsTaskDefinition):
         if td.task_definition_arn not in fargate:
             continue
         cpu, mem = parse_cpu(td.cpu), parse_memory(td.memory)
@@ -168,20 +180,20 @@ def fargate_invalid_size(records: Records, book: PriceBook, options: dict[str, A
             continue
         valid = ", ".join(str(m) for m in FARGATE_SIZES.get(cpu or 0, ())) or "none (not a Fargate CPU size)"
         suggestion = smallest_fargate_size(cpu or 256, mem or 512)
-        yield _td_finding("ecs.fargate-invalid-size", "high", td,
+        yield _td_finding(ctx, td,
                           f"{td.family}:{td.revision}: cpu {td.cpu} with memory {td.memory} is not a Fargate size",
                           {"cpu": td.cpu, "memory": td.memory, "valid_memory_for_cpu": valid,
-                           "smallest_valid": {"cpu": suggestion[0], "memory": suggestion[1]} if suggestion else None},
-                          _rec("ecs.fargate-invalid-size"))
+                           "smallest_valid": {"cpu": suggestion[0], "memory": suggestion[1]} if suggestion else None})
 
 
-@check("ecs.container-limits", title="Container limits above the task's", severity="high", family="ecs",
+@check("ecs.container-limits", title="Container limits above the task's", severity="high",
        reads=("ecs_task_definitions", "ecs_container_definitions"), docs=f"{DOCS}#container-limits",
+       risk="ECS refuses the task definition or cannot place its tasks.",
        recommendation="Keep each container's memory, the sum of memory reservations and the sum of container CPU "
                       "within the task-level values.")
-def container_limits(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    containers = _containers(records)
-    for td in records.of(EcsTaskDefinition):
+def container_limits(ctx: CheckContext) -> Iterable[Finding]:
+    containers = _containers(ctx.records)
+    for td in ctx.records.of(EcsTaskDefinition):
         cpu, mem = parse_cpu(td.cpu), parse_memory(td.memory)
         cs = containers.get(td.task_definition_arn, [])
         problems = []
@@ -197,47 +209,48 @@ def container_limits(records: Records, book: PriceBook, options: dict[str, Any] 
             if total > cpu:
                 problems.append(f"containers' cpu {total} units > task cpu {cpu}")
         if problems:
-            yield _td_finding("ecs.container-limits", "high", td, f"{td.family}:{td.revision}: " + "; ".join(problems),
-                              {"task_cpu": cpu, "task_memory": mem, "problems": problems},
-                              _rec("ecs.container-limits"))
+            yield _td_finding(ctx, td, f"{td.family}:{td.revision}: " + "; ".join(problems),
+                              {"task_cpu": cpu, "task_memory": mem, "problems": problems})
 
 
-@check("ecs.too-many-containers", title="More than 10 containers in a task", severity="high", family="ecs",
+@check("ecs.too-many-containers", title="More than 10 containers in a task", severity="high",
        reads=("ecs_task_definitions",), docs=f"{DOCS}#task-definitions",
+       risk="ECS refuses a task definition with more than 10 containers.",
        recommendation="A task definition holds at most 10 containers; split containers that do not share a "
                       "lifecycle into their own task definitions and services.")
-def too_many_containers(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    for td in records.of(EcsTaskDefinition):
+def too_many_containers(ctx: CheckContext) -> Iterable[Finding]:
+    for td in ctx.records.of(EcsTaskDefinition):
         if td.container_count > MAX_CONTAINERS:
-            yield _td_finding("ecs.too-many-containers", "high", td,
+            yield _td_finding(ctx, td,
                               f"{td.family}:{td.revision}: {td.container_count} containers (at most {MAX_CONTAINERS})",
-                              {"containers": td.container_count},
-                              _rec("ecs.too-many-containers"))
+                              {"containers": td.container_count})
 
 
-@check("ecs.fargate-network-mode", title="Fargate task not in awsvpc mode", severity="high", family="ecs",
+@check("ecs.fargate-network-mode", title="Fargate task not in awsvpc mode", severity="high",
        reads=("ecs_task_definitions", "ecs_services"), docs=f"{DOCS}#task-definitions",
+       risk="Fargate refuses to run the task.",
        recommendation="Fargate tasks must use networkMode awsvpc.")
-def fargate_network_mode(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    fargate = _fargate_tds(records)
-    for td in records.of(EcsTaskDefinition):
+def fargate_network_mode(ctx: CheckContext) -> Iterable[Finding]:
+    fargate = _fargate_tds(ctx.records)
+    for td in ctx.records.of(EcsTaskDefinition):
         if td.task_definition_arn in fargate and (td.network_mode or "") != "awsvpc":
-            yield _td_finding("ecs.fargate-network-mode", "high", td,
+            yield _td_finding(ctx, td,
                               f"{td.family}:{td.revision}: network mode {td.network_mode or 'unset'} on Fargate",
-                              {"network_mode": td.network_mode},
-                              _rec("ecs.fargate-network-mode"))
+                              {"network_mode": td.network_mode})
 
 
-@check("ecs.mutable-image-tag", title="Image referenced by a moving tag", severity="medium", family="ecs",
-       reads=("ecs_container_definitions", "repositories"), docs=f"{DOCS}#image-tags",
+@check("ecs.mutable-image-tag", title="Image referenced by a moving tag", severity="medium",
+       reads=("ecs_container_definitions", "ecs_services", "ecs_task_definitions", "repositories"),
+       docs=f"{DOCS}#image-tags",
+       risk="Two tasks of one deployment can run different code, and a rollback does not roll the image back.",
        recommendation="Reference an immutable tag (a version or git SHA) or a digest, and make ECR tags immutable: "
                       "with `latest`, two tasks of one deployment can run different code, and a rollback does not "
                       "roll the image back.")
-def mutable_image_tag(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    in_use = _in_use(records)
-    tds = {t.task_definition_arn: t for t in records.of(EcsTaskDefinition)}
-    mutability = {(r.account, r.region, r.name): r.tag_mutability for r in records.of(Repository)}
-    for c in records.of(EcsContainerDefinition):
+def mutable_image_tag(ctx: CheckContext) -> Iterable[Finding]:
+    in_use = _in_use(ctx.records)
+    tds = {t.task_definition_arn: t for t in ctx.records.of(EcsTaskDefinition)}
+    mutability = {(r.account, r.region, r.name): r.tag_mutability for r in ctx.records.of(Repository)}
+    for c in ctx.records.of(EcsContainerDefinition):
         if in_use and c.task_definition_arn not in in_use:
             continue
         ref = parse_image(c.image)
@@ -246,49 +259,49 @@ def mutable_image_tag(records: Records, book: PriceBook, options: dict[str, Any]
             continue
         td = tds.get(c.task_definition_arn)
         repo_mut = mutability.get((str(ref["account"]), str(ref["region"]), str(ref["repository"])))
-        yield Finding("ecs.mutable-image-tag", "medium", c.account, c.region, c.task_definition_arn,
-                      f"{td.family + ':' + str(td.revision) if td else c.task_definition_arn}: container {c.name} "
-                      f"runs {c.image}" + ("" if ":" in c.image.rsplit("/", 1)[-1] else " (no tag means latest)"),
-                      evidence={"container": c.name, "image": c.image, "tag": tag,
-                                "repository_tag_mutability": repo_mut},
-                      recommendation=_rec("ecs.mutable-image-tag"))
+        yield ctx.finding(
+            c, resource=c.task_definition_arn,
+            message=f"{td.family + ':' + str(td.revision) if td else c.task_definition_arn}: container {c.name} "
+                    f"runs {c.image}" + ("" if ":" in c.image.rsplit("/", 1)[-1] else " (no tag means latest)"),
+            evidence={"container": c.name, "image": c.image, "tag": tag, "repository_tag_mutability": repo_mut})
 
 
-@check("ecs.image-outside-ecr", title="Image pulled from outside ECR", severity="low", family="ecs",
-       reads=("ecs_container_definitions",), docs=f"{DOCS}#outside-ecr",
+@check("ecs.image-outside-ecr", title="Image pulled from outside ECR", severity="low",
+       reads=("ecs_container_definitions", "ecs_services"), docs=f"{DOCS}#outside-ecr",
+       risk="Pulls leave AWS's network (through the NAT gateway) and depend on the upstream registry's rate limits "
+            "and uptime.",
        recommendation="Serve it through an ECR pull-through cache rule (or copy it into ECR): pulls then stay on "
                       "AWS's network (layers through the free S3 gateway endpoint) and avoid the upstream "
                       "registry's rate limits and outages.")
-def image_outside_ecr(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    in_use = _in_use(records)
-    for c in records.of(EcsContainerDefinition):
+def image_outside_ecr(ctx: CheckContext) -> Iterable[Finding]:
+    in_use = _in_use(ctx.records)
+    for c in ctx.records.of(EcsContainerDefinition):
         if in_use and c.task_definition_arn not in in_use:
             continue
         ref = parse_image(c.image)
         if ref["account"] is not None:
             continue
-        registry = c.image.split("/", 1)[0] if "/" in c.image and ("." in c.image.split("/", 1)[0]
-                                                                     or ":" in c.image.split("/", 1)[0]) else "docker.io"
-        yield Finding("ecs.image-outside-ecr", "low", c.account, c.region, c.task_definition_arn,
-                      f"container {c.name} pulls {c.image} from {registry}",
-                      evidence={"container": c.name, "image": c.image, "registry": registry,
-                                "repository_credentials": bool(c.repository_credentials)},
-                      recommendation=_rec("ecs.image-outside-ecr"),
-                      fix=f"aws ecr create-pull-through-cache-rule --ecr-repository-prefix "
-                          f"{'docker-hub' if registry == 'docker.io' else registry.split('.')[0]} --upstream-registry-url "
-                          f"{'registry-1.docker.io' if registry == 'docker.io' else registry} --region {c.region}")
+        first = c.image.split("/", 1)[0]
+        registry = first if "/" in c.image and ("." in first or ":" in first) else "docker.io"
+        yield ctx.finding(
+            c, resource=c.task_definition_arn, message=f"container {c.name} pulls {c.image} from {registry}",
+            evidence={"container": c.name, "image": c.image, "registry": registry,
+                      "repository_credentials": bool(c.repository_credentials)},
+            fix=f"aws ecr create-pull-through-cache-rule --ecr-repository-prefix "
+                f"{'docker-hub' if registry == 'docker.io' else registry.split('.')[0]} --upstream-registry-url "
+                f"{'registry-1.docker.io' if registry == 'docker.io' else registry} --region {c.region}")
 
 
 # -- hosts and the agent ---------------------------------------------------------------------------------
 
 @check("ecs.container-instance-left-behind", title="Container instance left behind", severity="medium",
-       family="ecs", reads=("ecs_container_instances", "ec2_instances"), docs=f"{DOCS}#left-behind",
+       reads=("ecs_container_instances", "ec2_instances"), docs=f"{DOCS}#left-behind",
+       risk="The scheduler may still try to place tasks on a host that is gone.",
        recommendation="Deregister it: an instance terminated while stopped stays registered with its agent "
                       "disconnected, and the scheduler may still try to place tasks on it.")
-def container_instance_left_behind(records: Records, book: PriceBook,
-                                   options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    instances = {(i.account, i.region, i.instance_id): i for i in records.of(Ec2Instance)}
-    for ci in records.of(EcsContainerInstance):
+def container_instance_left_behind(ctx: CheckContext) -> Iterable[Finding]:
+    instances = {(i.account, i.region, i.instance_id): i for i in ctx.records.of(Ec2Instance)}
+    for ci in ctx.records.of(EcsContainerInstance):
         if ci.agent_connected or ci.status.upper() in ("INACTIVE", "DEREGISTERING"):
             continue
         inst = instances.get((ci.account, ci.region, ci.ec2_instance_id or ""))
@@ -296,67 +309,69 @@ def container_instance_left_behind(records: Records, book: PriceBook,
         if state not in ("stopped", "stopping", "terminated", "shutting-down", "not found"):
             continue  # a running host whose agent dropped: an agent problem, not a leftover
         cluster = ci.cluster_arn.rsplit("/", 1)[-1]
-        yield Finding("ecs.container-instance-left-behind", "medium", ci.account, ci.region,
-                      ci.container_instance_arn,
-                      f"{cluster}: container instance of {ci.ec2_instance_id} is {ci.status} with its agent "
-                      f"disconnected; the EC2 instance is {state}",
-                      evidence={"cluster": cluster, "ec2_instance_id": ci.ec2_instance_id, "ec2_state": state,
-                                "status": ci.status, "agent_connected": False, "running_tasks": ci.running_tasks},
-                      recommendation=_rec("ecs.container-instance-left-behind"),
-                      fix=f"aws ecs deregister-container-instance --cluster {cluster} --container-instance "
-                          f"{ci.container_instance_arn} --force --region {ci.region}")
+        yield ctx.finding(
+            ci, resource=ci.container_instance_arn,
+            message=f"{cluster}: container instance of {ci.ec2_instance_id} is {ci.status} with its agent "
+                    f"disconnected; the EC2 instance is {state}",
+            evidence={"cluster": cluster, "ec2_instance_id": ci.ec2_instance_id, "ec2_state": state,
+                      "status": ci.status, "agent_connected": False, "running_tasks": ci.running_tasks},
+            fix=f"aws ecs deregister-container-instance --cluster {cluster} --container-instance "
+                f"{ci.container_instance_arn} --force --region {ci.region}")
 
 
 @check("ecs.agent-auth-data-plaintext", title="Registry credentials in plain text in user data", severity="critical",
-       family="ecs", reads=("ecs_agent_configs",), docs=f"{DOCS}#agent-auth-data",
+       reads=("ecs_agent_configs",), docs=f"{DOCS}#agent-auth-data",
+       risk="Anyone who can read the instance's user data reads the registry password.",
        recommendation="Remove ECS_ENGINE_AUTH_DATA from user data and rotate the credential: anyone who can read "
                       "the instance's user data (ec2:DescribeInstanceAttribute, the instance metadata service) "
                       "reads the password. Use repositoryCredentials with a Secrets Manager secret, or an ECR "
                       "pull-through cache rule.")
-def agent_auth_data(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    for cfg in records.of(EcsAgentConfig):
+def agent_auth_data(ctx: CheckContext) -> Iterable[Finding]:
+    for cfg in ctx.records.of(EcsAgentConfig):
         secret_keys = [k for k in cfg.redacted if k in cfg.settings]
         if "ECS_ENGINE_AUTH_DATA" not in cfg.settings and not secret_keys:
             continue
         keys = sorted(set(secret_keys) | ({"ECS_ENGINE_AUTH_DATA"} & set(cfg.settings)))
-        yield Finding("ecs.agent-auth-data-plaintext", "critical", cfg.account, cfg.region, cfg.source_id,
-                      f"{cfg.source} {cfg.source_id}: {', '.join(keys)} in plain text (value redacted)",
-                      evidence={"source": cfg.source, "keys": keys, "value": REDACTED,
-                                "auth_type": cfg.settings.get("ECS_ENGINE_AUTH_TYPE"),
-                                "instances": cfg.instance_ids},
-                      recommendation=_rec("ecs.agent-auth-data-plaintext"))
+        yield ctx.finding(
+            cfg, resource=cfg.source_id,
+            message=f"{cfg.source} {cfg.source_id}: {', '.join(keys)} in plain text (value redacted)",
+            evidence={"source": cfg.source, "keys": keys, "value": REDACTED,
+                      "auth_type": cfg.settings.get("ECS_ENGINE_AUTH_TYPE"), "instances": cfg.instance_ids})
 
 
-@check("ecs.agent-missing-cluster", title="Agent configuration without ECS_CLUSTER", severity="medium", family="ecs",
+@check("ecs.agent-missing-cluster", title="Agent configuration without ECS_CLUSTER", severity="medium",
        reads=("ecs_agent_configs",), docs=f"{DOCS}#agent-cluster",
+       risk="The host joins the `default` cluster, where no service of yours places tasks: it is paid for idle.",
        recommendation="Set ECS_CLUSTER in /etc/ecs/ecs.config: without it the agent registers the host in the "
                       "`default` cluster, where no service of yours places tasks.")
-def agent_missing_cluster(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    for cfg in records.of(EcsAgentConfig):
+def agent_missing_cluster(ctx: CheckContext) -> Iterable[Finding]:
+    for cfg in ctx.records.of(EcsAgentConfig):
         if cfg.settings.get("ECS_CLUSTER", "").strip():
             continue
-        yield Finding("ecs.agent-missing-cluster", "medium", cfg.account, cfg.region, cfg.source_id,
-                      f"{cfg.source} {cfg.source_id}: no ECS_CLUSTER"
-                      + ("" if cfg.writes_ecs_config else " (the user data does not write /etc/ecs/ecs.config)"),
-                      evidence={"source": cfg.source, "settings": sorted(cfg.settings), "instances": cfg.instance_ids},
-                      recommendation=_rec("ecs.agent-missing-cluster"))
+        yield ctx.finding(
+            cfg, resource=cfg.source_id,
+            message=f"{cfg.source} {cfg.source_id}: no ECS_CLUSTER"
+                    + ("" if cfg.writes_ecs_config else " (the user data does not write /etc/ecs/ecs.config)"),
+            evidence={"source": cfg.source, "settings": sorted(cfg.settings), "instances": cfg.instance_ids})
 
 
-@check("ecs.agent-pull-behavior", title="Agent pulls the image on every start", severity="low", family="ecs",
-       reads=("ecs_agent_configs", "ecs_tasks", "ecs_container_instances"), docs=f"{DOCS}#pull-behavior",
+@check("ecs.agent-pull-behavior", title="Agent pulls the image on every start", severity="low",
+       reads=("ecs_agent_configs", "ecs_tasks", "ecs_container_instances"), facts=(pulls,),
+       options=CrashLoopOptions, docs=f"{DOCS}#pull-behavior",
+       risk="Every task start asks the registry, and fails when it cannot be reached.",
        recommendation="Set ECS_IMAGE_PULL_BEHAVIOR=prefer-cached (or once) where tags are immutable: restarts use "
                       "the host's copy instead of asking the registry, and keep working when it is unreachable.")
-def agent_pull_behavior(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    report = pulls_report(records, book, options)
+def agent_pull_behavior(ctx: CheckContext) -> Iterable[Finding]:
+    report = service_pulls(ctx)
     looping_hosts: set[str] = set()
-    instance_of = {ci.container_instance_arn: ci.ec2_instance_id for ci in records.of(EcsContainerInstance)}
+    instance_of = {ci.container_instance_arn: ci.ec2_instance_id for ci in ctx.records.of(EcsContainerInstance)}
     looping = {(s.account, s.region, s.cluster, s.service) for s in report.services
                if s.crash_loop and s.launch_type == "EC2"}
-    for t in records.of(EcsTask):
+    for t in ctx.records.of(EcsTask):
         cluster = t.cluster_arn.rsplit("/", 1)[-1]
         if (t.account, t.region, cluster, t.service_name) in looping and t.container_instance_arn:
             looping_hosts.add(instance_of.get(t.container_instance_arn) or "")
-    for cfg in records.of(EcsAgentConfig):
+    for cfg in ctx.records.of(EcsAgentConfig):
         value = cfg.settings.get("ECS_IMAGE_PULL_BEHAVIOR", "default").strip().lower() or "default"
         on_loop = bool(looping_hosts & set(cfg.instance_ids))
         if value not in PULL_BEHAVIORS:
@@ -368,59 +383,40 @@ def agent_pull_behavior(records: Records, book: PriceBook, options: dict[str, An
                              "asks the registry"), "low"
         else:
             continue
-        yield Finding("ecs.agent-pull-behavior", severity, cfg.account, cfg.region, cfg.source_id,
-                      f"{cfg.source} {cfg.source_id}: {msg}",
-                      evidence={"ECS_IMAGE_PULL_BEHAVIOR": value, "instances": cfg.instance_ids,
-                                "crash_looping_service_on_hosts": on_loop},
-                      recommendation=_rec("ecs.agent-pull-behavior"),
-                      fix="ecrwise ecs user-data --pull-behavior prefer-cached --image IMAGE_URI")
+        yield ctx.finding(cfg, resource=cfg.source_id, severity=severity,
+                          message=f"{cfg.source} {cfg.source_id}: {msg}",
+                          evidence={"ECS_IMAGE_PULL_BEHAVIOR": value, "instances": cfg.instance_ids,
+                                    "crash_looping_service_on_hosts": on_loop},
+                          fix="ecrwise ecs user-data --pull-behavior prefer-cached --image IMAGE_URI")
 
 
 # -- crash loops and cost ---------------------------------------------------------------------------------
 
-def pulls_report(records: Records, book: PriceBook, options: dict[str, Any] | None) -> Any:
-    """analyse_pulls once per (records, threshold, now), cached on `records`: the ECS checks, the findings
-    overlap and the HTML report share the one run."""
-    threshold = float(_opt(options, "crash_loop_threshold", DEFAULT_CRASH_LOOP_THRESHOLD))
-    now: datetime | None = _opt(options, "now", None)
-    cache = getattr(records, "_ecrwise_pulls", None)
-    key = (threshold, now)
-    if cache is None or cache[0] != key:
-        cache = (key, analyse_pulls(records, book, crash_loop_threshold=threshold, now=now))
-        setattr(records, "_ecrwise_pulls", cache)
-    return cache[1]
-
-
-def _crash_looping(records: Records, book: PriceBook, options: dict[str, Any] | None) -> set[str]:
-    return {s.service_arn for s in pulls_report(records, book, options).services if s.crash_loop}
-
-
-@check("ecs.crash-loop", title="Crash-looping service", severity="high", family="ecs",
-       reads=("ecs_services", "ecs_service_events", "ecs_tasks", "ecs_deployments", "image_layers", "pull_metrics"),
+@check("ecs.crash-loop", title="Crash-looping service", severity="high", facts=(pulls,), options=CrashLoopOptions,
        docs=f"{DOCS}#crash-loop",
+       risk="Every restart downloads the image again: NAT gateway bytes and registry requests all day, and the "
+            "service is not serving.",
        recommendation="Fix what makes the tasks fail (the stop reasons say what), turn on the circuit breaker with "
                       "rollback, and take image layers off the NAT gateway with an S3 gateway endpoint.")
-def crash_loop(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    report = pulls_report(records, book, options)
+def crash_loop(ctx: CheckContext) -> Iterable[Finding]:
+    report = service_pulls(ctx)
     for s in report.services:
         if not s.crash_loop:
             continue
         best = s.best_fix
-        yield Finding("ecs.crash-loop", "high", s.account, s.region, s.service_arn,
-                      f"{s.cluster}/{s.service}: {s.task_starts_per_day:,.0f} task starts a day for "
-                      f"{s.desired_count} desired task(s) ({s.starts_evidence}); each start pulls "
-                      f"{s.bytes_per_start:,} B, path {s.path}",
-                      monthly_cost_usd=s.nat_cost_per_month,
-                      monthly_savings_usd=best.monthly_savings if best else None,
-                      evidence={"task_starts_per_day": round(s.task_starts_per_day, 1),
-                                "starts_per_desired_task_per_day": round(s.starts_per_desired_task_per_day, 1),
-                                "threshold": report.threshold, "starts_evidence": s.starts_evidence,
-                                "reasons": [{"reason": r.reason, "category": r.category, "count": r.count,
-                                             "source": r.source} for r in s.reasons[:5]],
-                                "path": s.path, "bytes_per_start": s.bytes_per_start},
-                      arithmetic=s.arithmetic,
-                      recommendation=_rec("ecs.crash-loop"),
-                      fix=f"ecrwise ecs fix circuit-breaker --service {s.service_arn} --apply")
+        yield ctx.finding(
+            s, resource=s.service_arn,
+            message=f"{s.cluster}/{s.service}: {s.task_starts_per_day:,.0f} task starts a day for "
+                    f"{s.desired_count} desired task(s) ({s.starts_evidence}); each start pulls "
+                    f"{s.bytes_per_start:,} B, path {s.path}",
+            monthly_cost_usd=s.nat_cost_per_month, monthly_savings_usd=best.monthly_savings if best else None,
+            evidence={"task_starts_per_day": round(s.task_starts_per_day, 1),
+                      "starts_per_desired_task_per_day": round(s.starts_per_desired_task_per_day, 1),
+                      "threshold": report.threshold, "starts_evidence": s.starts_evidence,
+                      "reasons": [{"reason": r.reason, "category": r.category, "count": r.count,
+                                   "source": r.source} for r in s.reasons[:5]],
+                      "path": s.path, "bytes_per_start": s.bytes_per_start},
+            arithmetic=s.arithmetic, fix=f"ecrwise ecs fix circuit-breaker --service {s.service_arn} --apply")
 
 
 def task_size(td: EcsTaskDefinition, containers: list[EcsContainerDefinition]) -> tuple[int, int]:
@@ -430,15 +426,17 @@ def task_size(td: EcsTaskDefinition, containers: list[EcsContainerDefinition]) -
     return cpu, mem
 
 
-@check("ecs.fargate-vs-ec2", title="Fargate versus EC2 monthly cost", severity="info", family="ecs",
+@check("ecs.fargate-vs-ec2", title="Fargate versus EC2 monthly cost", severity="info",
        reads=("ecs_services", "ecs_task_definitions", "ecs_container_definitions"), docs=f"{DOCS}#fargate-vs-ec2",
+       risk="Information only: a steady service on the dearer of the two pays the difference every month.",
        recommendation="Information: steady, well-packed services cost less on EC2 (or Fargate Spot); spiky or small "
                       "ones cost less on Fargate, which also needs no host patching.")
-def fargate_vs_ec2(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    tds = {t.task_definition_arn: t for t in records.of(EcsTaskDefinition)}
-    containers = _containers(records)
+def fargate_vs_ec2(ctx: CheckContext) -> Iterable[Finding]:
+    book = ctx.book
+    tds = {t.task_definition_arn: t for t in ctx.records.of(EcsTaskDefinition)}
+    containers = _containers(ctx.records)
     hours = book.hours_per_month
-    for s in records.of(EcsService):
+    for s in ctx.records.of(EcsService):
         td = tds.get(s.task_definition_arn or "")
         if td is None or s.desired_count <= 0 or s.status.upper() == "INACTIVE":
             continue
@@ -454,41 +452,44 @@ def fargate_vs_ec2(records: Records, book: PriceBook, options: dict[str, Any] | 
         share = max((cpu or 256) / 1024 / REFERENCE_HOST["vcpu"], (mem or 512) / 1024 / REFERENCE_HOST["gib"])
         ec2 = s.desired_count * share * host_p.usd * hours
         cheaper = "EC2" if ec2 < fargate else "FARGATE"
-        yield Finding("ecs.fargate-vs-ec2", "info", s.account, s.region, s.service_arn,
-                      f"{s.cluster_name}/{s.name} ({s.compute}): ${fargate:,.2f}/month on Fargate, "
-                      f"${ec2:,.2f}/month as a share of {REFERENCE_HOST['type']} hosts",
-                      monthly_cost_usd=fargate if s.compute == "FARGATE" else ec2,
-                      monthly_savings_usd=abs(fargate - ec2) if cheaper != s.compute else None,
-                      evidence={"runs_on": s.compute, "desired_count": s.desired_count, "task_cpu": cpu,
-                                "task_memory": mem, "fargate_size": {"cpu": size[0], "memory": size[1]},
-                                "fargate_usd": round(fargate, 2), "ec2_usd": round(ec2, 2), "cheaper": cheaper},
-                      arithmetic={
-                          "hours": hours, "fargate_vcpu_price": vcpu_p.as_dict(), "fargate_gb_price": gb_p.as_dict(),
-                          "host_price": host_p.as_dict(), "host_share": round(share, 4),
-                          "fargate_formula": f"{s.desired_count} × ({vcpu:g} vCPU × ${vcpu_p.usd} + {gib:g} GB × "
-                                             f"${gb_p.usd}) × {hours} h = ${fargate:.2f}",
-                          "ec2_formula": f"{s.desired_count} × {share:.4f} of a {REFERENCE_HOST['type']} × "
-                                         f"${host_p.usd} × {hours} h = ${ec2:.2f} (bin-packed by the larger of the "
-                                         f"CPU and memory shares; no idle capacity, EBS or host overhead)"},
-                      recommendation=_rec("ecs.fargate-vs-ec2"))
+        yield ctx.finding(
+            s, resource=s.service_arn,
+            message=f"{s.cluster_name}/{s.name} ({s.compute}): ${fargate:,.2f}/month on Fargate, "
+                    f"${ec2:,.2f}/month as a share of {REFERENCE_HOST['type']} hosts",
+            monthly_cost_usd=fargate if s.compute == "FARGATE" else ec2,
+            monthly_savings_usd=abs(fargate - ec2) if cheaper != s.compute else None,
+            evidence={"runs_on": s.compute, "desired_count": s.desired_count, "task_cpu": cpu,
+                      "task_memory": mem, "fargate_size": {"cpu": size[0], "memory": size[1]},
+                      "fargate_usd": round(fargate, 2), "ec2_usd": round(ec2, 2), "cheaper": cheaper},
+            arithmetic={
+                "hours": hours, "fargate_vcpu_price": vcpu_p.as_dict(), "fargate_gb_price": gb_p.as_dict(),
+                "host_price": host_p.as_dict(), "host_share": round(share, 4),
+                "fargate_formula": f"{s.desired_count} × ({vcpu:g} vCPU × ${vcpu_p.usd} + {gib:g} GB × "
+                                   f"${gb_p.usd}) × {hours} h = ${fargate:.2f}",
+                "ec2_formula": f"{s.desired_count} × {share:.4f} of a {REFERENCE_HOST['type']} × "
+                               f"${host_p.usd} × {hours} h = ${ec2:.2f} (bin-packed by the larger of the "
+                               f"CPU and memory shares; no idle capacity, EBS or host overhead)"})
 
 
 # -- ecrwise ecs agent-config FILE ------------------------------------------------------------------------
 
 def audit_agent_config(cfg: EcsAgentConfig) -> list[Finding]:
     """The agent checks for one configuration (an ecs.config file given on the command line)."""
-    records = Records({EcsAgentConfig: [cfg]})
+    from ecrwise.analysis.checks import REGISTRY
+
+    session = CheckSession(Records({EcsAgentConfig: [cfg]}), None)  # type: ignore[arg-type]  # no prices needed
     findings: list[Finding] = []
-    for fn in (agent_auth_data, agent_missing_cluster):
-        findings.extend(fn(records, None, {}))  # type: ignore[arg-type]
+    for check_id in ("ecs.agent-auth-data-plaintext", "ecs.agent-missing-cluster"):
+        findings.extend(session.run(REGISTRY[check_id]))
     value = cfg.settings.get("ECS_IMAGE_PULL_BEHAVIOR", "default").strip().lower() or "default"
     if value not in PULL_BEHAVIORS or value in ("always", "default"):
         severity = "medium" if value not in PULL_BEHAVIORS else "low" if value == "always" else "info"
         msg = (f"ECS_IMAGE_PULL_BEHAVIOR={value} is not a value the agent knows" if value not in PULL_BEHAVIORS
                else f"ECS_IMAGE_PULL_BEHAVIOR={value}" + (" (not set)" if "ECS_IMAGE_PULL_BEHAVIOR" not in cfg.settings
                                                           else "") + ": every task start asks the registry")
-        findings.append(Finding("ecs.agent-pull-behavior", severity, cfg.account, cfg.region, cfg.source_id,
-                                f"{cfg.source_id}: {msg}", evidence={"ECS_IMAGE_PULL_BEHAVIOR": value},
-                                recommendation=_rec("ecs.agent-pull-behavior"),
-                                fix="ecrwise ecs user-data --pull-behavior prefer-cached --image IMAGE_URI"))
+        # Not the registered check's judgement (that one needs the pull analysis), but its finding.
+        ctx = session.context(REGISTRY["ecs.agent-pull-behavior"])
+        findings.append(ctx.finding(cfg, resource=cfg.source_id, severity=severity, message=f"{cfg.source_id}: {msg}",
+                                    evidence={"ECS_IMAGE_PULL_BEHAVIOR": value},
+                                    fix="ecrwise ecs user-data --pull-behavior prefer-cached --image IMAGE_URI"))
     return findings

@@ -19,9 +19,9 @@ from __future__ import annotations
 import fnmatch
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
-from ecrwise.analysis.checks import REGISTRY, SEVERITIES, Check, Finding, Records
+from ecrwise.analysis.checks import SEVERITIES, Check, CheckSession, Finding, Records, discover
 from ecrwise.pricing.book import PriceBook
 
 # Highest first, for sorting and for "at or above".
@@ -30,10 +30,8 @@ NOT_COUNTED_SEVERITY = "info"
 
 
 def registry() -> dict[str, Check]:
-    """The registered checks, after importing every family module (importing registers them)."""
-    from ecrwise.analysis import ecs_checks, network_checks, storage_checks  # noqa: F401
-
-    return dict(sorted(REGISTRY.items()))
+    """The registered checks, after discovering every family module (`analysis/*_checks.py`)."""
+    return discover()
 
 
 @dataclass
@@ -53,6 +51,7 @@ class FindingsResult:
     checks: list[str]  # the checks that ran
     # service ARN → (account, region, vpc) of its pulls: what overlap between ECS and network findings needs.
     vpc_of_service: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    session: CheckSession | None = None  # the run's options and facts, for callers that need a fact too
 
     def totals(self) -> dict[str, Any]:
         return totals(self.items)
@@ -68,10 +67,8 @@ def unknown_check_specs(specs: Iterable[str]) -> list[str]:
     return [s for s in specs if not any(matches_check(s, c) for c in checks)]
 
 
-def run_checks(records: Records, book: PriceBook, options: dict[str, Any] | None = None,
-               checks: Iterable[str] = ()) -> tuple[list[Finding], list[str], list[str]]:
+def run_checks(session: CheckSession, checks: Iterable[str] = ()) -> tuple[list[Finding], list[str], list[str]]:
     """(findings, warnings, check ids run). A check that fails is reported as a warning; the others run."""
-    options = dict(options or {})
     specs = list(checks)
     findings: list[Finding] = []
     warnings: list[str] = []
@@ -81,7 +78,7 @@ def run_checks(records: Records, book: PriceBook, options: dict[str, Any] | None
             continue
         ran.append(c.id)
         try:
-            findings.extend(c.run(records, book, options))
+            findings.extend(session.run(c))
         except Exception as e:  # noqa: BLE001 — one broken check must not hide every other finding
             warnings.append(f"check {c.id} failed: {type(e).__name__}: {e}")
     return findings, warnings, ran
@@ -97,12 +94,12 @@ def dedupe(findings: Iterable[Finding]) -> list[Finding]:
     return list(best.values())
 
 
-def _crash_loop_vpcs(records: Records, book: PriceBook, options: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
+def _crash_loop_vpcs(session: CheckSession) -> dict[str, tuple[str, str, str]]:
     """service ARN → (account, region, vpc) of its pulls, from the pulls analysis the ECS checks already ran."""
-    from ecrwise.analysis.ecs_checks import pulls_report  # the cached analyse_pulls run the ECS checks share
+    from ecrwise.analysis.ecs_checks import crash_loop_pulls  # the session's run, which the ECS checks share
 
     try:
-        report = pulls_report(records, book, options)
+        report = crash_loop_pulls(session)
     except Exception:  # noqa: BLE001 — without the pulls analysis, nothing is known to overlap
         return {}
     return {s.service_arn: (s.account, s.region, s.vpc_id) for s in report.services if s.vpc_id}
@@ -151,19 +148,21 @@ def rank_key(it: Ranked) -> tuple[Any, ...]:
     return (-round(savings, 6), -SEVERITY_RANK.get(f.severity, 0), f.check, f.account, f.region, f.resource)
 
 
-def collect(records: Records, book: PriceBook, options: dict[str, Any] | None = None,
-            checks: Iterable[str] = ()) -> FindingsResult:
-    """Run the checks, de-duplicate, work out overlaps, rank."""
-    options = dict(options or {})
-    found, warnings, ran = run_checks(records, book, options, checks)
+def collect(records: Records, book: PriceBook, options: Mapping[str, Any] | None = None,
+            checks: Iterable[str] = (), *, facts: Mapping[str, Any] | None = None) -> FindingsResult:
+    """Run the checks in one session, de-duplicate, work out overlaps, rank.
+
+    `options`: {"now": the snapshot's time, "FAMILY.FIELD": value, …} (see `analysis.checks.CheckSession`)."""
     reg = registry()
+    session = CheckSession(records, book, options, facts=facts)
+    found, warnings, ran = run_checks(session, checks)
     items = [Ranked(f, reg[f.check].family if f.check in reg else "other") for f in dedupe(found)]
-    vpcs = _crash_loop_vpcs(records, book, options) if any(it.finding.check == "ecs.crash-loop" for it in items) else {}
+    vpcs = _crash_loop_vpcs(session) if any(it.finding.check == "ecs.crash-loop" for it in items) else {}
     assign_overlaps(items, vpcs)
     items.sort(key=rank_key)
     for i, it in enumerate(items, 1):
         it.rank = i
-    return FindingsResult(items, warnings, ran, vpcs)
+    return FindingsResult(items, warnings, ran, vpcs, session)
 
 
 def select(result: FindingsResult, *, checks: Iterable[str] = (), severity: str | None = None,

@@ -18,16 +18,17 @@ causes where pull traffic is known: from `ecrwise pulls` (`analysis/pulls.py`) w
 """
 from __future__ import annotations
 
-import weakref
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from ecrwise.analysis.checks import Finding, Records, check
+from ecrwise.analysis.checks import REGISTRY, CheckContext, CheckOptions, Finding, check, fact, option
 from ecrwise.analysis.egress import NetworkIndex, egress_path, endpoint_problems
+from ecrwise.analysis.facts import pulls
 from ecrwise.analysis.nat_traffic import NatSeries, nat_series
 from ecrwise.pricing.book import GIB, Price, PriceBook
 from ecrwise.pricing.network_cost import API_BYTES_PER_PULL, DEFAULT_IMAGE_BYTES, DKR_BYTES_PER_PULL
+from ecrwise.records import Records
 from ecrwise.records.network import (NatGateway, NatMetric, Route, RouteTable, SecurityGroupRule, Subnet, Vpc,
                                      VpcEndpoint)
 
@@ -35,6 +36,8 @@ INTERFACE_SERVICES = ("ecr.api", "ecr.dkr", "logs")
 SERVICES = ("ecr.api", "ecr.dkr", "s3", "logs")
 DOCS = "docs/network.md"
 FIX = "ecrwise network fix --vpc {vpc} --apply"
+SPIKE_K = 3.0  # a day above k × the rolling median of the days before is a spike
+SPIKE_WINDOW = 7  # days in that median
 
 Key = tuple[str, str, str]  # (account, region, vpc_id)
 
@@ -294,7 +297,7 @@ def network_index(records: Records) -> NetworkIndex:
 
 
 def audit_network(records: Records, book: PriceBook, *, pull_traffic: dict[Key, VpcPullTraffic] | None = None,
-                  spike_k: float = 3.0, spike_window: int = 7) -> NetworkAudit:
+                  spike_k: float = SPIKE_K, spike_window: int = SPIKE_WINDOW) -> NetworkAudit:
     idx = network_index(records)
     if pull_traffic is None:
         pull_traffic = pull_traffic_from_pulls(records, book)
@@ -567,7 +570,7 @@ def _finding(a: VpcAudit, g: Gap, book: PriceBook) -> Finding:
     check_id = CHECK_IDS[g.kind]
     return Finding(check_id, severity, a.account, a.region, resource, msg, monthly_cost_usd=cost,
                    monthly_savings_usd=savings, evidence=evidence, arithmetic=arithmetic,
-                   recommendation=_RECOMMENDATIONS[check_id], fix=FIX.format(vpc=a.vpc_id))
+                   recommendation=REGISTRY[check_id].recommendation, fix=FIX.format(vpc=a.vpc_id))
 
 
 def _endpoint(a: VpcAudit, endpoint_id: str | None) -> VpcEndpoint | None:
@@ -596,71 +599,108 @@ def _spike_findings(series: list[NatSeries], book: PriceBook) -> Iterable[Findin
                 "spikes": [{"day": sp.day.isoformat(), "processed_bytes": sp.processed,
                             "median_bytes": int(sp.median), "ratio": None if sp.ratio is None else round(sp.ratio, 2)}
                            for sp in s.spikes]},
-            arithmetic=arithmetic, recommendation=_RECOMMENDATIONS["network.nat-traffic-spike"],
+            arithmetic=arithmetic, recommendation=REGISTRY["network.nat-traffic-spike"].recommendation,
             fix="ecrwise network alarms --apply")
+
+
+# -- the facts the network checks share -------------------------------------------------------------------
+
+@fact(uses=(pulls,))
+def pull_traffic(ctx: Any) -> dict[Key, VpcPullTraffic]:
+    """Per-VPC pull traffic from `ecrwise pulls`' analysis (at its default threshold, `now` inferred, as
+    `ecrwise network` runs it). Callers with their own figures pass them instead: facts={"pull_traffic": …}."""
+    from ecrwise.analysis.pulls import DEFAULT_CRASH_LOOP_THRESHOLD
+
+    return pull_traffic_from_report(pulls(ctx, DEFAULT_CRASH_LOOP_THRESHOLD, None), ctx.book)
+
+
+@fact(reads=("vpcs", "subnets", "route_tables", "routes", "vpc_endpoints", "security_group_rules", "nat_gateways",
+             "nat_metrics", "ecs_services", "ecs_tasks", "ecs_container_definitions", "ecs_container_instances",
+             "ec2_instances"), uses=(pull_traffic,))
+def network_audit(ctx: Any, spike_k: float = SPIKE_K, spike_window: int = SPIKE_WINDOW) -> NetworkAudit:
+    """The VPC endpoint audit and the NAT spike series, once per session."""
+    return audit_network(ctx.records, ctx.book, pull_traffic=pull_traffic(ctx), spike_k=spike_k,
+                         spike_window=spike_window)
+
+
+def _this_checks(ctx: CheckContext, audit: NetworkAudit | None = None) -> list[Finding]:
+    """The audit's findings of this check (the audit builds every network finding at once)."""
+    return [f for f in (audit or network_audit(ctx)).findings if f.check == ctx.check.id]
 
 
 # -- registered checks -----------------------------------------------------------------------------------
 
-_RECOMMENDATIONS = {
-    "network.endpoint-missing": "Create the missing endpoint: the S3 gateway endpoint (free) on every route "
-                                "table of the task subnets, ecr.api and ecr.dkr interface endpoints with private "
-                                "DNS in the tasks' AZs, logs when task definitions use awslogs.",
-    "network.s3-gateway-route-tables": "Associate an S3 gateway endpoint with every route table the task "
-                                       "subnets use; it is free and carries the layer bytes.",
-    "network.endpoint-private-dns": "Turn private DNS on for the endpoint (ModifyVpcEndpoint "
-                                    "PrivateDnsEnabled) so the service's public name resolves to it.",
-    "network.endpoint-security-group": "Attach a security group admitting TCP 443 from the task subnets' "
-                                       "CIDRs to the endpoint.",
-    "network.endpoint-az-coverage": "Add a subnet in each task AZ to the endpoint.",
-    "network.endpoint-state": "Recreate or accept the endpoint; until it is available it serves nothing.",
-    "network.vpc-dns-attributes": "Turn on enableDnsSupport and enableDnsHostnames for the VPC.",
-    "network.nat-traffic-spike": "Find what pulled or downloaded on those days (a crash-looping service "
-                                 "re-pulls its image on every start); put an alarm on the NAT's bytes.",
-}
-
-_TITLES = {
-    "network.endpoint-missing": ("An endpoint image pulls need is missing", "high"),
-    "network.s3-gateway-route-tables": ("S3 gateway endpoint not on the task subnets' route tables", "high"),
-    "network.endpoint-private-dns": ("Interface endpoint with private DNS off", "medium"),
-    "network.endpoint-security-group": ("Endpoint security group does not admit 443 from the task subnets", "high"),
-    "network.endpoint-az-coverage": ("Interface endpoint missing from a task AZ", "low"),
-    "network.endpoint-state": ("Endpoint not available", "medium"),
-    "network.vpc-dns-attributes": ("VPC DNS support or hostnames off", "high"),
-    "network.nat-traffic-spike": ("NAT gateway traffic spike", "medium"),
-}
-
-_READS = ("vpcs", "subnets", "route_tables", "routes", "vpc_endpoints", "security_group_rules", "nat_gateways",
-          "nat_metrics", "ecs_services", "ecs_tasks", "ecs_container_definitions", "ecs_container_instances",
-          "ec2_instances")
-
-_cache: "weakref.WeakKeyDictionary[Records, tuple[int, tuple[Any, ...], NetworkAudit]]" = weakref.WeakKeyDictionary()
+@check("network.endpoint-missing", title="An endpoint image pulls need is missing", severity="high",
+       facts=(network_audit,), docs=f"{DOCS}#endpoint-missing",
+       risk="Image layers and registry calls cross the NAT gateway (billed per GB), or, with no route out, fail.",
+       recommendation="Create the missing endpoint: the S3 gateway endpoint (free) on every route table of the "
+                      "task subnets, ecr.api and ecr.dkr interface endpoints with private DNS in the tasks' AZs, "
+                      "logs when task definitions use awslogs.")
+def endpoint_missing(ctx: CheckContext) -> Iterable[Finding]:
+    return _this_checks(ctx)
 
 
-def cached_audit(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> NetworkAudit:
-    """One audit per Records object, shared by the registered checks below."""
-    options = options or {}
-    key = (options.get("network.spike_k", 3.0), options.get("network.spike_window", 7),
-           id(options.get("network.pull_traffic")))
-    hit = _cache.get(records)
-    if hit and hit[0] == id(book) and hit[1] == key:
-        return hit[2]
-    audit = audit_network(records, book, pull_traffic=options.get("network.pull_traffic"),
-                          spike_k=key[0], spike_window=key[1])
-    _cache[records] = (id(book), key, audit)
-    return audit
+@check("network.s3-gateway-route-tables", title="S3 gateway endpoint not on the task subnets' route tables",
+       severity="high", facts=(network_audit,), docs=f"{DOCS}#s3-gateway-route-tables",
+       risk="Layer downloads from those subnets cross the NAT gateway instead of the free gateway endpoint.",
+       recommendation="Associate an S3 gateway endpoint with every route table the task subnets use; it is free "
+                      "and carries the layer bytes.")
+def s3_gateway_route_tables(ctx: CheckContext) -> Iterable[Finding]:
+    return _this_checks(ctx)
 
 
-def _register(check_id: str) -> None:
-    title, severity = _TITLES[check_id]
-
-    def run(records: Records, book: PriceBook, options: dict[str, Any]) -> Iterable[Finding]:
-        return [f for f in cached_audit(records, book, options).findings if f.check == check_id]
-
-    run.__name__ = check_id.replace(".", "_").replace("-", "_")
-    check(check_id, title=title, severity=severity, family="network", reads=_READS,
-          docs=f"{DOCS}#{check_id.split('.', 1)[1]}", recommendation=_RECOMMENDATIONS[check_id])(run)
+@check("network.endpoint-private-dns", title="Interface endpoint with private DNS off", severity="medium",
+       facts=(network_audit,), docs=f"{DOCS}#endpoint-private-dns",
+       risk="The service's public name still resolves to public addresses: the endpoint is paid for and unused.",
+       recommendation="Turn private DNS on for the endpoint (ModifyVpcEndpoint PrivateDnsEnabled) so the "
+                      "service's public name resolves to it.")
+def endpoint_private_dns(ctx: CheckContext) -> Iterable[Finding]:
+    return _this_checks(ctx)
 
 
-for _id in _TITLES:
-    _register(_id)
+@check("network.endpoint-security-group", title="Endpoint security group does not admit 443 from the task subnets",
+       severity="high", facts=(network_audit,), docs=f"{DOCS}#endpoint-security-group",
+       risk="Calls from those subnets time out once they resolve to the endpoint: pulls fail.",
+       recommendation="Attach a security group admitting TCP 443 from the task subnets' CIDRs to the endpoint.")
+def endpoint_security_group(ctx: CheckContext) -> Iterable[Finding]:
+    return _this_checks(ctx)
+
+
+@check("network.endpoint-az-coverage", title="Interface endpoint missing from a task AZ", severity="low",
+       facts=(network_audit,), docs=f"{DOCS}#endpoint-az-coverage",
+       risk="Subnets in that zone reach the endpoint across zones: cross-AZ charges, and a dependency on "
+            "another zone.",
+       recommendation="Add a subnet in each task AZ to the endpoint.")
+def endpoint_az_coverage(ctx: CheckContext) -> Iterable[Finding]:
+    return _this_checks(ctx)
+
+
+@check("network.endpoint-state", title="Endpoint not available", severity="medium", facts=(network_audit,),
+       docs=f"{DOCS}#endpoint-state", risk="Until it is available the endpoint serves nothing.",
+       recommendation="Recreate or accept the endpoint; until it is available it serves nothing.")
+def endpoint_state(ctx: CheckContext) -> Iterable[Finding]:
+    return _this_checks(ctx)
+
+
+@check("network.vpc-dns-attributes", title="VPC DNS support or hostnames off", severity="high",
+       facts=(network_audit,), docs=f"{DOCS}#vpc-dns-attributes",
+       risk="Interface endpoints' private DNS names do not resolve: ECR traffic goes through the NAT, or fails.",
+       recommendation="Turn on enableDnsSupport and enableDnsHostnames for the VPC.")
+def vpc_dns_attributes(ctx: CheckContext) -> Iterable[Finding]:
+    return _this_checks(ctx)
+
+
+class SpikeOptions(CheckOptions):
+    spike_k: float = option(SPIKE_K, "A NAT gateway day above this many times the rolling median is a spike.",
+                            gt=1, le=1000)
+    spike_window: int = option(SPIKE_WINDOW, "Days in the rolling median a NAT gateway day is compared with.",
+                               ge=2, le=90)
+
+
+@check("network.nat-traffic-spike", title="NAT gateway traffic spike", severity="medium", facts=(network_audit,),
+       options=SpikeOptions, docs=f"{DOCS}#nat-traffic-spike",
+       risk="Something downloaded far more than usual through the NAT gateway, billed per GB.",
+       recommendation="Find what pulled or downloaded on those days (a crash-looping service re-pulls its image on "
+                      "every start); put an alarm on the NAT's bytes.")
+def nat_traffic_spike(ctx: CheckContext) -> Iterable[Finding]:
+    return _this_checks(ctx, network_audit(ctx, ctx.options.spike_k, ctx.options.spike_window))

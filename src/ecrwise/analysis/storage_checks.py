@@ -1,67 +1,37 @@
-"""ECR storage checks (family "storage") and one lifecycle check (family "lifecycle"). Pure.
+"""ECR storage checks (family "storage"). Pure.
 
 Every figure comes from the analyses that own it, never recomputed here: stored bytes, monthly cost and last
-push/pull per repository from `analysis.inventory.build_inventory`; what a lifecycle policy would expire and
-the bytes it frees from the lifecycle engine (`lifecycle.simulate.simulate`, fed by
-`lifecycle.from_records`); images that ECS runs or may roll back to from `analysis.in_use.find_in_use`. What
-is left here is the judgement: which repositories deserve a finding, and the money it is worth.
+push/pull per repository from `analysis.inventory` (the `inventory` fact); what a lifecycle policy would expire
+and the bytes it frees from the lifecycle engine (the `template_simulation` fact); images that ECS runs or may
+roll back to from `analysis.in_use` (the `in_use` fact). What is left here is the judgement: which repositories
+deserve a finding, and the money it is worth. Each check's options are its model below (`--list-checks`).
 
-Options (all optional; `ecrwise findings` exposes them as flags):
-- `now`: the time ages are measured at (the snapshot's time);
-- `storage.lifecycle_template`: the policy the no-lifecycle-policy savings are simulated with (playbook-base);
-- `storage.redundant_days`: no push and no pull for this many days makes a repository redundant (90);
-- `storage.large_image_bytes`: images above this size are large (1 GiB);
-- `storage.cost_allocation_keys`: tag keys that attribute a repository's cost (team, cost-center, owner,
-  project).
+Repositories tagged `ecrwise:retain` are kept on purpose: no finding tells anyone to prune or delete them.
 """
 from __future__ import annotations
 
 import re
-import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-from ecrwise.analysis.checks import REGISTRY, Finding, Records, check
-from ecrwise.analysis.in_use import InUse, find_in_use
-from ecrwise.analysis.inventory import Inventory, RepoRow, build_inventory
-from ecrwise.errors import UserError
-from ecrwise.lifecycle.from_records import lifecycle_images, repo_key
-from ecrwise.lifecycle.images import LifecycleImage
-from ecrwise.lifecycle.policy import Policy, parse_policy
-from ecrwise.lifecycle.simulate import RepositoryResult, simulate
-from ecrwise.lifecycle.templates import get_template
+from pydantic import field_validator
+
+from ecrwise.analysis.checks import CheckContext, CheckOptions, Finding, check, fact, option
+from ecrwise.analysis.facts import STANDARD_ITEM, Key, in_use, inventory, template_simulation
+from ecrwise.analysis.inventory import RepoRow
 from ecrwise.pricing.book import GIB, PriceBook
 from ecrwise.pricing.money import storage_month
-from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
-from ecrwise.records.ecs import (EcsContainerDefinition, EcsDeployment, EcsService, EcsTask, EcsTaskContainer,
-                                 EcsTaskDefinition)
+from ecrwise.records.ecr import Image, ImageLayer, Repository
 
 DOCS = "docs/reports.md"
-DEFAULT_TEMPLATE = "playbook-base"
-DEFAULT_REDUNDANT_DAYS = 90
-DEFAULT_LARGE_IMAGE_BYTES = GIB
-DEFAULT_COST_KEYS = ("team", "cost-center", "owner", "project")
 # The tag lifecycle rollout honours (remediate/lifecycle_rollout.py RETAIN_TAG; a test keeps them equal):
 # a repository tagged so is kept on purpose, so no finding tells anyone to prune or delete it.
 RETAIN_TAG = "ecrwise:retain"
-STANDARD_ITEM = "ecr_storage_gb_month"
-ARCHIVE_ITEM = "ecr_archive_storage_gb_month"
-
-Key = tuple[str, str, str]  # (account, region, repository)
 
 
-def _opt(options: dict[str, Any] | None, key: str, default: Any) -> Any:
-    value = (options or {}).get(key)
-    return default if value is None else value
-
-
-def _rec(check_id: str) -> str:
-    return REGISTRY[check_id].recommendation
-
-
-def _retained(repo: Repository) -> bool:
+def retained(repo: Repository) -> bool:
     return str(repo.tags.get(RETAIN_TAG, "")).strip().lower() in ("true", "yes", "1")
 
 
@@ -70,86 +40,27 @@ def normalise_tag_key(key: str) -> str:
     return re.sub(r"[\s_\-:.]", "", key).lower()
 
 
-# -- what the checks share, computed once per Records ------------------------------------------------------
+# -- what the storage checks share ---------------------------------------------------------------------------
 
 @dataclass
-class _Shared:
-    inventory: Inventory
+class StorageIndex:
     rows: dict[Key, RepoRow]
     repos: dict[Key, Repository]
     images: dict[Key, list[Image]]
     layers: dict[Key, dict[str, dict[str, int]]]  # repo → image digest → {layer digest: size}
-    in_use: InUse
-    now: datetime
 
 
-_cache: "weakref.WeakKeyDictionary[Records, dict[Any, Any]]" = weakref.WeakKeyDictionary()
-
-
-def _memo(records: Records, key: Any, make: Any) -> Any:
-    slot = _cache.setdefault(records, {})
-    if key not in slot:
-        slot[key] = make()
-    return slot[key]
-
-
-def snapshot_time(records: Records, options: dict[str, Any] | None) -> datetime:
-    """The time ages are measured at: the snapshot's (options["now"]); else the newest push in it."""
-    now = _opt(options, "now", None)
-    if now is not None:
-        return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
-    pushed = [i.pushed_at for i in records.of(Image) if i.pushed_at]
-    return max(pushed) if pushed else datetime.now(timezone.utc)
-
-
-def _shared(records: Records, book: PriceBook, options: dict[str, Any] | None) -> _Shared:
-    now = snapshot_time(records, options)
-
-    def make() -> _Shared:
-        inv = build_inventory(records.of(Repository), records.of(Image), records.of(ImageLayer),
-                              records.of(PullMetric), book)
-        images: dict[Key, list[Image]] = defaultdict(list)
-        for im in records.of(Image):
-            images[(im.account, im.region, im.repository)].append(im)
-        layers: dict[Key, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
-        for layer in records.of(ImageLayer):
-            layers[(layer.account, layer.region, layer.repository)][layer.image_digest][layer.layer_digest] = layer.size
-        in_use = find_in_use(records.of(Image), records.of(EcsService), records.of(EcsDeployment),
-                             records.of(EcsTaskDefinition), records.of(EcsContainerDefinition), records.of(EcsTask),
-                             records.of(EcsTaskContainer))
-        return _Shared(inv, {r.key: r for r in inv.rows},
-                       {(r.account, r.region, r.name): r for r in records.of(Repository)}, images, layers, in_use,
-                       now)
-
-    return _memo(records, ("shared", id(book), now), make)
-
-
-def _engine_images(records: Records) -> dict[str, list[LifecycleImage]]:
-    """The lifecycle engine's images, by ACCOUNT/REGION/NAME."""
-    def make() -> dict[str, list[LifecycleImage]]:
-        out: dict[str, list[LifecycleImage]] = defaultdict(list)
-        for im in lifecycle_images(records.of(Image), records.of(ImageLayer)):
-            out[im.repository].append(im)
-        return out
-
-    return _memo(records, "engine-images", make)
-
-
-def _simulate(records: Records, book: PriceBook, policies: dict[Key, Policy | None],
-              at: datetime) -> dict[Key, RepositoryResult]:
-    """Run the engine per region (each region has its own storage price)."""
-    by_region: dict[str, dict[str, Policy | None]] = defaultdict(dict)
-    for (account, region, name), pol in policies.items():
-        by_region[region][repo_key(account, region, name)] = pol
-    images = _engine_images(records)
-    out: dict[Key, RepositoryResult] = {}
-    for region, pols in by_region.items():
-        std, arc = book.price(region, STANDARD_ITEM), book.price(region, ARCHIVE_ITEM)
-        imgs = [im for k in pols for im in images.get(k, ())]
-        for r in simulate(pols, imgs, at, std.usd, arc.usd).items:
-            a, rg, n = r.repository.split("/", 2)
-            out[(a, rg, n)] = r
-    return out
+@fact(reads=("repositories", "images", "image_layers"), uses=(inventory,))
+def storage_index(ctx: Any) -> StorageIndex:
+    """The inventory's rows, the repositories, their images and each image's layers, by repository."""
+    images: dict[Key, list[Image]] = defaultdict(list)
+    for im in ctx.records.of(Image):
+        images[(im.account, im.region, im.repository)].append(im)
+    layers: dict[Key, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    for layer in ctx.records.of(ImageLayer):
+        layers[(layer.account, layer.region, layer.repository)][layer.image_digest][layer.layer_digest] = layer.size
+    return StorageIndex({r.key: r for r in inventory(ctx).rows},
+                        {(r.account, r.region, r.name): r for r in ctx.records.of(Repository)}, images, layers)
 
 
 def untagged_only(images: list[Image], layers: dict[str, dict[str, int]],
@@ -179,7 +90,7 @@ def untagged_only(images: list[Image], layers: dict[str, dict[str, int]],
     return untagged, sum(only.values()), set(only)
 
 
-def _money(nbytes: int, book: PriceBook, region: str, what: str) -> tuple[float, dict[str, Any]]:
+def money(nbytes: int, book: PriceBook, region: str, what: str) -> tuple[float, dict[str, Any]]:
     cost, arithmetic = storage_month(nbytes, book.price(region, STANDARD_ITEM))
     return cost, {"what": what, **arithmetic}
 
@@ -197,7 +108,7 @@ def amend_fix(repo: Repository) -> str:
             f"ecrwise lifecycle plan --policy policy.json --repository {repo.name} --out plan.json")
 
 
-def _iso(t: datetime | None) -> str | None:
+def iso(t: datetime | None) -> str | None:
     return None if t is None else t.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
@@ -207,50 +118,70 @@ def _days(now: datetime, t: datetime | None) -> int | None:
 
 # -- ecr.no-lifecycle-policy -----------------------------------------------------------------------------
 
-@check("ecr.no-lifecycle-policy", title="Repository without a lifecycle policy", severity="medium",
-       family="storage", reads=("repositories", "images", "image_layers"), docs=f"{DOCS}#ecr-no-lifecycle-policy",
+class NoLifecyclePolicyOptions(CheckOptions):
+    lifecycle_template: str = option("playbook-base", "Policy the no-lifecycle-policy savings are simulated with.",
+                                     flag="--lifecycle-template")
+
+    @field_validator("lifecycle_template")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from ecrwise.lifecycle.templates import TEMPLATES
+
+        if v not in TEMPLATES:
+            raise ValueError(f"choose one of {', '.join(TEMPLATES)}")
+        return v
+
+
+@check("ecr.no-lifecycle-policy", severity="medium",
+       title=f"Repository without a lifecycle policy (repositories tagged {RETAIN_TAG} are excluded)",
+       facts=(storage_index, template_simulation), options=NoLifecyclePolicyOptions,
+       docs=f"{DOCS}#ecr-no-lifecycle-policy",
+       risk="Every image ever pushed stays, and is billed, until someone deletes it by hand.",
        recommendation="Put a lifecycle policy on the repository (the FinOps playbook's base policy is a start: "
                       "untagged > 1, latest* > 1, v* > 9, any > 20): old and untagged images then go by themselves. "
                       "Back up any images you must keep first, and protect what ECS runs.")
-def no_lifecycle_policy(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    sh = _shared(records, book, options)
-    template = str(_opt(options, "storage.lifecycle_template", DEFAULT_TEMPLATE))
-    policy = parse_policy(get_template(template), source=f"template {template}")
-    targets = {k: policy for k, r in sh.repos.items() if r.lifecycle_policy is None and not _retained(r)}
-    results = _simulate(records, book, targets, sh.now)
-    for key in sorted(targets):
+def no_lifecycle_policy(ctx: CheckContext) -> Iterable[Finding]:
+    sh = storage_index(ctx)
+    template = ctx.options.lifecycle_template
+    results = template_simulation(ctx, template)
+    targets = sorted(k for k, r in sh.repos.items() if r.lifecycle_policy is None and not retained(r))
+    for key in targets:
         repo, row, res = sh.repos[key], sh.rows.get(key), results[key]
         ev = res.evaluation
-        savings = res.monthly_savings_usd
         arithmetic = {"what": f"layers no surviving image references once {template} has run", **res.arithmetic(),
-                      "price": book.price(repo.region, STANDARD_ITEM).as_dict()}
-        yield Finding(
-            "ecr.no-lifecycle-policy", "medium" if ev.freed_bytes else "low", repo.account, repo.region, repo.arn,
-            f"{repo.name}: no lifecycle policy; the {template} policy would expire {len(ev.expire)} of "
-            f"{len(ev.expire) + len(ev.kept)} images and free {ev.freed_bytes / GIB:,.2f} GiB",
-            monthly_cost_usd=row.monthly_cost if row else None, monthly_savings_usd=savings,
+                      "price": ctx.book.price(repo.region, STANDARD_ITEM).as_dict()}
+        yield ctx.finding(
+            repo, resource=repo.arn, severity=None if ev.freed_bytes else "low",
+            message=f"{repo.name}: no lifecycle policy; the {template} policy would expire {len(ev.expire)} of "
+                    f"{len(ev.expire) + len(ev.kept)} images and free {ev.freed_bytes / GIB:,.2f} GiB",
+            monthly_cost_usd=row.monthly_cost if row else None, monthly_savings_usd=res.monthly_savings_usd,
             evidence={"repository": repo.name, "policy": template, "images": len(ev.expire) + len(ev.kept),
                       "expire_count": len(ev.expire), "held_by_index": len(ev.held),
-                      "stored_bytes": ev.stored_bytes, "freed_bytes": ev.freed_bytes, "at": _iso(sh.now)},
-            arithmetic=arithmetic, recommendation=_rec("ecr.no-lifecycle-policy"),
-            fix=rollout_fix(template, repo.name))
+                      "stored_bytes": ev.stored_bytes, "freed_bytes": ev.freed_bytes, "at": iso(ctx.now)},
+            arithmetic=arithmetic, fix=rollout_fix(template, repo.name))
 
 
 # -- ecr.redundant-repository ----------------------------------------------------------------------------
 
+class RedundantOptions(CheckOptions):
+    redundant_days: int = option(90, "No push and no pull for this many days makes a repository redundant.",
+                                 flag="--redundant-days", ge=1, le=36500)
+
+
 @check("ecr.redundant-repository", title="Repository with no push and no pull for months", severity="medium",
-       family="storage", reads=("repositories", "images", "pull_metrics", "ecs_task_definitions", "ecs_tasks"),
+       facts=(storage_index, in_use), options=RedundantOptions,
        docs=f"{DOCS}#ecr-redundant-repository",
+       risk="A repository nobody pushes to or pulls from is billed in full every month for nothing.",
        recommendation="Confirm with its owner that nothing needs it (the playbook's 'redundant' repositories), "
                       "keep the images you must (or move them to the archive storage class), then delete the "
                       "repository: its whole storage is saved.")
-def redundant_repository(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    sh = _shared(records, book, options)
-    days = int(_opt(options, "storage.redundant_days", DEFAULT_REDUNDANT_DAYS))
-    cutoff = sh.now - timedelta(days=days)
+def redundant_repository(ctx: CheckContext) -> Iterable[Finding]:
+    sh, used = storage_index(ctx), in_use(ctx)
+    days = ctx.options.redundant_days
+    cutoff = ctx.now - timedelta(days=days)
     for key in sorted(sh.repos):
         repo, row = sh.repos[key], sh.rows.get(key)
-        if row is None or _retained(repo):
+        if row is None or retained(repo):
             continue
         pushed = row.last_pushed_at or repo.created_at
         if pushed is None or pushed > cutoff:
@@ -259,63 +190,69 @@ def redundant_repository(records: Records, book: PriceBook, options: dict[str, A
             continue
         if row.pulls_30d > 0 and days >= 30:
             continue  # pulled this month even though no image records a pull time
-        in_use = sh.in_use.digests(key)
-        if in_use:
+        if used.digests(key):
             continue  # ECS runs (or may roll back to) one of its images: not redundant, whatever the metrics
-        yield Finding(
-            "ecr.redundant-repository", "medium", repo.account, repo.region, repo.arn,
-            f"{repo.name}: no push for {_days(sh.now, pushed)} days and "
-            + (f"no pull for {_days(sh.now, row.last_pulled_at)} days" if row.last_pulled_at
+        yield ctx.finding(
+            repo, resource=repo.arn,
+            message=f"{repo.name}: no push for {_days(ctx.now, pushed)} days and "
+            + (f"no pull for {_days(ctx.now, row.last_pulled_at)} days" if row.last_pulled_at
                else "no pull on record")
             + f" (threshold {days} days); it stores {row.stored_bytes / GIB:,.2f} GiB",
             monthly_cost_usd=row.monthly_cost, monthly_savings_usd=row.monthly_cost,
-            evidence={"repository": repo.name, "threshold_days": days, "last_pushed_at": _iso(row.last_pushed_at),
-                      "created_at": _iso(repo.created_at), "last_pulled_at": _iso(row.last_pulled_at),
+            evidence={"repository": repo.name, "threshold_days": days, "last_pushed_at": iso(row.last_pushed_at),
+                      "created_at": iso(repo.created_at), "last_pulled_at": iso(row.last_pulled_at),
                       "last_pulled_source": row.last_pulled_source, "pulls_30d": row.pulls_30d,
                       "images": row.images, "stored_bytes": row.stored_bytes, "in_use_by_ecs": False},
             arithmetic={"what": "the repository's whole storage", **row.arithmetic},
-            recommendation=_rec("ecr.redundant-repository"),
             fix=f"aws ecr delete-repository --repository-name {repo.name} --force --region {repo.region}")
 
 
 # -- ecr.untagged-bytes ----------------------------------------------------------------------------------
 
-@check("ecr.untagged-bytes", title="Bytes only untagged images hold", severity="low", family="storage",
-       reads=("images", "image_layers", "ecs_tasks", "ecs_task_definitions"), docs=f"{DOCS}#ecr-untagged-bytes",
+@check("ecr.untagged-bytes", title="Bytes only untagged images hold", severity="low",
+       facts=(storage_index, in_use), docs=f"{DOCS}#ecr-untagged-bytes",
+       risk="A rebuilt tag leaves its previous image untagged; its own layers are billed until it goes.",
        recommendation="Expire untagged images with a lifecycle rule (tagStatus untagged, sinceImagePushed a few "
                       "days): a rebuilt tag leaves its previous image untagged, and its own layers are billed "
                       "until it goes.")
-def untagged_bytes(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    sh = _shared(records, book, options)
+def untagged_bytes(ctx: CheckContext) -> Iterable[Finding]:
+    sh, used = storage_index(ctx), in_use(ctx)
     for key in sorted(sh.repos):
         repo = sh.repos[key]
-        imgs = sh.images.get(key, [])
-        untagged, nbytes, _ = untagged_only(imgs, sh.layers.get(key, {}), sh.in_use.digests(key))
+        untagged, nbytes, _ = untagged_only(sh.images.get(key, []), sh.layers.get(key, {}), used.digests(key))
         if not nbytes:
             continue
-        cost, arithmetic = _money(nbytes, book, repo.region, "layers only untagged images reference")
+        cost, arithmetic = money(nbytes, ctx.book, repo.region, "layers only untagged images reference")
         oldest = min((i.pushed_at for i in untagged if i.pushed_at), default=None)
-        yield Finding(
-            "ecr.untagged-bytes", "low", repo.account, repo.region, repo.arn,
-            f"{repo.name}: {len(untagged)} untagged image(s) alone hold {nbytes / GIB:,.2f} GiB",
+        yield ctx.finding(
+            repo, resource=repo.arn,
+            message=f"{repo.name}: {len(untagged)} untagged image(s) alone hold {nbytes / GIB:,.2f} GiB",
             monthly_cost_usd=cost, monthly_savings_usd=cost,
             evidence={"repository": repo.name, "untagged_images": len(untagged), "untagged_only_bytes": nbytes,
-                      "oldest_untagged_pushed_at": _iso(oldest),
+                      "oldest_untagged_pushed_at": iso(oldest),
                       "lifecycle_policy": repo.lifecycle_policy is not None,
                       "digests": sorted(i.digest for i in untagged)[:20]},
-            arithmetic=arithmetic, recommendation=_rec("ecr.untagged-bytes"),
+            arithmetic=arithmetic,
             fix=rollout_fix("untagged-only", repo.name) if repo.lifecycle_policy is None else amend_fix(repo))
 
 
 # -- ecr.large-image -------------------------------------------------------------------------------------
 
-@check("ecr.large-image", title="Images larger than the threshold", severity="low", family="storage",
-       reads=("images", "image_layers"), docs=f"{DOCS}#ecr-large-image",
+class LargeImageOptions(CheckOptions):
+    # Bounded so a typo (1e308, inf) is an error naming the option rather than an overflow; no image is 1 TiB.
+    large_image_gib: float = option(1.0, "Images above this many GiB are large.", flag="--large-image-gib",
+                                    gt=0, le=1024)
+
+
+@check("ecr.large-image", title="Images larger than the threshold", severity="low",
+       facts=(storage_index,), options=LargeImageOptions, docs=f"{DOCS}#ecr-large-image",
+       risk="Large images cost storage in every repository that holds them and download time and NAT bytes on "
+            "every Fargate task start.",
        recommendation="Make the image smaller: a slimmer base image, multi-stage builds that leave compilers and "
                       "caches behind, fewer and smaller layers. Every task start on Fargate downloads all of it.")
-def large_image(records: Records, book: PriceBook, options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    sh = _shared(records, book, options)
-    threshold = int(_opt(options, "storage.large_image_bytes", DEFAULT_LARGE_IMAGE_BYTES))
+def large_image(ctx: CheckContext) -> Iterable[Finding]:
+    sh = storage_index(ctx)
+    threshold = int(ctx.options.large_image_gib * GIB)
     # How many repositories store each layer: a layer in many is a shared base image, not this team's build.
     repos_of_layer: dict[str, set[Key]] = defaultdict(set)
     for key, by_image in sh.layers.items():
@@ -331,90 +268,91 @@ def large_image(records: Records, book: PriceBook, options: dict[str, Any] | Non
         largest = big[0]
         image_layers = sh.layers.get(key, {})
         refs: dict[str, int] = defaultdict(int)
-        sizes: dict[str, int] = {}
         for im in big:
-            for ld, size in image_layers.get(im.digest, {}).items():
+            for ld in image_layers.get(im.digest, {}):
                 refs[ld] += 1
-                sizes[ld] = size
         top = sorted(image_layers.get(largest.digest, {}).items(), key=lambda kv: (-kv[1], kv[0]))[:5]
         top_share = sum(s for _, s in top[:2]) / largest.size_bytes if largest.size_bytes else 0.0
-        yield Finding(
-            "ecr.large-image", "low", repo.account, repo.region, repo.arn,
-            f"{repo.name}: {len(big)} image(s) over {threshold / GIB:g} GiB (largest "
+        yield ctx.finding(
+            repo, resource=repo.arn,
+            message=f"{repo.name}: {len(big)} image(s) over {threshold / GIB:g} GiB (largest "
             f"{largest.size_bytes / GIB:,.2f} GiB{', ' + ', '.join(largest.tags[:2]) if largest.tags else ''}); "
             f"its {min(2, len(top))} largest layer(s) are {top_share:.0%} of it",
             evidence={"repository": repo.name, "threshold_bytes": threshold, "large_images": len(big),
                       "images": [{"digest": i.digest, "tags": i.tags, "size_bytes": i.size_bytes,
-                                  "pushed_at": _iso(i.pushed_at)} for i in big[:5]],
+                                  "pushed_at": iso(i.pushed_at)} for i in big[:5]],
                       "largest_image_layers": [
                           {"digest": ld, "size_bytes": size, "share_of_image": round(size / largest.size_bytes, 4),
                            "in_large_images": refs.get(ld, 0), "repositories_storing_it": len(repos_of_layer[ld])}
-                          for ld, size in top]},
-            recommendation=_rec("ecr.large-image"))
+                          for ld, size in top]})
 
 
 # -- ecr.no-cost-allocation-tags -------------------------------------------------------------------------
 
+class CostTagOptions(CheckOptions):
+    cost_tags: tuple[str, ...] = option(("team", "cost-center", "owner", "project"),
+                                        "Cost allocation tag keys, any of which attributes a repository's cost.",
+                                        flag="--cost-tag", metavar="KEY", min_length=1)
+
+    @field_validator("cost_tags")
+    @classmethod
+    def _non_empty(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not all(k.strip() for k in v):
+            raise ValueError("a tag key is empty")
+        return v
+
+
 @check("ecr.no-cost-allocation-tags", title="Repository without cost allocation tags", severity="low",
-       family="storage", reads=("repositories",), docs=f"{DOCS}#ecr-no-cost-allocation-tags",
+       facts=(storage_index,), options=CostTagOptions,
+       docs=f"{DOCS}#ecr-no-cost-allocation-tags",
+       risk="Its cost is attributed to nobody in Cost Explorer and the Cost and Usage Report.",
        recommendation="Tag the repository with who pays for it (team, cost-center, owner or project) and activate "
                       "the key as a cost allocation tag in the Billing console: its storage then shows per team "
                       "in Cost Explorer and the Cost and Usage Report.")
-def no_cost_allocation_tags(records: Records, book: PriceBook,
-                            options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    sh = _shared(records, book, options)
-    keys = tuple(_opt(options, "storage.cost_allocation_keys", DEFAULT_COST_KEYS))
+def no_cost_allocation_tags(ctx: CheckContext) -> Iterable[Finding]:
+    sh = storage_index(ctx)
+    keys = ctx.options.cost_tags
     wanted = {normalise_tag_key(k) for k in keys}
     for key in sorted(sh.repos):
         repo, row = sh.repos[key], sh.rows.get(key)
         if any(normalise_tag_key(k) in wanted and str(v).strip() for k, v in repo.tags.items()):
             continue
-        yield Finding(
-            "ecr.no-cost-allocation-tags", "low", repo.account, repo.region, repo.arn,
-            f"{repo.name}: none of the cost allocation tags {', '.join(keys)}; its "
-            f"${(row.monthly_cost if row else 0.0):,.2f}/month is attributed to nobody",
+        yield ctx.finding(
+            repo, resource=repo.arn,
+            message=f"{repo.name}: none of the cost allocation tags {', '.join(keys)}; its "
+                    f"${(row.monthly_cost if row else 0.0):,.2f}/month is attributed to nobody",
             monthly_cost_usd=row.monthly_cost if row else None,
             evidence={"repository": repo.name, "tags": sorted(repo.tags), "wanted_any_of": list(keys)},
             arithmetic=dict(row.arithmetic) if row else {},
-            recommendation=_rec("ecr.no-cost-allocation-tags"),
             fix=f"aws ecr tag-resource --resource-arn {repo.arn} --tags Key={keys[0]},Value=OWNER "
                 f"--region {repo.region}")
 
 
-# -- lifecycle.policy-keeps-untagged ---------------------------------------------------------------------
+# -- ecr.mutable-tags ------------------------------------------------------------------------------------
 
-@check("lifecycle.policy-keeps-untagged", title="Lifecycle policy expires nothing while untagged images stay",
-       severity="low", family="lifecycle", reads=("repositories", "images", "image_layers"),
-       docs=f"{DOCS}#lifecycle-policy-keeps-untagged",
-       recommendation="Add a rule for untagged images (tagStatus untagged, sinceImagePushed N days) to the "
-                      "repository's policy: today it expires nothing while untagged images hold bytes.")
-def policy_keeps_untagged(records: Records, book: PriceBook,
-                          options: dict[str, Any] | None = None) -> Iterable[Finding]:
-    sh = _shared(records, book, options)
-    current: dict[Key, Policy | None] = {}
-    for key, repo in sh.repos.items():
-        if repo.lifecycle_policy is None:
-            continue
-        try:
-            current[key] = parse_policy(repo.lifecycle_policy, source=repo.name)
-        except UserError:  # an invalid stored policy is `ecrwise lifecycle lint`'s business, not this check's
-            continue
-    results = _simulate(records, book, current, sh.now)
-    for key in sorted(current):
-        res = results[key]
-        if res.evaluation.expire or res.evaluation.transition:
-            continue
+@check("ecr.mutable-tags", title="Repository allows mutable tags", severity="low", facts=(storage_index,),
+       docs=f"{DOCS}#ecr-mutable-tags",
+       risk="A push can move any tag to another image, so what a tag protects, and what is in use by tag, holds "
+            "only until the next push.",
+       recommendation="Turn on tag immutability (put-image-tag-mutability IMMUTABLE) and push each build under a "
+                      "new tag (a version or git SHA); keep tags mutable only where a tag must move, such as "
+                      "pull-through cache repositories.")
+def mutable_tags(ctx: CheckContext) -> Iterable[Finding]:
+    # ECR User Guide, "Preventing image tags from being overwritten in Amazon ECR": with MUTABLE a push may
+    # reuse an existing tag; IMMUTABLE refuses it (ImageTagAlreadyExistsException). *_WITH_EXCLUSION settings
+    # are a deliberate choice per tag, so only plain MUTABLE is flagged.
+    sh = storage_index(ctx)
+    for key in sorted(sh.repos):
         repo = sh.repos[key]
-        untagged, nbytes, _ = untagged_only(sh.images.get(key, []), sh.layers.get(key, {}), sh.in_use.digests(key))
-        if not nbytes:
+        if repo.tag_mutability != "MUTABLE":
             continue
-        cost, arithmetic = _money(nbytes, book, repo.region, "layers only untagged images reference")
-        yield Finding(
-            "lifecycle.policy-keeps-untagged", "low", repo.account, repo.region, repo.arn,
-            f"{repo.name}: its lifecycle policy expires nothing today, yet {len(untagged)} untagged image(s) "
-            f"alone hold {nbytes / GIB:,.2f} GiB",
-            monthly_cost_usd=cost, monthly_savings_usd=cost,
-            evidence={"repository": repo.name, "rules": len(current[key].rules) if current[key] else 0,
-                      "untagged_images": len(untagged), "untagged_only_bytes": nbytes, "at": _iso(sh.now)},
-            arithmetic=arithmetic, recommendation=_rec("lifecycle.policy-keeps-untagged"),
-            fix=amend_fix(repo))
+        tagged = [i for i in sh.images.get(key, []) if i.tags]
+        yield ctx.finding(
+            repo, resource=repo.arn,
+            message=f"{repo.name}: tags are mutable, so a push can move any of its {len(tagged)} tagged image(s)' "
+                    "tags to another image; a lifecycle rule keeping images by tag, and ECS running an image by "
+                    "tag, then mean a different image",
+            evidence={"repository": repo.name, "tag_mutability": repo.tag_mutability, "tagged_images": len(tagged),
+                      "lifecycle_policy": repo.lifecycle_policy is not None},
+            fix=f"aws ecr put-image-tag-mutability --repository-name {repo.name} --image-tag-mutability IMMUTABLE "
+                f"--region {repo.region}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from ecrwise.cli.common import Fmt
 from ecrwise.errors import UserError
@@ -13,6 +14,17 @@ from ecrwise.store import default_store_path
 
 def demo_store_path(store: Path | None) -> Path:
     return Path(store) if store else default_store_path().with_name("demo.duckdb")
+
+
+def no_lifecycle_policy_line(inv: Any, path: Path) -> str:
+    """Counted as `ecr.no-lifecycle-policy` counts them: a repository tagged ecrwise:retain is kept on purpose."""
+    from ecrwise.analysis.storage_checks import RETAIN_TAG, retained
+
+    no_policy = sum(1 for r in inv.rows if not r.lifecycle_policy and not retained(r))
+    return (f"  · {no_policy} of {len(inv.rows)} repositories have no lifecycle policy (repositories tagged "
+            f"{RETAIN_TAG} are excluded): `ecrwise lifecycle template playbook-base > policy.json`, then "
+            f"`ecrwise lifecycle plan --store {path} --policy policy.json --out plan.json` shows what it would "
+            f"free and protects the images ECS still runs.")
 
 
 def run_demo(*, keep_running: bool, store: Path | None) -> None:
@@ -66,11 +78,7 @@ def run_demo(*, keep_running: bool, store: Path | None) -> None:
               f"less).")
         print(f"  · Start with the {t['repositories_above_median']} repositories above the median "
               f"(${t['median_monthly_cost_usd']:.2f}/month): `ecrwise repos --store {path} --sort cost`.")
-        no_policy = sum(1 for r in inv.rows if not r.lifecycle_policy)
-        print(f"  · {no_policy} of {len(inv.rows)} repositories have no lifecycle policy: "
-              f"`ecrwise lifecycle template playbook-base > policy.json`, then "
-              f"`ecrwise lifecycle plan --store {path} --policy policy.json --out plan.json` shows what it would "
-              f"free and protects the images ECS still runs.")
+        print(no_lifecycle_policy_line(inv, path))
         print(f"  · Spreadsheet users: `ecrwise repos --store {path} --playbook > repos.csv`.")
         report = write_report(path, snap.id, path.with_name("ecrwise-report.html"), book)
         print()

@@ -38,12 +38,13 @@ def render_findings(items: list[dict[str, Any]], fmt: Fmt, kind: str, snapshot: 
 
 def run_checks(records: Any, book: Any, options: dict[str, Any]) -> list[Any]:
     from ecrwise.analysis import ecs_checks  # noqa: F401 — registers the checks
-    from ecrwise.analysis.checks import REGISTRY
+    from ecrwise.analysis.checks import REGISTRY, CheckSession
 
     findings = []
+    session = CheckSession(records, book, options)  # one session: the ECS checks share one pull analysis
     for c in REGISTRY.values():
         if c.family == "ecs":
-            findings.extend(c.run(records, book, options))
+            findings.extend(session.run(c))
     findings.sort(key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), -(f.monthly_savings_usd or 0.0), f.check,
                                  f.resource))
     return findings
@@ -68,7 +69,7 @@ def ecs(
         raise UserError(f"--min-severity {min_severity}: choose one of {', '.join(SEVERITY_ORDER)}")
     book = prices(price_file)
     snap, records = load_records(store, snapshot)
-    findings = run_checks(records, book, {"crash_loop_threshold": crash_loop_threshold, "now": snap.taken_at})
+    findings = run_checks(records, book, {"ecs.crash_loop_threshold": crash_loop_threshold, "now": snap.taken_at})
     items = [view.finding_item(f) for f in findings if SEVERITY_ORDER[f.severity] <= SEVERITY_ORDER[min_severity]]
     render_findings(items, fmt, "ecs", snap.as_dict() | {"prices": book.describe()}, view.totals(items),
                     snapshot_warnings(snap, records),

@@ -4,10 +4,11 @@ table, json, csv, markdown and sarif; `--fail-on-*` gates for CI. Thin: loads a 
 """
 from __future__ import annotations
 
+import inspect
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Callable, Iterable, List, Mapping, Optional
 
 import typer
 
@@ -27,21 +28,115 @@ class FindingsFmt(str, Enum):
     sarif = "sarif"
 
 
-DEFAULT_COST_TAGS = ["team", "cost-center", "owner", "project"]
+def check_options(*, now: Any, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What `analysis.findings.collect` takes: the snapshot's time and the FAMILY.OPTION values given; every
+    other option takes its default from its check's options model (the only place a default is written)."""
+    return {"now": now, **(values or {})}
 
 
-def check_options(*, now: Any, crash_loop_threshold: float = 12.0, redundant_days: int = 90,
-                  large_image_gib: float = 1.0, cost_tags: list[str] | None = None,
-                  lifecycle_template: str = "playbook-base") -> dict[str, Any]:
-    """The options every registered check reads (see each check module's docstring)."""
-    from ecrwise.lifecycle.templates import TEMPLATES
+# -- check options: flags, --set and --config, all from the checks' option models -----------------------------
 
-    if lifecycle_template not in TEMPLATES:
-        raise UserError(f"--lifecycle-template {lifecycle_template}: choose one of {', '.join(TEMPLATES)}")
-    return {"now": now, "crash_loop_threshold": crash_loop_threshold, "storage.redundant_days": redundant_days,
-            "storage.large_image_bytes": int(large_image_gib * 2**30),
-            "storage.cost_allocation_keys": tuple(cost_tags or DEFAULT_COST_TAGS),
-            "storage.lifecycle_template": lifecycle_template}
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def _param_name(spec: Any) -> str:
+    return "opt_" + spec.flag.lstrip("-").replace("-", "_")
+
+
+def _default_text(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, (tuple, list)) else f"{value:g}" \
+        if isinstance(value, float) else str(value)
+
+
+def _flag_specs() -> list[Any]:
+    from ecrwise.analysis.checks import option_specs
+
+    return [s for s in option_specs().values() if s.flag]
+
+
+def with_check_option_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Give `fn` (which takes **flags) one Typer option per check option that declares a flag, built from the
+    option's model: its type, and help naming the default. Their Typer default is None (not given), so the
+    model's default is the only one."""
+    sig = inspect.signature(fn)
+    params = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    at = next((i for i, p in enumerate(params) if p.name == "docs_base_url"), len(params))
+    added = []
+    for spec in _flag_specs():
+        kind = {"integer": int, "number": float}.get(spec.type, str)
+        annotation = Optional[List[str]] if spec.is_list else Optional[kind]  # type: ignore[valid-type]
+        more = " Repeatable." if spec.is_list else ""
+        added.append(inspect.Parameter(
+            _param_name(spec), inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation,
+            default=typer.Option(None, spec.flag, metavar=spec.metavar,
+                                 help=f"{spec.help}{more} Default {_default_text(spec.default)}; same as --set "
+                                      f"{spec.key}=…")))
+    fn.__signature__ = sig.replace(parameters=params[:at] + added + params[at:])  # type: ignore[attr-defined]
+    return fn
+
+
+def check_option(key: str) -> Any:
+    """A Typer option for one check option, its default and help from the check's model: for other commands that
+    take one (`ecrwise ecs --crash-loop-threshold`), so the default stays written once. The value is validated
+    by the model when the checks run (a UserError naming the option)."""
+    from ecrwise.analysis.checks import option_specs
+
+    spec = option_specs()[key]
+    return typer.Option(spec.default, spec.flag, help=f"{spec.help} Default {_default_text(spec.default)}.")
+
+
+def load_option_file(path: Path) -> dict[str, Any]:
+    """A --config file: JSON or TOML (by its suffix), `{"storage": {"redundant_days": 30}}` or
+    `{"storage.redundant_days": 30}` → {"storage.redundant_days": 30} (not validated yet)."""
+    import json
+    import tomllib
+
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise UserError(f"--config {path}: cannot read: {e.strerror or e}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise UserError(f"--config {path}: larger than {MAX_CONFIG_BYTES:,} bytes; an options file is a few lines")
+    toml = path.suffix.lower() == ".toml"
+    try:
+        text = raw.decode("utf-8")
+        doc = tomllib.loads(text) if toml else json.loads(text)
+    except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        raise UserError(f"--config {path}: not valid {'TOML' if toml else 'JSON'}: {e}") from None
+    if not isinstance(doc, dict):
+        raise UserError(f"--config {path}: expected a table of FAMILY.OPTION values, got {type(doc).__name__}")
+    flat: dict[str, Any] = {}
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            for name, v in value.items():
+                flat[f"{key}.{name}"] = v
+        else:
+            flat[str(key)] = value
+    return flat
+
+
+def resolve_check_options(flags: Mapping[str, Any], sets: Iterable[str] = (),
+                          config: Optional[Path] = None) -> dict[str, Any]:
+    """FAMILY.OPTION → validated value from --config, then --set, then the dedicated flags (later wins)."""
+    from ecrwise.analysis.checks import option_specs, validate_options
+
+    values: dict[str, Any] = {}
+    if config is not None:
+        values.update(validate_options(load_option_file(config), f"--config {config}"))
+    specs = option_specs()
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UserError(f"--set {item}: expected FAMILY.OPTION=VALUE, e.g. --set storage.redundant_days=30")
+        spec = specs.get(key)
+        value: Any = [v.strip() for v in raw.split(",") if v.strip()] if spec and spec.is_list else raw.strip()
+        values.update(validate_options({key: value}, "--set"))
+    for spec in _flag_specs():
+        given = flags.get(_param_name(spec))
+        if given is not None and given != []:
+            values.update(validate_options({spec.key: given}, spec.flag))
+    return values
 
 
 def _severity(value: Optional[str], flag: str) -> Optional[str]:
@@ -57,9 +152,12 @@ def _list_checks(fmt: FindingsFmt) -> None:
     from ecrwise.report.findings import check_item
     from ecrwise.report.output import Column, rich_table, wide_console
 
+    from ecrwise.analysis.checks import option_specs
+
     items = [check_item(c) for c in registry().values()]
+    specs = option_specs()
     if fmt is FindingsFmt.json:
-        dump_json(envelope("checks", None, items, {"checks": len(items)}, []))
+        dump_json(envelope("checks", None, items, {"checks": len(items), "options": len(specs)}, []))
         return
     if fmt not in (FindingsFmt.table, FindingsFmt.csv):
         raise UserError(f"--list-checks --format {fmt.value}: use table, csv or json")
@@ -68,12 +166,20 @@ def _list_checks(fmt: FindingsFmt) -> None:
 
         dump_csv(items, ["id", "family", "severity", "title", "docs", "recommendation"])
         return
-    wide_console().print(rich_table(f"{len(items)} registered checks", [
+    console = wide_console()
+    console.print(rich_table(f"{len(items)} registered checks", [
         Column("id", "check"), Column("family", "family"), Column("severity", "default severity"),
-        Column("title", "title"), Column("docs", "docs")], items))
+        Column("title", "title"), Column("docs", "docs"),
+        Column("options", "options", lambda opts: ", ".join(o["name"] for o in opts) or "-")], items))
+    rows = [s.as_dict() | {"default": _default_text(s.default), "flag": s.flag or "-", "checks": ", ".join(s.checks)}
+            for s in specs.values()]
+    console.print(rich_table(f"{len(rows)} check options (--set NAME=VALUE, --config FILE, or the flag)", [
+        Column("name", "option"), Column("type", "type"), Column("default", "default"), Column("flag", "flag"),
+        Column("help", "help"), Column("checks", "checks")], rows))
 
 
 @app.callback(invoke_without_command=True)
+@with_check_option_flags
 def findings(
     ctx: typer.Context,
     check: List[str] = typer.Option([], "--check", metavar="ID|FAMILY|GLOB",
@@ -90,18 +196,14 @@ def findings(
                                                          "much a month."),
     fail_on_severity: Optional[str] = typer.Option(None, "--fail-on-severity", metavar="LEVEL",
                                                    help="Exit 1 when a selected finding is at least this severe."),
-    list_checks: bool = typer.Option(False, "--list-checks", help="List the registered checks and exit."),
-    redundant_days: int = typer.Option(90, "--redundant-days", min=1,
-                                       help="No push and no pull for this many days makes a repository redundant."),
-    large_image_gib: float = typer.Option(1.0, "--large-image-gib", min=0.001, help="Images above this are large."),
-    cost_tag: List[str] = typer.Option([], "--cost-tag", metavar="KEY",
-                                       help="Cost allocation tag keys (repeatable; default team, cost-center, "
-                                            "owner, project)."),
-    lifecycle_template: str = typer.Option("playbook-base", "--lifecycle-template",
-                                           help="Policy the no-lifecycle-policy savings are simulated with."),
-    crash_loop_threshold: float = typer.Option(12.0, "--crash-loop-threshold", min=0.001,
-                                               help="Starts per desired task per day above which a service "
-                                                    "crash-loops."),
+    list_checks: bool = typer.Option(False, "--list-checks", help="List the registered checks (and their "
+                                                                   "options) and exit."),
+    set_: List[str] = typer.Option([], "--set", metavar="FAMILY.OPTION=VALUE",
+                                   help="Set a check option, e.g. storage.redundant_days=30 (repeatable; lists "
+                                        "comma-separated; see --list-checks)."),
+    config: Optional[Path] = typer.Option(None, "--config", metavar="FILE",
+                                          help="Check options from a JSON or TOML file: {\"storage\": "
+                                               "{\"redundant_days\": 30}}."),
     docs_base_url: Optional[str] = typer.Option(None, "--docs-base-url", envvar="ECRWISE_DOCS_BASE_URL",
                                                 help="SARIF: where the docs are served; rules get helpUri from it."),
     sarif_artifact: Optional[str] = typer.Option(None, "--sarif-artifact", metavar="PATH",
@@ -111,6 +213,7 @@ def findings(
     store: Optional[Path] = StoreOpt,
     price_file: Optional[Path] = PriceFileOpt,
     fmt: FindingsFmt = typer.Option(FindingsFmt.table, "--format", "-f", help="Output format."),
+    **check_flags: Any,
 ) -> None:
     """Every finding from every analysis (storage, lifecycle, pulls, ECS, network), ranked by monthly savings."""
     if ctx.invoked_subcommand is not None:
@@ -128,11 +231,10 @@ def findings(
     if unknown:
         raise UserError(f"--check {' '.join(unknown)}: matches no registered check (see `ecrwise findings "
                         "--list-checks`)")
+    values = resolve_check_options(check_flags, set_, config)
     book = prices(price_file)
     snap, records = load_records(store, snapshot)
-    options = check_options(now=snap.taken_at, crash_loop_threshold=crash_loop_threshold,
-                            redundant_days=redundant_days, large_image_gib=large_image_gib, cost_tags=cost_tag,
-                            lifecycle_template=lifecycle_template)
+    options = check_options(now=snap.taken_at, values=values)
     result = select(collect(records, book, options), checks=check, severity=severity, accounts=account,
                     regions=region)
     checks = registry()

@@ -20,7 +20,7 @@ app = typer.Typer(help="Write the self-contained HTML report.", invoke_without_c
 def write_report(store: Optional[Path], snapshot: Optional[int], out: Path, book: PriceBook, *,
                  top: int = 15) -> dict[str, Any]:
     """Render the report of one snapshot (and the history up to it) into `out`; returns its headline."""
-    from ecrwise.analysis.ecs_checks import pulls_report
+    from ecrwise.analysis.ecs_checks import crash_loop_pulls
     from ecrwise.analysis.findings import collect, registry
     from ecrwise.analysis.inventory import build_inventory, sort_rows
     from ecrwise.cli.findings import check_options
@@ -40,7 +40,7 @@ def write_report(store: Optional[Path], snapshot: Optional[int], out: Path, book
     totals = fview.totals_json(result.totals())
     inv = build_inventory(records.of(Repository), records.of(Image), records.of(ImageLayer), records.of(PullMetric),
                           book)
-    pulls = pulls_report(records, book, options)  # the run the ECS checks already made, cached on `records`
+    pulls = crash_loop_pulls(result.session)  # the run the ECS checks already made, in the findings' session
     with open_store(store) as st:
         history = load_history(st, book, upto=snap.id)
     inputs = ReportInputs(

@@ -60,8 +60,12 @@ def totals_json(t: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_item(c: Check) -> dict[str, Any]:
+    from ecrwise.analysis.checks import option_specs
+
+    specs = option_specs()
     return {"id": c.id, "title": c.title, "family": c.family, "severity": c.severity, "reads": list(c.reads),
-            "docs": c.docs, "recommendation": c.recommendation}
+            "facts": list(c.facts), "docs": c.docs, "risk": c.risk, "recommendation": c.recommendation,
+            "options": [specs[k].as_dict() for k in c.option_keys]}
 
 
 # -- table ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,111 @@
+"""Facts several check families share, each computed once per `CheckSession` (see `analysis.checks`). Pure.
+
+Call a fact with the context you hold: `inventory(ctx)`, `pulls(ctx, threshold, now)`. Each declares the
+tables it reads; a check using one declares it in `facts=` and gets those tables added to its `reads`.
+Family-specific facts live in their family module (`storage_index`, `network_audit`).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from ecrwise.analysis.checks import fact
+from ecrwise.analysis.in_use import InUse, find_in_use
+from ecrwise.analysis.inventory import Inventory, build_inventory
+from ecrwise.analysis.pulls import PullsReport, analyse_pulls
+from ecrwise.errors import UserError
+from ecrwise.lifecycle.from_records import lifecycle_images, repo_key
+from ecrwise.lifecycle.images import LifecycleImage
+from ecrwise.lifecycle.policy import Policy, parse_policy
+from ecrwise.lifecycle.simulate import RepositoryResult, simulate
+from ecrwise.lifecycle.templates import get_template
+from ecrwise.pricing.book import PriceBook
+from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
+from ecrwise.records.ecs import (EcsContainerDefinition, EcsDeployment, EcsService, EcsTask, EcsTaskContainer,
+                                 EcsTaskDefinition)
+
+STANDARD_ITEM = "ecr_storage_gb_month"
+ARCHIVE_ITEM = "ecr_archive_storage_gb_month"
+
+Key = tuple[str, str, str]  # (account, region, repository)
+
+
+@fact(reads=("repositories", "images", "image_layers", "pull_metrics"))
+def inventory(ctx: Any) -> Inventory:
+    """Stored bytes, monthly cost and last push/pull per repository (`analysis.inventory`)."""
+    r = ctx.records
+    return build_inventory(r.of(Repository), r.of(Image), r.of(ImageLayer), r.of(PullMetric), ctx.book)
+
+
+def _find_in_use(records: Any) -> InUse:
+    """The one call of `analysis.in_use.find_in_use` (its signature is becoming `find_in_use(records)`)."""
+    return find_in_use(records.of(Image), records.of(EcsService), records.of(EcsDeployment),
+                       records.of(EcsTaskDefinition), records.of(EcsContainerDefinition), records.of(EcsTask),
+                       records.of(EcsTaskContainer))
+
+
+@fact(reads=("images", "ecs_services", "ecs_deployments", "ecs_task_definitions", "ecs_container_definitions",
+             "ecs_tasks", "ecs_task_containers"))
+def in_use(ctx: Any) -> InUse:
+    """The images ECS runs or may roll back to, by repository and digest."""
+    return _find_in_use(ctx.records)
+
+
+@fact(reads=("images", "image_layers", "pull_metrics", "ecs_services", "ecs_deployments",
+             "ecs_service_events", "ecs_tasks", "ecs_task_containers", "ecs_task_definitions",
+             "ecs_container_definitions", "ecs_container_instances", "ec2_instances", "ecs_agent_configs", "vpcs",
+             "subnets", "route_tables", "routes", "vpc_endpoints", "nat_gateways", "security_group_rules"))
+def pulls(ctx: Any, crash_loop_threshold: float, now: datetime | None) -> PullsReport:
+    """`ecrwise pulls`' analysis: per-service pull traffic and cost, crash loops (`analysis.pulls`)."""
+    return analyse_pulls(ctx.records, ctx.book, crash_loop_threshold=crash_loop_threshold, now=now)
+
+
+@fact(reads=("images", "image_layers"))
+def engine_images(ctx: Any) -> dict[str, list[LifecycleImage]]:
+    """The lifecycle engine's images, by ACCOUNT/REGION/NAME."""
+    out: dict[str, list[LifecycleImage]] = defaultdict(list)
+    for im in lifecycle_images(ctx.records.of(Image), ctx.records.of(ImageLayer)):
+        out[im.repository].append(im)
+    return out
+
+
+def _simulate(ctx: Any, policies: dict[Key, Policy | None]) -> dict[Key, RepositoryResult]:
+    """Run the engine per region (each region has its own storage price) at the snapshot's time."""
+    book: PriceBook = ctx.book
+    by_region: dict[str, dict[str, Policy | None]] = defaultdict(dict)
+    for (account, region, name), pol in policies.items():
+        by_region[region][repo_key(account, region, name)] = pol
+    images = engine_images(ctx)
+    out: dict[Key, RepositoryResult] = {}
+    for region, pols in by_region.items():
+        std, arc = book.price(region, STANDARD_ITEM), book.price(region, ARCHIVE_ITEM)
+        imgs = [im for k in pols for im in images.get(k, ())]
+        for r in simulate(pols, imgs, ctx.now, std.usd, arc.usd).items:
+            a, rg, n = r.repository.split("/", 2)
+            out[(a, rg, n)] = r
+    return out
+
+
+@fact(reads=("repositories",), uses=(engine_images,))
+def template_simulation(ctx: Any, template: str) -> dict[Key, RepositoryResult]:
+    """What the shipped `template` would do to each repository that has no lifecycle policy."""
+    policy = parse_policy(get_template(template), source=f"template {template}")
+    return _simulate(ctx, {(r.account, r.region, r.name): policy for r in ctx.records.of(Repository)
+                           if r.lifecycle_policy is None})
+
+
+@fact(reads=("repositories",), uses=(engine_images,))
+def policy_simulation(ctx: Any) -> dict[Key, tuple[Policy, RepositoryResult]]:
+    """What each repository's own lifecycle policy does today. An invalid stored policy is left out: it is
+    `ecrwise lifecycle lint`'s business."""
+    current: dict[Key, Policy | None] = {}
+    for repo in ctx.records.of(Repository):
+        if repo.lifecycle_policy is None:
+            continue
+        try:
+            current[(repo.account, repo.region, repo.name)] = parse_policy(repo.lifecycle_policy, source=repo.name)
+        except UserError:
+            continue
+    results = _simulate(ctx, current)
+    return {k: (p, results[k]) for k, p in current.items() if p is not None}
