@@ -462,11 +462,6 @@ def verify_live(item: _PlanItem, policy: Policy, repo: Repository | None, images
     adding = {t.digest: t.tag for t in item.protect_tags}
     present = {im.digest: im for im in images}
     will_carry = {d: {*im.tags, *([adding[d]] if d in adding else [])} for d, im in present.items()}
-    unprotected = sorted(d for d in used if d in present and protect_tag(d) not in will_carry[d])
-    if unprotected:
-        d = unprotected[0]
-        return (f"{len(unprotected)} image(s) in use would not carry a protection tag, e.g. {d[:19]}… "
-                f"({'; '.join(used[d])}): in use since the plan was made? {REPLAN}")
     key = repo_key(repo.account, repo.region, repo.name)
     tagged = [replace(im, tags=tuple(sorted(will_carry[im.digest]))) for im in lifecycle_images(images, layers)]
     ev = evaluate(policy, tagged, at, repository=key)
@@ -474,6 +469,13 @@ def verify_live(item: _PlanItem, policy: Policy, repo: Repository | None, images
     if hit:
         return (f"the policy would expire or archive {len(hit)} image(s) in use, e.g. {hit[0][:19]}… "
                 f"({'; '.join(used[hit[0]])}); {REPLAN}")
+    # Not acted on today is not enough: ECR evaluates the policy every day, and only the protection tag keeps
+    # an in-use image out of every later rule's reach.
+    unprotected = sorted(d for d in used if d in present and protect_tag(d) not in will_carry[d])
+    if unprotected:
+        d = unprotected[0]
+        return (f"{len(unprotected)} image(s) in use would not carry a protection tag, e.g. {d[:19]}… "
+                f"({'; '.join(used[d])}); {REPLAN}")
     return None
 
 
