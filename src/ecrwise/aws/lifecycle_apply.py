@@ -61,7 +61,8 @@ def set_policy(ecr: Any, repository: str, text: str | None, registry_id: str | N
 
 def image_tags(ecr: Any, repository: str, digest: str) -> list[str] | None:
     try:
-        details = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])["imageDetails"]
+        details = [d for page in ecr.get_paginator("describe_images").paginate(
+            repositoryName=repository, imageIds=[{"imageDigest": digest}]) for d in page.get("imageDetails", [])]
     except botocore.exceptions.ClientError as e:
         if error_code(e) == "ImageNotFoundException":
             return None
@@ -121,7 +122,8 @@ class LiveState:
         acct = self.account_for(account)
         client = acct.client("ecr", region)
         try:
-            found = client.describe_repositories(repositoryNames=[name])["repositories"]
+            found = [r for page in client.get_paginator("describe_repositories").paginate(repositoryNames=[name])
+                     for r in page.get("repositories", [])]
         except client.exceptions.RepositoryNotFoundException:
             return None, [], []
         if not found:
