@@ -176,3 +176,47 @@ def test_valid_digest_but_unsafe_now_is_refused_for_that_repository(fresh_estate
     assert {(i["region"], i["repository"]) for i in json.loads(open(backup).read())["items"]} == changed
     assert cli("lifecycle", "restore", backup, "--apply").code == 0
     assert live_state(url, estate) == before
+
+
+def test_tampered_backups_are_refused_before_any_call(aws, cli, tmp_path):
+    ecs = boto3.client("ecs", region_name="us-east-1")
+    ecs.create_cluster(clusterName="shop")
+    td = ecs.register_task_definition(family="web", containerDefinitions=[
+        {"name": "app", "image": "nginx", "memory": 256}])["taskDefinition"]["taskDefinitionArn"]
+    arn = ecs.create_service(cluster="shop", serviceName="web", taskDefinition=td, desiredCount=2)["service"]["serviceArn"]
+    ecs.update_service(cluster="shop", service="web", deploymentConfiguration={
+        "deploymentCircuitBreaker": {"enable": False, "rollback": False}, "maximumPercent": 150,
+        "minimumHealthyPercent": 50})
+    done = cli("ecs", "fix", "circuit-breaker", "--service", arn, "--backup-dir", tmp_path, "--apply",
+               "--format", "json")
+    assert done.code == 0, done.err
+    saved = json.loads(open(done.json()["totals"]["backup"]).read())
+
+    def live() -> dict:
+        return ecs.describe_services(cluster="shop", services=["web"])["services"][0]["deploymentConfiguration"]
+
+    fixed = live()
+    worse = copy.deepcopy(saved)
+    worse["services"][0]["previous"]["minimumHealthyPercent"] = 0  # a restore that takes the service down
+    elsewhere = copy.deepcopy(saved)
+    elsewhere["services"][0]["cluster"] = "other"
+    cases = [(worse, "edited after"), (reseal(worse), "more than the circuit breaker"),
+             (reseal(elsewhere), "does not name"), ({k: v for k, v in saved.items() if k != "integrity"},
+                                                      "carries no digest")]
+    for doc, message in cases:
+        path = tmp_path / "tampered.json"
+        path.write_text(json.dumps(doc))
+        res = cli("ecs", "restore", path, "--apply")
+        assert res.code == 2 and message in res.err, (message, res.err)
+    assert live() == fixed
+    assert cli("ecs", "restore", done.json()["totals"]["backup"], "--apply").code == 0  # the real one restores
+
+    # A lifecycle backup that would remove a tag other than a protection tag is refused too.
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    ecr.create_repository(repositoryName="app")
+    lb = {"ecrwise": "x", "kind": "lifecycle-backup", "created_at": "2026-01-01T00:00:00Z", "source": "t",
+          "items": [{"account": "123456789012", "region": "us-east-1", "repository": "app", "previous_policy": None,
+                     "added_tags": [{"digest": "sha256:" + "a" * 64, "tag": "latest"}]}]}
+    (tmp_path / "lb.json").write_text(json.dumps(reseal(lb)))
+    res = cli("lifecycle", "restore", tmp_path / "lb.json", "--apply")
+    assert res.code == 2 and "added_tags[0].tag: 'latest' is not the protection tag" in res.err, res.err

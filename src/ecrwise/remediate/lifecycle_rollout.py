@@ -12,7 +12,7 @@ The plan is pure (snapshot data in, a JSON-able plan out); `apply_plan`, `restor
 `refresh_protection` act through `ecrwise.aws.lifecycle_apply` and write their backup before any change.
 
 A plan means what it said, in two independent ways. It carries a sha256 digest of its canonical JSON
-(`seal_plan`), and `load_plan` refuses a plan whose digest is missing or wrong, or that is stale
+(`remediate.integrity.seal`), and `load_plan` refuses a plan whose digest is missing or wrong, or that is stale
 (`check_plan_integrity`): that catches an edited file. A digest anyone can recompute is no defence against
 someone who means harm, so `load_plan` also checks the plan against itself (`check_plan_invariants`: the
 protection rule first, every item inside the plan's selection and putting the plan's one policy, protection
@@ -22,7 +22,6 @@ touching it (`verify_live`): live images, the live in-use set, the exact engine.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -46,6 +45,7 @@ from ecrwise.records.ecr import Image, ImageLayer, Repository
 from ecrwise.records.ecs import (EcsContainerDefinition, EcsDeployment, EcsService, EcsTask, EcsTaskContainer,
                                  EcsTaskDefinition)
 from ecrwise.remediate.backup import read_json, write_backup
+from ecrwise.remediate.integrity import check_seal, seal
 
 PROTECT_PREFIX = "ecrwise-keep-"
 PROTECT_DESCRIPTION = "ecrwise: never expire images in use (tagged ecrwise-keep-*)"
@@ -107,7 +107,7 @@ def selected(name: str, include: list[str], exclude: list[str]) -> tuple[bool, s
 def build_plan(policy_source: str, policy: Policy, repos: list[Repository], images: list[LifecycleImage],
                in_use: InUse, book: PriceBook, *, include: list[str], exclude: list[str], at: datetime,
                snapshot: dict[str, Any] | None, rollback_revisions: int = 2) -> dict[str, Any]:
-    """The plan document, sealed with its digest (`seal_plan`). `rollback_revisions` is recorded so that
+    """The plan document, sealed with its digest (`remediate.integrity.seal`). `rollback_revisions` is recorded so that
     `apply` re-derives the in-use set from live ECS the way this plan did."""
     by_repo: dict[str, list[LifecycleImage]] = {}
     for im in images:
@@ -142,7 +142,7 @@ def build_plan(policy_source: str, policy: Policy, repos: list[Repository], imag
         "in_use_saved_by_protection": sum(len(i["in_use_acted_on_without_protection"]) for i in items),
         "protect_tags": sum(len(i["protect_tags"]) for i in items),
     }
-    return seal_plan({
+    return seal({
         "ecrwise": __version__, "kind": "lifecycle-plan", "created_at": at.isoformat().replace("+00:00", "Z"),
         "snapshot": snapshot, "policy_source": policy_source, "policy": new_text,
         "protect_prefix": PROTECT_PREFIX, "selection": {"include": list(include), "exclude": list(exclude)},
@@ -196,10 +196,6 @@ def _same_policy(a: str, b: str) -> bool:
 
 # -- plan integrity --------------------------------------------------------------------------------------
 
-INTEGRITY_FIELD = "integrity"
-DIGEST_ALGORITHM = "sha256"
-DIGEST_COVERS = ("every field of the plan but `integrity`, as canonical JSON: keys sorted, no whitespace "
-                 "(separators , and :), non-ASCII as UTF-8, encoded UTF-8")
 # A plan is a reviewed picture of one moment. After a day the estate it describes (images, deployments,
 # policies) has moved on and the figures a reviewer approved are no longer what would happen; apply's live
 # re-verification keeps it safe regardless, but a day-old plan is refused so what is applied is what was shown.
@@ -208,42 +204,9 @@ CLOCK_SKEW = timedelta(minutes=5)  # a plan "from the future" beyond this was no
 REPLAN = "re-run `ecrwise lifecycle plan`"
 
 
-def canonical_json(doc: Any) -> bytes:
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
-
-
-def plan_digest(doc: dict[str, Any]) -> str:
-    """sha256 (hex) of the canonical JSON of `doc` without its `integrity` field."""
-    return hashlib.sha256(canonical_json({k: v for k, v in doc.items() if k != INTEGRITY_FIELD})).hexdigest()
-
-
-def seal_plan(doc: dict[str, Any]) -> dict[str, Any]:
-    """`doc` as it will read back from its JSON file, with its digest recorded in `integrity`."""
-    # Round-trip first: the digest is over what the file holds (datetimes become text, tuples lists).
-    plain = json.loads(json.dumps({k: v for k, v in doc.items() if k != INTEGRITY_FIELD}, default=str))
-    plain[INTEGRITY_FIELD] = {"algorithm": DIGEST_ALGORITHM, "covers": DIGEST_COVERS, "digest": plan_digest(plain)}
-    return plain
-
-
 def check_plan_integrity(doc: Any, path: Path, now: datetime) -> None:
     """Refuse (UserError, exit 2) a plan file that is not exactly what `lifecycle plan` wrote, or is stale."""
-    if not isinstance(doc, dict):
-        raise UserError(f"{path}: not an ecrwise lifecycle plan (expected a JSON object); {REPLAN}")
-    seal = doc.get(INTEGRITY_FIELD)
-    if not isinstance(seal, dict) or not isinstance(seal.get("digest"), str):
-        raise UserError(f"{path}: {INTEGRITY_FIELD}: the plan carries no digest (edited, or written by an older "
-                        f"ecrwise); {REPLAN}")
-    if seal.get("algorithm") != DIGEST_ALGORITHM:
-        raise UserError(f"{path}: {INTEGRITY_FIELD}.algorithm: expected {DIGEST_ALGORITHM!r}, got "
-                        f"{seal.get('algorithm')!r}; {REPLAN}")
-    try:
-        actual = plan_digest(doc)
-    except ValueError:  # NaN or Infinity: never in a plan ecrwise wrote
-        actual = ""
-    if actual != seal["digest"]:
-        raise UserError(f"{path}: the plan was edited after `ecrwise lifecycle plan` wrote it (its {DIGEST_ALGORITHM} "
-                        f"digest does not match its content); {REPLAN}")
+    check_seal(doc, path, "`ecrwise lifecycle plan`", REPLAN)
     created = _parse_time(doc.get("created_at"))
     if created is None:
         raise UserError(f"{path}: created_at: not an ISO-8601 UTC time; {REPLAN}")
@@ -395,7 +358,35 @@ def check_plan_invariants(plan: _Plan, path: Path) -> None:
 
 
 def load_backup(path: Path) -> _Backup:
-    return _validate(_Backup, read_json(path, "backup file"), path, "lifecycle-backup")
+    doc = read_json(path, "backup file")
+    check_seal(doc, path, "ecrwise", RESTORE_INSTEAD)
+    backup = _validate(_Backup, doc, path, "lifecycle-backup")
+    check_backup_entries(backup, path)
+    return backup
+
+
+RESTORE_INSTEAD = ("restore from an unedited backup (`lifecycle apply`, `backup` and `protect` write one before "
+                   "every change)")
+
+
+def check_backup_entries(backup: _Backup, path: Path) -> None:
+    """What every lifecycle backup ecrwise writes holds, digest or not: each repository once, previous
+    policies ECR would accept, and only `ecrwise-keep-` tags of their own digest to remove or re-add (a
+    restore must never move or delete any other tag). UserError (exit 2) names the JSON path."""
+    seen: set[tuple[str, str, str]] = set()
+    for i, item in enumerate(backup.items):
+        where = f"{path}: items[{i}]"
+        key = (item.account, item.region, item.repository)
+        if key in seen:
+            raise UserError(f"{where}: {item.region}/{item.repository} appears twice; {RESTORE_INSTEAD}")
+        seen.add(key)
+        if item.previous_policy is not None:
+            parse_policy(item.previous_policy, source=f"{where}.previous_policy")
+        for field_name in ("added_tags", "removed_tags"):
+            for j, t in enumerate(getattr(item, field_name)):
+                if t.tag != protect_tag(t.digest):
+                    raise UserError(f"{where}.{field_name}[{j}].tag: {t.tag!r} is not the protection tag of "
+                                    f"{t.digest}; {RESTORE_INSTEAD}")
 
 
 # -- acting on AWS --------------------------------------------------------------------------------------
@@ -418,9 +409,9 @@ class RepoOutcome:
 
 
 def _backup_doc(items: list[dict[str, Any]], source: str) -> dict[str, Any]:
-    return {"ecrwise": __version__, "kind": "lifecycle-backup",
-            "created_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"), "source": source,
-            "items": items}
+    return seal({"ecrwise": __version__, "kind": "lifecycle-backup",
+                 "created_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"), "source": source,
+                 "items": items})
 
 
 class LiveReader(Protocol):
