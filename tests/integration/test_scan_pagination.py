@@ -78,4 +78,5 @@ def test_scan_through_pages_of_one_equals_the_unpaginated_scan(aws, cli, tmp_pat
             ("monitoring", "GetMetricData")} <= used
     for op in used - ONE_ITEM_ANSWERS:
         assert stats["pages"].get(op, 0) > 0, (op, stats["pages"])
-    print("pages served with a token:", sum(stats["pages"].values()), "over", len(used), "operations")
+    print("pages served with a token:", sum(stats["pages"].values()), "over", len(used), "operations:",
+          sorted(stats["pages"].items()))
