@@ -58,9 +58,9 @@ def resolve_accounts(base: boto3.Session, region: str, role_arns: list[str], org
     return accounts, failed
 
 
-def client_factory(profile: str | None, role_arns: list[str], service: str, home_region: str = "us-east-1"):
-    """`(account, region) -> client` for commands that change things: the caller's own account, or the
-    account of a matching --role-arn. Asking for any other account is a usage error naming the fix."""
+def account_factory(profile: str | None, role_arns: list[str], home_region: str = "us-east-1"):
+    """`account_id -> Account` for commands that change things: the caller's own account, or the account of a
+    matching --role-arn. Asking for any other account is a usage error naming the fix."""
     from ecrwise.aws.session import base_session
 
     base = base_session(profile)
@@ -71,11 +71,21 @@ def client_factory(profile: str | None, role_arns: list[str], service: str, home
         acct = assume(base, arn, region)
         accounts[acct.account_id] = acct
 
-    def client_for(account_id: str, region_name: str):
+    def account_for(account_id: str) -> Account:
         acct = accounts.get(account_id)
         if acct is None:
             raise UserError(f"account {account_id}: the current credentials are for "
                             f"{', '.join(sorted(accounts))}; pass --role-arn arn:aws:iam::{account_id}:role/NAME")
-        return acct.client(service, region_name)
+        return acct
+
+    return account_for
+
+
+def client_factory(profile: str | None, role_arns: list[str], service: str, home_region: str = "us-east-1"):
+    """`(account, region) -> client` of `service`, on the accounts `account_factory` knows."""
+    account_for = account_factory(profile, role_arns, home_region)
+
+    def client_for(account_id: str, region_name: str):
+        return account_for(account_id).client(service, region_name)
 
     return client_for

@@ -175,12 +175,21 @@ def _family(task_definition_arn: str) -> str:
 
 
 def _rollback_revisions(ecs: Any, service_task_definitions: list[str]) -> list[str]:
-    """The newest active revisions of each service's task-definition family (one ListTaskDefinitions each)."""
+    """The newest active revisions of each service's task-definition family.
+
+    ListTaskDefinitions returns at most 100 ARNs a page and a nextToken for the rest (API reference,
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTaskDefinitions.html), so every page is
+    read: a family with more revisions than one page must not lose its newest ones. Every page is read even
+    with sort=DESC, and the revisions are sorted here, so the result does not depend on the server's order.
+    """
     out: list[str] = []
+    paginator = ecs.get_paginator("list_task_definitions")
     for family in sorted({_family(a) for a in service_task_definitions if a}):
-        # familyPrefix is a prefix match ("api" also lists "api-worker"): keep the exact family only.
-        resp = ecs.list_task_definitions(familyPrefix=family, status="ACTIVE", sort="DESC", maxResults=100)
-        exact = [a for a in resp.get("taskDefinitionArns", []) if _family(a) == family]
+        exact: list[str] = []
+        for page in paginator.paginate(familyPrefix=family, status="ACTIVE", sort="DESC",
+                                       PaginationConfig={"PageSize": 100}):
+            # Keep the exact family only: a prefix match ("api" and "api-worker") must not leak in.
+            exact.extend(a for a in page.get("taskDefinitionArns", []) if _family(a) == family)
         exact.sort(key=lambda a: int(a.rsplit(":", 1)[-1]), reverse=True)
         out.extend(exact[:ROLLBACK_REVISIONS])
     return out
@@ -307,8 +316,10 @@ def _collect_instances(account: Account, region: str, instance_ids: list[str], r
     templated = {i for ids in by_template.values() for i in ids}
     for (lt_id, version), ids in sorted(by_template.items()):
         try:
-            versions = ec2.describe_launch_template_versions(LaunchTemplateId=lt_id, Versions=[version])
-            raw = (versions["LaunchTemplateVersions"][0].get("LaunchTemplateData") or {}).get("UserData")
+            # DescribeLaunchTemplateVersions pages its answer (NextToken); one version asked, all pages read.
+            versions = [v for page in ec2.get_paginator("describe_launch_template_versions").paginate(
+                LaunchTemplateId=lt_id, Versions=[version]) for v in page.get("LaunchTemplateVersions", [])]
+            raw = (versions[0].get("LaunchTemplateData") or {}).get("UserData")
         except (botocore.exceptions.ClientError, IndexError, KeyError) as e:
             result.problems.append((error_code(e), f"launch template {lt_id}:{version}: user data unavailable"))
             continue

@@ -6,12 +6,14 @@ nothing. Callers (`ecrwise.remediate.lifecycle_rollout`) plan first and write a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import botocore.exceptions
 
 from ecrwise.aws.manifests import ACCEPTED_MEDIA_TYPES
-from ecrwise.aws.session import error_code
+from ecrwise.aws.session import Account, error_code
+from ecrwise.aws.tasks import Task
+from ecrwise.records.ecr import Image, ImageLayer, Repository
 
 # Read by `ecrwise iam-policy --apply` (the read actions come from the collectors).
 APPLY_IAM_ACTIONS = [
@@ -59,7 +61,8 @@ def set_policy(ecr: Any, repository: str, text: str | None, registry_id: str | N
 
 def image_tags(ecr: Any, repository: str, digest: str) -> list[str] | None:
     try:
-        details = ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])["imageDetails"]
+        details = [d for page in ecr.get_paginator("describe_images").paginate(
+            repositoryName=repository, imageIds=[{"imageDigest": digest}]) for d in page.get("imageDetails", [])]
     except botocore.exceptions.ClientError as e:
         if error_code(e) == "ImageNotFoundException":
             return None
@@ -100,3 +103,47 @@ def remove_tag(ecr: Any, repository: str, digest: str, tag: str) -> TagChange:
     # digest a moment ago, and a tag names one image in a repository.
     ecr.batch_delete_image(repositoryName=repository, imageIds=[{"imageTag": tag}])
     return TagChange(repository, digest, tag, "removed")
+
+
+class LiveState:
+    """Live ECR and ECS state for `lifecycle apply`'s re-verification, read by the collectors' own code (so
+    apply sees the estate exactly as a scan would) and never from the plan. ECS is read once per account and
+    region."""
+
+    def __init__(self, account_for: Callable[[str], Account]) -> None:
+        self.account_for = account_for
+        self._ecs: dict[tuple[str, str], list[Any]] = {}
+
+    def repository(self, account: str, region: str, name: str
+                   ) -> tuple[Repository | None, list[Image], list[ImageLayer]]:
+        """The repository (with its policy and tags), its images and their layers; (None, [], []) if gone."""
+        from ecrwise.aws import ecr as collector
+
+        acct = self.account_for(account)
+        client = acct.client("ecr", region)
+        try:
+            found = [r for page in client.get_paginator("describe_repositories").paginate(repositoryNames=[name])
+                     for r in page.get("repositories", [])]
+        except client.exceptions.RepositoryNotFoundException:
+            return None, [], []
+        if not found:
+            return None, [], []
+        result = collector.collect_repository(acct, region, found[0])
+        repos = [r for r in result.records if isinstance(r, Repository)]
+        return (repos[0] if repos else None, [r for r in result.records if isinstance(r, Image)],
+                [r for r in result.records if isinstance(r, ImageLayer)])
+
+    def ecs_records(self, account: str, region: str) -> list[Any]:
+        """Every ECS record of one account and region (services, deployments, task definitions, tasks)."""
+        from ecrwise.aws import ecs as collector
+
+        key = (account, region)
+        if key not in self._ecs:
+            records: list[Any] = []
+            pending: list[Task] = [collector.region_task(self.account_for(account), region)]
+            while pending:
+                res = pending.pop().fn()
+                records.extend(res.records)
+                pending.extend(res.tasks)
+            self._ecs[key] = records
+        return self._ecs[key]

@@ -42,17 +42,14 @@ def collect_pull_counts(account: Account, region: str, repositories: list[str]) 
         "ReturnData": True,
     } for i, name in enumerate(repositories)]
     records: dict[tuple[str, object], int] = {}
-    kwargs = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end}
-    while True:
-        resp = cw.get_metric_data(**kwargs)
-        for res in resp["MetricDataResults"]:
+    # GetMetricData pages its answer (NextToken); one result Id may continue on a later page, so values are
+    # summed per (repository, day) across pages.
+    for resp in cw.get_paginator("get_metric_data").paginate(MetricDataQueries=queries, StartTime=start,
+                                                             EndTime=end):
+        for res in resp.get("MetricDataResults", []):
             name = repositories[int(res["Id"][1:])]
             for ts, value in zip(res.get("Timestamps", []), res.get("Values", [])):
                 day = ts.astimezone(timezone.utc).date()
                 records[(name, day)] = records.get((name, day), 0) + int(round(value))
-        token = resp.get("NextToken")
-        if not token:
-            break
-        kwargs["NextToken"] = token
     return TaskResult(records=[PullMetric(account.account_id, region, name, day, pulls)
                                for (name, day), pulls in sorted(records.items())])

@@ -241,20 +241,15 @@ def collect_nat_metrics(account: Account, region: str, nat_ids: list[str]) -> li
     plus its pages)."""
     cw = account.client("cloudwatch", region)
     start, end = day_window()
-    kwargs: dict[str, Any] = {"MetricDataQueries": nat_metric_queries(nat_ids), "StartTime": start,
-                              "EndTime": end}
     sums: dict[tuple[str, str, Any], int] = {}
-    while True:
-        resp = cw.get_metric_data(**kwargs)
-        for res in resp["MetricDataResults"]:
+    # One result Id may continue on a later page: sums are kept per (NAT, metric, day) across pages.
+    for resp in cw.get_paginator("get_metric_data").paginate(MetricDataQueries=nat_metric_queries(nat_ids),
+                                                             StartTime=start, EndTime=end):
+        for res in resp.get("MetricDataResults", []):
             i, j = (int(x) for x in res["Id"][1:].split("m"))
             for ts, value in zip(res.get("Timestamps", []), res.get("Values", [])):
                 key = (nat_ids[i], NAT_METRICS[j], ts.astimezone(timezone.utc).date())
                 sums[key] = sums.get(key, 0) + int(round(value))
-        token = resp.get("NextToken")
-        if not token:
-            break
-        kwargs["NextToken"] = token
     return [NatMetric(account.account_id, region, nat, metric, day, value)
             for (nat, metric, day), value in sorted(sums.items())]
 

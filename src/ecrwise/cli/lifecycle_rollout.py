@@ -67,7 +67,8 @@ def plan_cmd(
         in_use = _in_use(st, snap.id, in_use_file, rollback_revisions)
         images = lifecycle_images(st.load(snap.id, Image), st.load(snap.id, ImageLayer))
         doc = build_plan(str(policy), parsed, st.load(snap.id, Repository), images, in_use, book,
-                         include=repository, exclude=exclude, at=datetime.now(timezone.utc), snapshot=snap.as_dict())
+                         include=repository, exclude=exclude, at=datetime.now(timezone.utc), snapshot=snap.as_dict(),
+                         rollback_revisions=rollback_revisions)
     if out:
         write_durably(out, doc)
     view.print_plan(doc, fmt, out)
@@ -88,14 +89,18 @@ def apply_cmd(
     backup_dir: Optional[Path] = BackupDirOpt,
     fmt: Fmt = FormatOpt,
 ) -> None:
-    """Apply a plan: back up, tag images in use, put the policies. Idempotent."""
+    """Apply a plan: verify it, back up, tag images in use, put the policies. Idempotent."""
+    from ecrwise.aws.accounts import account_factory
+    from ecrwise.aws.lifecycle_apply import LiveState
     from ecrwise.remediate.lifecycle_rollout import apply_plan, load_plan
     from ecrwise.report import lifecycle_rollout as view
 
-    doc = load_plan(plan)
-    outcomes, backup = apply_plan(doc, _clients(profile, role_arn), backup_dir, str(plan), dry_run=not apply)
+    doc = load_plan(plan)  # refuses an edited, stale or inconsistent plan (exit 2) before any AWS call
+    account_for = account_factory(profile, role_arn)
+    outcomes, backup = apply_plan(doc, lambda a, r: account_for(a).client("ecr", r), backup_dir, str(plan),
+                                  dry_run=not apply, live=LiveState(account_for))
     view.print_outcomes("lifecycle-apply", outcomes, backup, fmt, applied=apply)
-    bad = [o for o in outcomes if o.status in ("failed", "drifted")]
+    bad = [o for o in outcomes if o.status in ("failed", "drifted", "refused")]
     if bad:
         raise PartialFailure(f"{len(bad)} of {len(outcomes)} repositories not done ("
                              f"{', '.join(sorted({o.status for o in bad}))}); re-run after fixing the cause")

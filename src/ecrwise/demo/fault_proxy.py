@@ -9,25 +9,35 @@ the fault exactly as it would against AWS.  Stdlib only: it ships with the packa
         ecr = boto3.client("ecr", endpoint_url=proxy.url, ...)
         ...
         proxy.stats()["faults"]["throttle"]
+
+With ``page_size=N`` the proxy also paginates: every answer of an operation AWS paginates (see
+``PAGINATED``) is cut into pages of at most N items with a continuation token, in the operation's own wire
+format (JSON ``nextToken``, EC2 XML ``<nextToken>``, CBOR ``NextToken``), so botocore's paginators must
+follow it. The stand-in's full answer is fetched once (following its own tokens, if any) and later pages
+are served from it. ``stats()["pages"]`` counts, per (service, operation), answers served with a token.
 """
 
 from __future__ import annotations
 
+import copy
 import http.client
 import json
 import random
 import re
 import socket
+import struct
 import sys
 import threading
 import time
 import uuid
-from collections import Counter
+import xml.etree.ElementTree as ET
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from urllib.parse import parse_qs, urlsplit
+from typing import NamedTuple
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
-__all__ = ["FaultProxy", "FAULT_KINDS"]
+__all__ = ["FaultProxy", "FAULT_KINDS", "PAGINATED", "Paged"]
 
 FAULT_KINDS = ("throttle", "error", "delay", "drop", "deny")
 
@@ -54,6 +64,51 @@ _ATTEMPT_RE = re.compile(r"attempt=(\d+)")
 # Services that moved from the query protocol to JSON/CBOR but keep their query error codes: AWS
 # adds x-amzn-query-error and botocore reports that code (CloudWatch throttling is "Throttling").
 _QUERY_COMPATIBLE = frozenset({"monitoring", "sqs"})
+
+
+
+class Paged(NamedTuple):
+    """How one operation pages, as botocore's paginators-1.json for the service says (input token, the
+    page-size parameter, output token, the result list), and for EC2 the XML element of that list."""
+
+    in_token: str
+    limit: str | None
+    out_token: str
+    result: str
+    xml_set: str | None = None
+
+
+# (SigV4 service name, operation) → how it pages. tests/integration/test_scan_pagination.py checks every
+# entry against botocore's own paginator and service models, and that the scan calls no paginated
+# operation missing here.
+PAGINATED: dict[tuple[str, str], Paged] = {
+    ("ecr", "DescribeRepositories"): Paged("nextToken", "maxResults", "nextToken", "repositories"),
+    ("ecr", "DescribeImages"): Paged("nextToken", "maxResults", "nextToken", "imageDetails"),
+    ("ecr", "ListImages"): Paged("nextToken", "maxResults", "nextToken", "imageIds"),
+    ("ecs", "ListClusters"): Paged("nextToken", "maxResults", "nextToken", "clusterArns"),
+    ("ecs", "ListServices"): Paged("nextToken", "maxResults", "nextToken", "serviceArns"),
+    ("ecs", "ListTasks"): Paged("nextToken", "maxResults", "nextToken", "taskArns"),
+    ("ecs", "ListContainerInstances"): Paged("nextToken", "maxResults", "nextToken", "containerInstanceArns"),
+    ("ecs", "ListTaskDefinitions"): Paged("nextToken", "maxResults", "nextToken", "taskDefinitionArns"),
+    ("ecs", "ListTaskDefinitionFamilies"): Paged("nextToken", "maxResults", "nextToken", "families"),
+    ("ec2", "DescribeInstances"): Paged("NextToken", "MaxResults", "NextToken", "Reservations", "reservationSet"),
+    ("ec2", "DescribeVpcs"): Paged("NextToken", "MaxResults", "NextToken", "Vpcs", "vpcSet"),
+    ("ec2", "DescribeSubnets"): Paged("NextToken", "MaxResults", "NextToken", "Subnets", "subnetSet"),
+    ("ec2", "DescribeRouteTables"): Paged("NextToken", "MaxResults", "NextToken", "RouteTables", "routeTableSet"),
+    ("ec2", "DescribeNatGateways"): Paged("NextToken", "MaxResults", "NextToken", "NatGateways", "natGatewaySet"),
+    ("ec2", "DescribeVpcEndpoints"): Paged("NextToken", "MaxResults", "NextToken", "VpcEndpoints",
+                                           "vpcEndpointSet"),
+    ("ec2", "DescribeSecurityGroups"): Paged("NextToken", "MaxResults", "NextToken", "SecurityGroups",
+                                             "securityGroupInfo"),
+    ("ec2", "DescribeLaunchTemplateVersions"): Paged("NextToken", "MaxResults", "NextToken",
+                                                     "LaunchTemplateVersions", "launchTemplateVersionSet"),
+    ("ec2", "DescribeTags"): Paged("NextToken", "MaxResults", "NextToken", "Tags", "tagSet"),
+    ("monitoring", "GetMetricData"): Paged("NextToken", "MaxDatapoints", "NextToken", "MetricDataResults"),
+    ("organizations", "ListAccounts"): Paged("NextToken", "MaxResults", "NextToken", "Accounts"),
+}
+
+_PAGE_TOKEN = "fault-proxy-page."
+_PAGE_CACHE_MAX = 4096  # full answers kept for their later pages; the oldest go first
 
 _UPSTREAM_TIMEOUT = 60.0
 # Idle keep-alive client connections are closed after this; stop() closes them at once anyway.
@@ -93,6 +148,7 @@ class FaultProxy:
         deny_access_keys: Iterable[str] = (),
         only_services: Iterable[str] | None = None,
         max_faults_per_call: int | None = None,
+        page_size: int | None = None,
     ) -> None:
         parts = urlsplit(upstream)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -107,6 +163,8 @@ class FaultProxy:
                 raise ValueError(f"{name} must be within [0, 1], got {rate}")
         if throttle_rate + error_rate + drop_rate > 1.0 + 1e-9:
             raise ValueError("throttle_rate + error_rate + drop_rate must not exceed 1")
+        if page_size is not None and page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size}")
         self.upstream = upstream
         self._up_scheme = parts.scheme
         self._up_host = parts.hostname
@@ -123,6 +181,9 @@ class FaultProxy:
         self.deny_access_keys = frozenset(deny_access_keys)
         self.only_services = None if only_services is None else frozenset(only_services)
         self.max_faults_per_call = max_faults_per_call
+        self.page_size = page_size
+        self._pages_lock = threading.Lock()
+        self._page_cache: OrderedDict[str, tuple[str, list[tuple[str, str]], object, list]] = OrderedDict()
 
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -186,6 +247,7 @@ class FaultProxy:
             self._upstream_errors = 0
             self._faults: Counter[str] = Counter({k: 0 for k in FAULT_KINDS})
             self._operations: Counter[tuple[str, str]] = Counter()
+            self._pages: Counter[tuple[str, str]] = Counter()
 
     def reset_stats(self) -> None:
         self._reset_counters()
@@ -201,6 +263,7 @@ class FaultProxy:
                 "upstream_errors": self._upstream_errors,
                 "faults": dict(self._faults),
                 "operations": dict(self._operations),
+                "pages": dict(self._pages),
             }
 
     def _count(
@@ -224,6 +287,10 @@ class FaultProxy:
                 self._forwarded += 1
             if upstream_error:
                 self._upstream_errors += 1
+
+    def _count_page(self, op: tuple[str, str]) -> None:
+        with self._stats_lock:
+            self._pages[op] += 1
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -449,8 +516,13 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     return
 
+        spec = PAGINATED.get((info.service, info.operation)) if proxy.page_size else None
+        codec = _CODECS.get(info.protocol) if spec else None
         try:
-            status, reason, headers, data = self._forward(body)
+            if codec is not None and spec is not None:
+                status, reason, headers, data = self._paginate(info, body, spec, codec)
+            else:
+                status, reason, headers, data = self._forward(body)
         except OSError as exc:
             proxy._count(upstream_error=True)
             if proxy._stopping.is_set():
@@ -461,6 +533,50 @@ class _Handler(BaseHTTPRequestHandler):
             return
         proxy._count(forwarded=True)
         self._relay(status, reason, headers, data)
+
+    def _paginate(self, info: _RequestInfo, body: bytes, spec: Paged, codec: "_Codec"
+                  ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        """Answer one page of a paginated operation from the stand-in's full answer."""
+        proxy = self.server.proxy
+        params = codec.request(body)
+        token = codec.get(params, spec.in_token)
+        if token is not None and not str(token).startswith(_PAGE_TOKEN):
+            return self._forward(body)  # not ours: pass through untouched
+        if token is None:
+            params = codec.without(params, {spec.in_token, spec.limit} - {None})
+            items: list = []
+            upstream_token = None
+            while True:  # the stand-in's own pages, if it has any, make up the full answer
+                ask = params if upstream_token is None else codec.put(params, spec.in_token, upstream_token)
+                status, reason, headers, data = self._forward(codec.encode_request(ask))
+                if status != 200:
+                    return status, reason, headers, data
+                doc = codec.response(data)
+                items.extend(codec.items(doc, spec))
+                upstream_token = codec.token(doc, spec)
+                if not upstream_token:
+                    break
+            key = uuid.uuid4().hex
+            with proxy._pages_lock:
+                proxy._page_cache[key] = (reason, headers, doc, items)
+                while len(proxy._page_cache) > _PAGE_CACHE_MAX:
+                    proxy._page_cache.popitem(last=False)
+            offset = 0
+        else:
+            key, _, at = str(token)[len(_PAGE_TOKEN):].partition(".")
+            with proxy._pages_lock:
+                cached = proxy._page_cache.get(key)
+            if cached is None or not at.isdigit():
+                return _invalid_token_response(info)
+            reason, headers, doc, items = cached
+            offset = int(at)
+        end = offset + proxy.page_size
+        more = end < len(items)
+        if more:
+            proxy._count_page((info.service, info.operation))
+        out = codec.page(doc, spec, items[offset:end], f"{_PAGE_TOKEN}{key}.{end}" if more else None)
+        headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "x-amz-crc32")]
+        return 200, reason, headers, out
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -560,6 +676,137 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+# -- paginating in each wire format --------------------------------------------------------------
+
+
+class _Codec:
+    """Read and write one protocol's request parameters and answers, as far as paginating needs."""
+
+    def request(self, body: bytes): ...
+    def encode_request(self, params) -> bytes: ...
+    def response(self, data: bytes): ...
+    def items(self, doc, spec: Paged) -> list: ...
+    def token(self, doc, spec: Paged) -> str | None: ...
+    def page(self, doc, spec: Paged, items: list, token: str | None) -> bytes: ...
+
+    def get(self, params, key: str):
+        return params.get(key)
+
+    def without(self, params, keys: set[str]):
+        return {k: v for k, v in params.items() if k not in keys}
+
+    def put(self, params, key: str, value: str):
+        return {**params, key: value}
+
+
+class _JsonCodec(_Codec):
+    def request(self, body: bytes) -> dict:
+        return json.loads(body or b"{}")
+
+    def encode_request(self, params: dict) -> bytes:
+        return json.dumps(params).encode()
+
+    def response(self, data: bytes) -> dict:
+        return json.loads(data or b"{}")
+
+    def items(self, doc: dict, spec: Paged) -> list:
+        return list(doc.get(spec.result) or [])
+
+    def token(self, doc: dict, spec: Paged) -> str | None:
+        return doc.get(spec.out_token)
+
+    def page(self, doc: dict, spec: Paged, items: list, token: str | None) -> bytes:
+        out = {k: v for k, v in doc.items() if k != spec.out_token}
+        out[spec.result] = items
+        if token:
+            out[spec.out_token] = token
+        return json.dumps(out).encode()
+
+
+class _CborCodec(_JsonCodec):
+    def request(self, body: bytes) -> dict:
+        return _cbor_decode(body) if body else {}
+
+    def encode_request(self, params: dict) -> bytes:
+        return _cbor(params)
+
+    def response(self, data: bytes) -> dict:
+        return _cbor_decode(data) if data else {}
+
+    def page(self, doc: dict, spec: Paged, items: list, token: str | None) -> bytes:
+        out = {k: v for k, v in doc.items() if k != spec.out_token}
+        out[spec.result] = items
+        if token:
+            out[spec.out_token] = token
+        return _cbor(out)
+
+
+class _Ec2Codec(_Codec):
+    """EC2's query protocol: form parameters in, XML out (the list is ``<xxxSet><item>…``)."""
+
+    def request(self, body: bytes) -> list[tuple[str, str]]:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+
+    def encode_request(self, params: list[tuple[str, str]]) -> bytes:
+        return urlencode(params).encode()
+
+    def get(self, params, key: str):
+        return next((v for k, v in params if k == key), None)
+
+    def without(self, params, keys: set[str]):
+        return [(k, v) for k, v in params if k not in keys]
+
+    def put(self, params, key: str, value: str):
+        return [*self.without(params, {key}), (key, value)]
+
+    def response(self, data: bytes) -> ET.Element:
+        return ET.fromstring(data)
+
+    @staticmethod
+    def _ns(doc: ET.Element) -> str:
+        return doc.tag[: doc.tag.index("}") + 1] if doc.tag.startswith("{") else ""
+
+    def items(self, doc: ET.Element, spec: Paged) -> list:
+        found = doc.find(self._ns(doc) + (spec.xml_set or ""))
+        return list(found) if found is not None else []
+
+    def token(self, doc: ET.Element, spec: Paged) -> str | None:
+        found = doc.find(self._ns(doc) + "nextToken")
+        return found.text if found is not None and found.text else None
+
+    def page(self, doc: ET.Element, spec: Paged, items: list, token: str | None) -> bytes:
+        ns = self._ns(doc)
+        if ns:
+            ET.register_namespace("", ns[1:-1])  # keep EC2's default namespace, no ns0: prefixes
+        out = copy.deepcopy(doc)
+        for old in out.findall(ns + "nextToken"):
+            out.remove(old)
+        found = out.find(ns + (spec.xml_set or ""))
+        if found is None:
+            found = ET.SubElement(out, ns + (spec.xml_set or ""))
+        for child in list(found):
+            found.remove(child)
+        found.extend(copy.deepcopy(items))
+        if token:
+            ET.SubElement(out, ns + "nextToken").text = token
+        return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(out, encoding="unicode").encode()
+
+
+_CODECS: dict[str, _Codec] = {"json": _JsonCodec(), "cbor": _CborCodec(), "ec2": _Ec2Codec()}
+
+
+def _invalid_token_response(info: _RequestInfo):
+    return _error_response(
+        info,
+        400,
+        json_code="InvalidParameterException",
+        query_code="InvalidParameterValue",
+        ec2_code="InvalidNextToken",
+        fault_type="Sender",
+        message="The pagination token is invalid or has expired (fault proxy).",
+    )
+
+
 # -- AWS-shaped error answers ------------------------------------------------------------------
 
 
@@ -657,8 +904,22 @@ def _deny_response(info: _RequestInfo):
     )
 
 
+class _Tag(NamedTuple):
+    """A tagged CBOR item (smithy rpc-v2-cbor sends timestamps as tag 1), kept as it came."""
+
+    tag: int
+    value: object
+
+
+class _Undefined:
+    pass
+
+
+_UNDEFINED = _Undefined()
+
+
 def _cbor(value: object) -> bytes:
-    """Minimal CBOR encoder (maps, text, ints) for smithy rpc-v2-cbor error bodies."""
+    """CBOR encoder (RFC 8949) for what ``_cbor_decode`` returns: error bodies and re-cut pages."""
 
     def head(major: int, n: int) -> bytes:
         if n < 24:
@@ -670,12 +931,91 @@ def _cbor(value: object) -> bytes:
 
     if isinstance(value, bool) or value is None:
         return {False: b"\xf4", True: b"\xf5", None: b"\xf6"}[value]
+    if value is _UNDEFINED:
+        return b"\xf7"
     if isinstance(value, int):
         return head(0, value) if value >= 0 else head(1, -1 - value)
+    if isinstance(value, float):
+        return b"\xfb" + struct.pack(">d", value)
     if isinstance(value, str):
         raw = value.encode()
         return head(3, len(raw)) + raw
+    if isinstance(value, (bytes, bytearray)):
+        return head(2, len(value)) + bytes(value)
+    if isinstance(value, _Tag):
+        return head(6, value.tag) + _cbor(value.value)
+    if isinstance(value, (list, tuple)):
+        return head(4, len(value)) + b"".join(_cbor(v) for v in value)
     if isinstance(value, dict):
         return head(5, len(value)) + b"".join(_cbor(k) + _cbor(v) for k, v in value.items())
     raise TypeError(f"cannot CBOR-encode {type(value).__name__}")
 
+
+_BREAK = object()
+
+
+def _cbor_decode(data: bytes) -> object:
+    """CBOR decoder (RFC 8949: every major type, indefinite lengths, half/single/double floats)."""
+    pos = 0
+
+    def take(n: int) -> bytes:
+        nonlocal pos
+        if pos + n > len(data):
+            raise ValueError("truncated CBOR")
+        chunk = data[pos:pos + n]
+        pos += n
+        return chunk
+
+    def item() -> object:
+        ib = take(1)[0]
+        major, info = ib >> 5, ib & 31
+        if major == 7:
+            if info in (20, 21, 22, 23):
+                return {20: False, 21: True, 22: None, 23: _UNDEFINED}[info]
+            if info == 25:
+                return struct.unpack(">e", take(2))[0]
+            if info == 26:
+                return struct.unpack(">f", take(4))[0]
+            if info == 27:
+                return struct.unpack(">d", take(8))[0]
+            if info == 31:
+                return _BREAK
+            raise ValueError(f"unsupported CBOR simple value {info}")  # AWS sends none of the others
+        if info == 31:  # indefinite length
+            parts = []
+            while (x := item()) is not _BREAK:
+                parts.append(x)
+            if major == 2:
+                return b"".join(parts)  # type: ignore[arg-type]
+            if major == 3:
+                return "".join(parts)  # type: ignore[arg-type]
+            if major == 4:
+                return parts
+            if major == 5:
+                return dict(zip(parts[0::2], parts[1::2]))
+            raise ValueError("invalid indefinite-length CBOR item")
+        if info > 27:
+            raise ValueError(f"invalid CBOR additional information {info}")
+        n = info if info < 24 else int.from_bytes(take({24: 1, 25: 2, 26: 4, 27: 8}[info]), "big")
+        if major == 0:
+            return n
+        if major == 1:
+            return -1 - n
+        if major == 2:
+            return take(n)
+        if major == 3:
+            return take(n).decode("utf-8")
+        if major == 4:
+            return [item() for _ in range(n)]
+        if major == 5:
+            out = {}
+            for _ in range(n):
+                k = item()
+                out[k] = item()
+            return out
+        return _Tag(n, item())  # major 6
+
+    value = item()
+    if pos != len(data):
+        raise ValueError("trailing bytes after CBOR item")
+    return value

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ecrwise import __version__
-from ecrwise.aws.ecs_apply import describe_service, update_deployment_configuration
+from ecrwise.aws.ecs_apply import describe_service, parse_service_arn, update_deployment_configuration
 from ecrwise.errors import AwsUnavailable, UserError
 from ecrwise.remediate.backup import write_backup
+from ecrwise.remediate.integrity import check_seal, seal
 from ecrwise.timefmt import iso
 
 BACKUP_KIND = "ecs-circuit-breaker-backup"
@@ -78,9 +79,9 @@ def fix_circuit_breaker(session: Any, targets: list[Target], *, rollback: bool, 
     outcome = Outcome(plan_circuit_breaker(session, targets, rollback=rollback))
     changes = outcome.changes
     if apply and changes:
-        outcome.backup = write_backup(backup_dir, BACKUP_PREFIX, {
+        outcome.backup = write_backup(backup_dir, BACKUP_PREFIX, seal({
             "ecrwise": __version__, "kind": BACKUP_KIND, "created_at": iso(datetime.now(timezone.utc)),
-            "services": [{k: p[k] for k in BACKUP_FIELDS} for p in changes]})
+            "services": [{k: p[k] for k in BACKUP_FIELDS} for p in changes]}))
     if apply:
         _apply(session, changes, outcome)
     return outcome
@@ -96,19 +97,54 @@ def load_backup(path: Path) -> list[dict[str, Any]]:
         raise UserError(f"{path}: not valid JSON: line {e.lineno} column {e.colno}: {e.msg}") from None
     if not isinstance(doc, dict) or doc.get("kind") != BACKUP_KIND:
         raise UserError(f"{path}: kind: not an ecrwise ECS backup (expected \"{BACKUP_KIND}\")")
+    check_seal(doc, path, "`ecrwise ecs fix`", RESTORE_INSTEAD)
     entries = doc.get("services")
     if not isinstance(entries, list) or not entries:
         raise UserError(f"{path}: services: no services to restore")
     return entries
 
 
+RESTORE_INSTEAD = "restore from an unedited backup (`ecrwise ecs fix … --apply` writes one before every change)"
+
+
+def check_restore_entries(path: Path, entries: list[dict[str, Any]]) -> None:
+    """What every backup `fix_circuit_breaker` writes holds, digest or not, checked before any AWS call: each
+    service once; its ARN names the same region, cluster and service as the entry (the call goes to those);
+    and the fix changed only the circuit breaker (`planned` is `previous` with `deploymentCircuitBreaker`
+    set), so a restore can put back nothing else. UserError (exit 2) names the JSON path."""
+    seen: set[str] = set()
+    for n, e in enumerate(entries):
+        where = f"{path}: services[{n}]"
+        if not isinstance(e, dict):
+            raise UserError(f"{where}: expected an object; {RESTORE_INSTEAD}")
+        missing = [k for k in BACKUP_FIELDS if k not in e]
+        if missing:
+            raise UserError(f"{where}.{missing[0]}: missing")
+        try:
+            region, _, cluster, name = parse_service_arn(str(e["service_arn"]))
+        except UserError:
+            raise UserError(f"{where}.service_arn: not an ECS service ARN; {RESTORE_INSTEAD}") from None
+        if (region, name) != (e["region"], e["service"]) or cluster not in (None, e["cluster"]):
+            raise UserError(f"{where}: service_arn {e['service_arn']} does not name {e['region']} "
+                            f"{e['cluster']}/{e['service']}; {RESTORE_INSTEAD}")
+        if e["service_arn"] in seen:
+            raise UserError(f"{where}: {e['service_arn']} appears twice; {RESTORE_INSTEAD}")
+        seen.add(e["service_arn"])
+        previous, planned = e["previous"] or {}, e["planned"] or {}
+        if not isinstance(previous, dict) or not isinstance(planned, dict):
+            raise UserError(f"{where}: previous and planned must be objects; {RESTORE_INSTEAD}")
+        strip = "deploymentCircuitBreaker"
+        if {k: v for k, v in previous.items() if k != strip} != {k: v for k, v in planned.items() if k != strip}:
+            raise UserError(f"{where}.previous: differs from what the fix planned in more than the circuit "
+                            f"breaker; {RESTORE_INSTEAD}")
+
+
 def restore(session: Any, path: Path, entries: list[dict[str, Any]], *, apply: bool) -> Outcome:
-    """Plan putting back each entry's recorded configuration (against the live one); with `apply`, do it."""
+    """Plan putting back each entry's recorded configuration (against the live one); with `apply`, do it.
+    Every entry is re-validated (`check_restore_entries`) before the first AWS call."""
+    check_restore_entries(path, entries)
     plan = []
     for n, e in enumerate(entries):
-        missing = [k for k in RESTORE_FIELDS if k not in e]
-        if missing:
-            raise UserError(f"{path}: services[{n}].{missing[0]}: missing")
         previous = dict(e["previous"] or {})
         # A service that reported no circuit breaker had it off (AWS's default): restore that explicitly.
         previous.setdefault("deploymentCircuitBreaker", {"enable": False, "rollback": False})

@@ -10,30 +10,42 @@ plan's effect is evaluated on the images as they will be tagged.
 
 The plan is pure (snapshot data in, a JSON-able plan out); `apply_plan`, `restore_backup` and
 `refresh_protection` act through `ecrwise.aws.lifecycle_apply` and write their backup before any change.
+
+A plan means what it said, in two independent ways. It carries a sha256 digest of its canonical JSON
+(`remediate.integrity.seal`), and `load_plan` refuses a plan whose digest is missing or wrong, or that is stale
+(`check_plan_integrity`): that catches an edited file. A digest anyone can recompute is no defence against
+someone who means harm, so `load_plan` also checks the plan against itself (`check_plan_invariants`: the
+protection rule first, every item inside the plan's selection and putting the plan's one policy, protection
+tags that are protection tags), and `apply_plan` re-verifies each repository against live state before
+touching it (`verify_live`): live images, the live in-use set, the exact engine.
 """
 from __future__ import annotations
 
 import difflib
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ecrwise import __version__
-from ecrwise.analysis.in_use import InUse
-from ecrwise.errors import UserError
-from ecrwise.lifecycle.from_records import repo_key
+from ecrwise.analysis.in_use import InUse, find_in_use
+from ecrwise.errors import AwsUnavailable, UserError
+from ecrwise.lifecycle.engine import evaluate
+from ecrwise.lifecycle.from_records import lifecycle_images, repo_key
 from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.lifecycle.policy import Policy, Rule, parse_policy
 from ecrwise.lifecycle.simulate import simulate
 from ecrwise.pricing.book import PriceBook
 from ecrwise.pricing.money import usd
-from ecrwise.records.ecr import Repository
+from ecrwise.records.ecr import Image, ImageLayer, Repository
+from ecrwise.records.ecs import (EcsContainerDefinition, EcsDeployment, EcsService, EcsTask, EcsTaskContainer,
+                                 EcsTaskDefinition)
 from ecrwise.remediate.backup import read_json, write_backup
+from ecrwise.remediate.integrity import check_seal, seal
 
 PROTECT_PREFIX = "ecrwise-keep-"
 PROTECT_DESCRIPTION = "ecrwise: never expire images in use (tagged ecrwise-keep-*)"
@@ -94,7 +106,9 @@ def selected(name: str, include: list[str], exclude: list[str]) -> tuple[bool, s
 
 def build_plan(policy_source: str, policy: Policy, repos: list[Repository], images: list[LifecycleImage],
                in_use: InUse, book: PriceBook, *, include: list[str], exclude: list[str], at: datetime,
-               snapshot: dict[str, Any] | None) -> dict[str, Any]:
+               snapshot: dict[str, Any] | None, rollback_revisions: int = 2) -> dict[str, Any]:
+    """The plan document, sealed with its digest (`remediate.integrity.seal`). `rollback_revisions` is recorded so that
+    `apply` re-derives the in-use set from live ECS the way this plan did."""
     by_repo: dict[str, list[LifecycleImage]] = {}
     for im in images:
         by_repo.setdefault(im.repository, []).append(im)
@@ -128,10 +142,12 @@ def build_plan(policy_source: str, policy: Policy, repos: list[Repository], imag
         "in_use_saved_by_protection": sum(len(i["in_use_acted_on_without_protection"]) for i in items),
         "protect_tags": sum(len(i["protect_tags"]) for i in items),
     }
-    return {"ecrwise": __version__, "kind": "lifecycle-plan", "created_at": at.isoformat().replace("+00:00", "Z"),
-            "snapshot": snapshot, "policy_source": policy_source, "policy": new_text,
-            "protect_prefix": PROTECT_PREFIX, "items": items, "excluded": excluded, "totals": totals,
-            "warnings": list(in_use.warnings)}
+    return seal({
+        "ecrwise": __version__, "kind": "lifecycle-plan", "created_at": at.isoformat().replace("+00:00", "Z"),
+        "snapshot": snapshot, "policy_source": policy_source, "policy": new_text,
+        "protect_prefix": PROTECT_PREFIX, "selection": {"include": list(include), "exclude": list(exclude)},
+        "in_use_sources": {"rollback_revisions": rollback_revisions}, "items": items, "excluded": excluded,
+        "totals": totals, "warnings": list(in_use.warnings)})
 
 
 def _plan_repository(repo: Repository, images: list[LifecycleImage], user_policy: Policy, new_policy: Policy,
@@ -178,12 +194,52 @@ def _same_policy(a: str, b: str) -> bool:
         return False
 
 
+# -- plan integrity --------------------------------------------------------------------------------------
+
+# A plan is a reviewed picture of one moment. After a day the estate it describes (images, deployments,
+# policies) has moved on and the figures a reviewer approved are no longer what would happen; apply's live
+# re-verification keeps it safe regardless, but a day-old plan is refused so what is applied is what was shown.
+MAX_PLAN_AGE = timedelta(hours=24)
+CLOCK_SKEW = timedelta(minutes=5)  # a plan "from the future" beyond this was not written by this clock's plan
+REPLAN = "re-run `ecrwise lifecycle plan`"
+
+
+def check_plan_integrity(doc: Any, path: Path, now: datetime) -> None:
+    """Refuse (UserError, exit 2) a plan file that is not exactly what `lifecycle plan` wrote, or is stale."""
+    check_seal(doc, path, "`ecrwise lifecycle plan`", REPLAN)
+    created = _parse_time(doc.get("created_at"))
+    if created is None:
+        raise UserError(f"{path}: created_at: not an ISO-8601 UTC time; {REPLAN}")
+    if created > now + CLOCK_SKEW:
+        raise UserError(f"{path}: created_at: {doc['created_at']} is in the future; {REPLAN}")
+    if now - created > MAX_PLAN_AGE:
+        hours = (now - created).total_seconds() / 3600
+        raise UserError(f"{path}: the plan is stale: written {doc['created_at']} ({hours:.0f} h ago; plans older "
+                        f"than {MAX_PLAN_AGE.total_seconds() / 3600:.0f} h are refused); {REPLAN}")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else None
+
+
 # -- reading plans and backups ------------------------------------------------------------------------
 
 class _PlanTag(BaseModel):
     model_config = ConfigDict(extra="ignore")
     digest: str
     tag: str
+
+
+class _PlanInUse(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    digest: str
+    reasons: list[str] = []
 
 
 class _PlanItem(BaseModel):
@@ -195,11 +251,35 @@ class _PlanItem(BaseModel):
     current_policy: str | None
     new_policy: str
     protect_tags: list[_PlanTag] = []
+    in_use: list[_PlanInUse] = []
+
+
+class _PlanSelection(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    include: list[str]
+    exclude: list[str]
+
+
+class _PlanExcluded(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    account: str
+    region: str
+    repository: str
+
+
+class _PlanInUseSources(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    rollback_revisions: int
 
 
 class _Plan(BaseModel):
     model_config = ConfigDict(extra="ignore")
     kind: str
+    policy: str
+    selection: _PlanSelection
+    in_use_sources: _PlanInUseSources
+    snapshot: dict[str, Any] | None = None
+    excluded: list[_PlanExcluded] = []
     items: list[_PlanItem]
 
 
@@ -231,18 +311,82 @@ def _validate(model: type[BaseModel], doc: Any, path: Path, kind: str) -> Any:
     return obj
 
 
-def load_plan(path: Path) -> _Plan:
-    plan = _validate(_Plan, read_json(path, "plan file"), path, "lifecycle-plan")
+def load_plan(path: Path, now: datetime | None = None) -> _Plan:
+    """A plan exactly as `lifecycle plan` wrote it, not stale, and consistent with itself; else UserError."""
+    doc = read_json(path, "plan file")
+    check_plan_integrity(doc, path, now or datetime.now(timezone.utc))
+    plan = _validate(_Plan, doc, path, "lifecycle-plan")
     for i, item in enumerate(plan.items):
         try:
             parse_policy(item.new_policy, source=f"{path}: items[{i}].new_policy")
         except UserError as e:
             raise UserError(str(e)) from None
+    check_plan_invariants(plan, path)
     return plan
 
 
+def check_plan_invariants(plan: _Plan, path: Path) -> None:
+    """What every plan ecrwise writes holds, whatever its digest says (a recomputed digest, an older buggy
+    ecrwise): one policy for every item, that starts with the protection rule; every item once, inside the
+    plan's selection and not among its exclusions; protection tags that are `ecrwise-keep-` tags of their
+    own digest (a `PutImage` of any other tag would move that tag). UserError (exit 2) names the JSON path."""
+    top = parse_policy(plan.policy, source=f"{path}: policy")
+    if not top.rules or top.rules[0] != protection_rule():
+        raise UserError(f"{path}: policy: the first rule is not ecrwise's protection rule (priority 1, tag prefix "
+                        f"{PROTECT_PREFIX}, never fires): images in use would not be protected; {REPLAN}")
+    if any(r.priority == 1 for r in top.rules[1:]):
+        raise UserError(f"{path}: policy: another rule shares priority 1 with the protection rule; {REPLAN}")
+    excluded = {(e.account, e.region, e.repository) for e in plan.excluded}
+    seen: set[tuple[str, str, str]] = set()
+    for i, item in enumerate(plan.items):
+        where = f"{path}: items[{i}]"
+        key = (item.account, item.region, item.repository)
+        if key in seen:
+            raise UserError(f"{where}: {item.region}/{item.repository} appears twice; {REPLAN}")
+        seen.add(key)
+        ok, why = selected(item.repository, plan.selection.include, plan.selection.exclude)
+        if not ok or key in excluded:
+            raise UserError(f"{where}.repository: {item.repository} is outside the plan's selection "
+                            f"({why or ('listed as excluded' if key in excluded else 'matches no --repository glob')}); "
+                            f"{REPLAN}")
+        if not _same_policy(item.new_policy, plan.policy):
+            raise UserError(f"{where}.new_policy: differs from the plan's policy; {REPLAN}")
+        for j, t in enumerate(item.protect_tags):
+            if t.tag != protect_tag(t.digest):
+                raise UserError(f"{where}.protect_tags[{j}].tag: {t.tag!r} is not the protection tag of "
+                                f"{t.digest} ({protect_tag(t.digest)}); {REPLAN}")
+
+
 def load_backup(path: Path) -> _Backup:
-    return _validate(_Backup, read_json(path, "backup file"), path, "lifecycle-backup")
+    doc = read_json(path, "backup file")
+    check_seal(doc, path, "ecrwise", RESTORE_INSTEAD)
+    backup = _validate(_Backup, doc, path, "lifecycle-backup")
+    check_backup_entries(backup, path)
+    return backup
+
+
+RESTORE_INSTEAD = ("restore from an unedited backup (`lifecycle apply`, `backup` and `protect` write one before "
+                   "every change)")
+
+
+def check_backup_entries(backup: _Backup, path: Path) -> None:
+    """What every lifecycle backup ecrwise writes holds, digest or not: each repository once, previous
+    policies ECR would accept, and only `ecrwise-keep-` tags of their own digest to remove or re-add (a
+    restore must never move or delete any other tag). UserError (exit 2) names the JSON path."""
+    seen: set[tuple[str, str, str]] = set()
+    for i, item in enumerate(backup.items):
+        where = f"{path}: items[{i}]"
+        key = (item.account, item.region, item.repository)
+        if key in seen:
+            raise UserError(f"{where}: {item.region}/{item.repository} appears twice; {RESTORE_INSTEAD}")
+        seen.add(key)
+        if item.previous_policy is not None:
+            parse_policy(item.previous_policy, source=f"{where}.previous_policy")
+        for field_name in ("added_tags", "removed_tags"):
+            for j, t in enumerate(getattr(item, field_name)):
+                if t.tag != protect_tag(t.digest):
+                    raise UserError(f"{where}.{field_name}[{j}].tag: {t.tag!r} is not the protection tag of "
+                                    f"{t.digest}; {RESTORE_INSTEAD}")
 
 
 # -- acting on AWS --------------------------------------------------------------------------------------
@@ -265,53 +409,128 @@ class RepoOutcome:
 
 
 def _backup_doc(items: list[dict[str, Any]], source: str) -> dict[str, Any]:
-    return {"ecrwise": __version__, "kind": "lifecycle-backup",
-            "created_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"), "source": source,
-            "items": items}
+    return seal({"ecrwise": __version__, "kind": "lifecycle-backup",
+                 "created_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"), "source": source,
+                 "items": items})
 
 
-def read_state(ecr: Any, repository: str, digests: Iterable[str]
-               ) -> tuple[str | None, dict[str, list[str] | None]]:
-    """The live policy text and the live tags of some images of one repository (None: image gone)."""
-    from ecrwise.aws.lifecycle_apply import get_policy, image_tags
+class LiveReader(Protocol):
+    """Live state for apply-time re-verification (`ecrwise.aws.lifecycle_apply.LiveState`)."""
 
-    return get_policy(ecr, repository), {d: image_tags(ecr, repository, d) for d in digests}
+    def repository(self, account: str, region: str, name: str
+                   ) -> tuple[Repository | None, list[Image], list[ImageLayer]]: ...
+
+    def ecs_records(self, account: str, region: str) -> list[Any]: ...
+
+
+def live_in_use(images: list[Image], ecs_records: list[Any], rollback_revisions: int, repo: tuple[str, str, str],
+                planned: list[_PlanInUse]) -> dict[str, list[str]]:
+    """digest → reasons of the images of `repo` in use now: derived from live ECS exactly as `plan` derives
+    it from a snapshot, plus everything the plan itself recorded as in use (which covers `--in-use-file`
+    images, by the digest they resolved to when planning, and ECS in accounts or regions not re-read)."""
+    of: dict[type, list[Any]] = {}
+    for r in ecs_records:
+        of.setdefault(type(r), []).append(r)
+    found = find_in_use(images, of.get(EcsService, []), of.get(EcsDeployment, []), of.get(EcsTaskDefinition, []),
+                        of.get(EcsContainerDefinition, []), of.get(EcsTask, []), of.get(EcsTaskContainer, []),
+                        rollback_revisions=rollback_revisions)
+    used = {d: list(r) for d, r in found.digests(repo).items()}
+    for u in planned:
+        used.setdefault(u.digest, []).extend(x for x in u.reasons if x not in used[u.digest])
+    return used
+
+
+def verify_live(item: _PlanItem, policy: Policy, repo: Repository | None, images: list[Image],
+                layers: list[ImageLayer], used: dict[str, list[str]], at: datetime) -> str | None:
+    """Why putting `policy` on this repository now would be unsafe (None: safe). Checked on live state: the
+    repository still exists and is not under a retention exception; every image in use will carry its
+    protection tag once the plan's tags are on; and the exact lifecycle engine, on the live images as they
+    will be tagged, expires or archives none of them."""
+    if repo is None:
+        return "the repository no longer exists"
+    if repo.tags.get(RETAIN_TAG, "").lower() == "true":
+        return f"the repository is now tagged {RETAIN_TAG}=true (retention/compliance exception)"
+    adding = {t.digest: t.tag for t in item.protect_tags}
+    present = {im.digest: im for im in images}
+    will_carry = {d: {*im.tags, *([adding[d]] if d in adding else [])} for d, im in present.items()}
+    key = repo_key(repo.account, repo.region, repo.name)
+    tagged = [replace(im, tags=tuple(sorted(will_carry[im.digest]))) for im in lifecycle_images(images, layers)]
+    ev = evaluate(policy, tagged, at, repository=key)
+    hit = sorted({im.digest for im, _ in (*ev.expire, *ev.transition)} & set(used))
+    if hit:
+        return (f"the policy would expire or archive {len(hit)} image(s) in use, e.g. {hit[0][:19]}… "
+                f"({'; '.join(used[hit[0]])}); {REPLAN}")
+    # Not acted on today is not enough: ECR evaluates the policy every day, and only the protection tag keeps
+    # an in-use image out of every later rule's reach.
+    unprotected = sorted(d for d in used if d in present and protect_tag(d) not in will_carry[d])
+    if unprotected:
+        d = unprotected[0]
+        return (f"{len(unprotected)} image(s) in use would not carry a protection tag, e.g. {d[:19]}… "
+                f"({'; '.join(used[d])}); {REPLAN}")
+    return None
+
+
+def _ecs_scope(plan: _Plan) -> list[tuple[str, str]]:
+    """(account, region) pairs whose ECS is re-read: every account of the plan, in every region the plan's
+    snapshot covered and every region of its items (a task may pull from another region's repository)."""
+    regions = {i.region for i in plan.items} | set((plan.snapshot or {}).get("regions") or [])
+    return sorted({(i.account, r) for i in plan.items for r in regions})
 
 
 def apply_plan(plan: _Plan, client_for: ClientFor, backup_dir: Path | None, source: str, *,
-               dry_run: bool) -> tuple[list[RepoOutcome], Path | None]:
-    """Bring every repository of the plan to its new state. The backup of everything that will change is
-    written (and fsynced) before the first change; a repository whose policy changed since the plan was made
-    is left alone (re-plan); one repository failing does not stop the others."""
+               dry_run: bool, live: LiveReader, now: datetime | None = None) -> tuple[list[RepoOutcome], Path | None]:
+    """Bring every repository of the plan to its new state. Each repository is first re-verified against live
+    state (`verify_live`); one that fails is `refused` and left untouched, and the others go on (each is
+    proven safe on its own). The backup of everything that will change is written (and fsynced) before the
+    first change; a repository whose policy changed since the plan was made is left alone (re-plan); one
+    repository failing does not stop the others. ECS must be re-readable in every account and region of the
+    plan, or nothing is changed (AwsUnavailable): the in-use set cannot be verified without it."""
     from ecrwise.aws.lifecycle_apply import add_tag, set_policy
 
+    at = now or datetime.now(timezone.utc)
+    policy = parse_policy(plan.policy)
+    ecs: dict[tuple[str, str], list[Any]] = {}
+    for account, region in _ecs_scope(plan):
+        try:
+            ecs[(account, region)] = live.ecs_records(account, region)
+        except UserError:
+            raise
+        except Exception as e:  # noqa: BLE001 — any failure means in-use cannot be verified
+            raise AwsUnavailable(f"cannot re-read ECS in {account}/{region} to verify which images are in use "
+                                 f"({e}); nothing was changed") from None
+    ecs_all = [r for recs in ecs.values() for r in recs]
     outcomes: list[RepoOutcome] = []
     todo: list[tuple[_PlanItem, Any, list[_PlanTag], RepoOutcome]] = []
     backup_items = []
     for item in plan.items:
         out = RepoOutcome(item.account, item.region, item.repository, "unchanged")
+        outcomes.append(out)
         try:
             ecr = client_for(item.account, item.region)
-            live, tags = read_state(ecr, item.repository, [t.digest for t in item.protect_tags])
+            repo, images, layers = live.repository(item.account, item.region, item.repository)
         except Exception as e:  # noqa: BLE001 — reported per repository
             out.status, out.detail = "failed", f"reading current state: {e}"
-            outcomes.append(out)
             continue
-        # An in-use image may be untagged ([]): it needs the tag all the more. A gone image (None) does not.
-        missing = [t for t in item.protect_tags if tags.get(t.digest) is not None and t.tag not in tags[t.digest]]
-        policy_done = live is not None and _same_policy(live, item.new_policy)
-        if policy_done and not missing:
-            outcomes.append(out)
+        live_policy = repo.lifecycle_policy if repo else None
+        tags: dict[str, list[str]] = {im.digest: list(im.tags) for im in images}
+        # An in-use image may be untagged ([]): it needs the tag all the more. A gone image does not.
+        missing = [t for t in item.protect_tags if t.digest in tags and t.tag not in tags[t.digest]]
+        policy_done = live_policy is not None and _same_policy(live_policy, item.new_policy)
+        if repo is not None and policy_done and not missing:
             continue
-        if not policy_done and not _same_or_both_none(live, item.current_policy):
-            out.status, out.detail = "drifted", "the policy changed since the plan was made; re-run `lifecycle plan`"
-            outcomes.append(out)
+        if repo is not None and not policy_done and not _same_or_both_none(live_policy, item.current_policy):
+            out.status, out.detail = "drifted", f"the policy changed since the plan was made; {REPLAN}"
+            continue
+        used = live_in_use(images, ecs_all, plan.in_use_sources.rollback_revisions,
+                           (item.account, item.region, item.repository), item.in_use)
+        why = verify_live(item, policy, repo, images, layers, used, at)
+        if why:
+            out.status, out.detail = "refused", why
             continue
         backup_items.append({"account": item.account, "region": item.region, "repository": item.repository,
-                             "previous_policy": live,
+                             "previous_policy": live_policy,
                              "added_tags": [t.model_dump() for t in missing]})
         todo.append((item, ecr, missing, out))
-        outcomes.append(out)
     if not todo:
         return outcomes, None
     if dry_run:
