@@ -231,7 +231,7 @@ def render_simulation(result: SimulationResult, fmt: Fmt, *, standard_price: Pri
                   f"minimum: gross ${ae['transition_savings_window_usd']:.2f} - forgone "
                   f"${ae['likely_restored_savings_forgone_usd']:.2f} - minimum-duration charge "
                   f"${ae['minimum_duration_charge_usd']:.2f} - restores ${ae['restore_charge_usd']:.2f} = net "
-                  f"${ae['net_window_usd']:.2f}", highlight=False)
+                  f"{'-' if ae['net_window_usd'] < 0 else ''}${abs(ae['net_window_usd']):.2f}", highlight=False)
     if list_images:
         for r in result.items:
             ev = r.evaluation
