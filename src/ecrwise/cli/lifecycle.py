@@ -257,7 +257,7 @@ def simulate_and_render(policies_by_repo: Mapping[str, Policy | None], images: S
     result = simulate(policies_by_repo, images, at, standard_price.usd, archive_price.usd,
                       restore_price_gb=restore_price.usd if restore_price else None, hours_per_month=hours_per_month)
     warnings = list(extra_warnings)
-    for p in (standard_price, archive_price):
+    for p in (standard_price, archive_price, *([restore_price] if restore_price else [])):
         if p.fallback:
             warnings.append(f"no {p.item} price for region {p.region}; used the price book's fallback region")
     render_simulation(result, fmt, standard_price=standard_price, archive_price=archive_price,
