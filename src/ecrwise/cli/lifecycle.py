@@ -6,6 +6,7 @@ the seam the snapshot mode plugs into: it takes (policies_by_repo, images) from 
 from __future__ import annotations
 
 import csv
+import json
 import re
 import sys
 from datetime import datetime, timedelta, timezone
@@ -19,7 +20,7 @@ from rich.table import Table
 from ecrwise.cli.common import FormatOpt, Fmt, PriceFileOpt, SnapshotOpt, StoreOpt
 from ecrwise.errors import UserError
 from ecrwise.lifecycle.images import LifecycleImage, load_images_document
-from ecrwise.lifecycle.policy import ERROR, WARNING, Policy, lint, parse_policy
+from ecrwise.lifecycle.policy import ERROR, WARNING, Policy, count_all_vs_any, lint, parse_policy
 from ecrwise.lifecycle.simulate import SimulationResult, iso, simulate
 from ecrwise.lifecycle.templates import TEMPLATES, get_template
 from ecrwise.pricing.book import Price, load_price_book
@@ -29,6 +30,7 @@ app = typer.Typer(help="Lint, simulate and template ECR lifecycle policies.", no
 
 STANDARD_ITEM = "ecr_storage_gb_month"
 ARCHIVE_ITEM = "ecr_archive_storage_gb_month"
+RESTORE_ITEM = "ecr_archive_restore_gb"
 
 
 def _exit_user_error(e: UserError) -> typer.Exit:
@@ -44,9 +46,14 @@ def _exit_user_error(e: UserError) -> typer.Exit:
 def lint_cmd(
     files: list[Path] = typer.Argument(..., metavar="FILE...", help="Policy files (JSON) to validate."),
     fmt: Fmt = FormatOpt,
+    snapshot: Optional[int] = typer.Option(None, "--snapshot", help="Count, in this snapshot (default: the "
+                                           "latest with --store), the images multi-prefix rules select."),
+    store: Optional[Path] = typer.Option(None, "--store", help="DuckDB store to count images in (with or "
+                                         "without --snapshot)."),
 ) -> None:
     """Validate lifecycle policies as ECR would: every error with its JSON path; exit 2 on any error."""
-    rows: list[dict[str, str]] = []
+    rows: list[dict[str, Any]] = []
+    counted = _snapshot_images(snapshot, store) if snapshot is not None or store is not None else None
     for f in files:
         try:
             text = f.read_text(encoding="utf-8")
@@ -54,12 +61,14 @@ def lint_cmd(
             rows.append({"file": str(f), "path": "(file)", "code": "unreadable", "severity": ERROR,
                          "message": f"cannot read: {getattr(e, 'strerror', None) or e}"})
             continue
-        for issue in lint(text):
-            rows.append({"file": str(f), **issue.as_dict()})
+        mine = [{"file": str(f), **issue.as_dict()} for issue in lint(text)]
+        if counted is not None:
+            _add_all_vs_any(mine, text, counted[0]["id"], counted[1])
+        rows.extend(mine)
     n_err = sum(1 for r in rows if r["severity"] == ERROR)
     n_warn = sum(1 for r in rows if r["severity"] == WARNING)
     if fmt == Fmt.json:
-        dump_json(envelope("lifecycle-lint", None, rows, {"files": len(files), "errors": n_err,
+        dump_json(envelope("lifecycle-lint", counted[0] if counted else None, rows, {"files": len(files), "errors": n_err,
                                                           "warnings": n_warn}, []))
     elif fmt == Fmt.csv:
         dump_csv(rows, ["file", "severity", "code", "path", "message"])
@@ -70,9 +79,41 @@ def lint_cmd(
                 typer.echo(f"{f}: valid")
             for r in mine:
                 typer.echo(f"{f}: {r['severity']}: {r['path']}: {r['message']} [{r['code']}]")
+                d = r.get("detail") or {}
+                suggested = d.get("suggested_policy", {}).get("rules") or d.get("suggested_rules")
+                if suggested:
+                    typer.echo("    suggested " + ("policy (renumbered):" if "suggested_policy" in d else "rules:"))
+                    for sr in suggested:
+                        typer.echo("      " + json.dumps(sr))
         typer.echo(f"{n_err} error(s), {n_warn} warning(s) in {len(files)} file(s)")
     if n_err:
         raise typer.Exit(2)
+
+
+def _snapshot_images(snapshot: int | None, store: Path | None) -> tuple[dict[str, Any], list[LifecycleImage]]:
+    from ecrwise.cli.common import open_store
+    from ecrwise.lifecycle.from_records import lifecycle_images
+    from ecrwise.records.ecr import Image, ImageLayer
+
+    try:
+        with open_store(store) as st:
+            snap = st.snapshot(snapshot)
+            return snap.as_dict(), lifecycle_images(st.load(snap.id, Image), st.load(snap.id, ImageLayer))
+    except UserError as e:
+        raise _exit_user_error(e) from None
+
+
+def _add_all_vs_any(rows: list[dict[str, Any]], text: str, snap_id: int, images: list[LifecycleImage]) -> None:
+    """Append snapshot counts to the file's tag-list-requires-all warnings (valid policies only)."""
+    if not any(r["code"] == "tag-list-requires-all" for r in rows) or any(r["severity"] == ERROR for r in rows):
+        return
+    counts = {c["rule_priority"]: c for c in count_all_vs_any(parse_policy(text), images)}
+    for r in rows:
+        c = counts.get(r.get("detail", {}).get("rule_priority")) if r["code"] == "tag-list-requires-all" else None
+        if c is not None:
+            r["detail"]["snapshot_counts"] = {"snapshot": snap_id, **c}
+            r["message"] += (f" (snapshot {snap_id}: {c['all']} of {c['images']} tagged {c['storage_class']} images "
+                             f"carry all of them, {c['any']} carry any of them)")
 
 
 # --- template ---------------------------------------------------------------------------------------
@@ -130,12 +171,15 @@ def _short(digest: str) -> str:
 
 def render_simulation(result: SimulationResult, fmt: Fmt, *, standard_price: Price, archive_price: Price,
                       snapshot: dict[str, Any] | None = None, extra_warnings: Sequence[str] = (),
-                      list_images: bool = False, console: Console | None = None) -> None:
+                      list_images: bool = False, console: Console | None = None,
+                      restore_price: Price | None = None) -> None:
     warnings = list(extra_warnings) + list(result.warnings)
     if fmt == Fmt.json:
         d = result.to_dict()
         totals = d["totals"]
         totals["prices"] = {"standard": standard_price.as_dict(), "archive": archive_price.as_dict()}
+        if restore_price is not None:
+            totals["prices"]["restore"] = restore_price.as_dict()
         dump_json(envelope("lifecycle-simulation", snapshot, d["items"], totals, warnings))
         return
     if fmt == Fmt.csv:
@@ -180,6 +224,14 @@ def render_simulation(result: SimulationResult, fmt: Fmt, *, standard_price: Pri
               f"source {standard_price.source}", highlight=False)
     con.print("Freed = bytes of layers no remaining standard image references (shared layers free nothing).",
               highlight=False)
+    ae = tot.get("archive_economics")
+    if ae and ae["transitioned_images"]:
+        con.print(f"Archive: {ae['transitioned_images']} image(s) transitioned, {ae['likely_restored_images']} "
+                  f"pulled in the last {ae['minimum_days']} days (likely restored). Over the {ae['minimum_days']}-day "
+                  f"minimum: gross ${ae['transition_savings_window_usd']:.2f} - forgone "
+                  f"${ae['likely_restored_savings_forgone_usd']:.2f} - minimum-duration charge "
+                  f"${ae['minimum_duration_charge_usd']:.2f} - restores ${ae['restore_charge_usd']:.2f} = net "
+                  f"{'-' if ae['net_window_usd'] < 0 else ''}${abs(ae['net_window_usd']):.2f}", highlight=False)
     if list_images:
         for r in result.items:
             ev = r.evaluation
@@ -199,15 +251,18 @@ def render_simulation(result: SimulationResult, fmt: Fmt, *, standard_price: Pri
 def simulate_and_render(policies_by_repo: Mapping[str, Policy | None], images: Sequence[LifecycleImage],
                         at: datetime, fmt: Fmt, *, standard_price: Price, archive_price: Price,
                         snapshot: dict[str, Any] | None = None, extra_warnings: Sequence[str] = (),
-                        list_images: bool = False) -> SimulationResult:
+                        list_images: bool = False, restore_price: Price | None = None,
+                        hours_per_month: float = 730.0) -> SimulationResult:
     """Simulate and print. The snapshot mode calls this with policies and images read from the store."""
-    result = simulate(policies_by_repo, images, at, standard_price.usd, archive_price.usd)
+    result = simulate(policies_by_repo, images, at, standard_price.usd, archive_price.usd,
+                      restore_price_gb=restore_price.usd if restore_price else None, hours_per_month=hours_per_month)
     warnings = list(extra_warnings)
-    for p in (standard_price, archive_price):
+    for p in (standard_price, archive_price, *([restore_price] if restore_price else [])):
         if p.fallback:
             warnings.append(f"no {p.item} price for region {p.region}; used the price book's fallback region")
     render_simulation(result, fmt, standard_price=standard_price, archive_price=archive_price,
-                      snapshot=snapshot, extra_warnings=warnings, list_images=list_images)
+                      snapshot=snapshot, extra_warnings=warnings, list_images=list_images,
+                      restore_price=restore_price)
     return result
 
 
@@ -258,9 +313,12 @@ def simulate_cmd(
             raise UserError(f"{images.name}: no repository matches --repository {' '.join(repository) or '*'}"
                             + (f" --exclude {' '.join(exclude)}" if exclude else ""))
         std, arc = storage_prices(region, price_file)
+        book = load_price_book(price_file)
         chosen = set(repos)
         simulate_and_render({r: pol for r in repos}, [im for im in imgs if im.repository in chosen], when, fmt,
                             standard_price=std, archive_price=arc,
+                            restore_price=book.price(region or book.fallback_region, RESTORE_ITEM),
+                            hours_per_month=book.hours_per_month,
                             extra_warnings=[f"{policy.name}: {w}" for w in pol.warnings],
                             list_images=list_images)
     except UserError as e:
@@ -306,14 +364,16 @@ def _simulate_snapshot(policy: Path | None, when: datetime, include: list[str], 
         std, arc = book.price(region, STANDARD_ITEM), book.price(region, ARCHIVE_ITEM)
         if std.fallback:
             sim_warnings.append(f"no {std.item} price for region {region}; used the price book's fallback region")
-        res = simulate(policies, [im for im in imgs if im.repository in policies], when, std.usd, arc.usd)
+        res = simulate(policies, [im for im in imgs if im.repository in policies], when, std.usd, arc.usd,
+                       restore_price_gb=book.price(region, RESTORE_ITEM).usd, hours_per_month=book.hours_per_month)
         items.extend(res.items)
         sim_warnings.extend(res.warnings)
     items.sort(key=lambda r: (-r.monthly_savings_usd, r.repository))
     std0, arc0 = book.price(book.fallback_region, STANDARD_ITEM), book.price(book.fallback_region, ARCHIVE_ITEM)
-    result = SimulationResult(when, tuple(items), std0.usd, arc0.usd, tuple(sim_warnings))
+    result = SimulationResult(when, tuple(items), std0.usd, arc0.usd, tuple(dict.fromkeys(sim_warnings)))
     render_simulation(result, fmt, standard_price=std0, archive_price=arc0, snapshot=snap.as_dict(),
-                      extra_warnings=[], list_images=list_images)
+                      extra_warnings=[], list_images=list_images,
+                      restore_price=book.price(book.fallback_region, RESTORE_ITEM))
 
 
 def _read(path: Path) -> str:

@@ -7,7 +7,9 @@ Sources for every rule below (see docs/lifecycle.md for the full list with codes
 - AWS ECR User Guide, "Examples of lifecycle policies" (sinceImagePulled only with transition,
   sinceImageTransitioned only with expire and the archive class, 90-day archive minimum);
 - AWS ECR User Guide, "Amazon ECR service quotas" (50 rules per policy, 30,720 characters);
-- botocore's ECR model (LifecyclePolicyText: 100..30720 characters; LifecyclePolicyRulePriority: min 1).
+- botocore's ECR model (LifecyclePolicyText: 100..30720 characters; LifecyclePolicyRulePriority: min 1);
+- AWS ECR User Guide, "Archiving an image" (archive-image.html: archived images have a 90-day minimum storage
+  duration; deleting one sooner is billed the full 90 days) for the archive-economics warnings.
 
 The linter reports every problem it finds in one pass, each with a JSON path like
 `rules[2].selection.countUnit`, a short code and a severity. Errors are what ECR would reject; warnings are
@@ -15,11 +17,15 @@ legal policies that are probably not what the author meant.
 """
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ecrwise.errors import UserError
+
+if TYPE_CHECKING:  # images.py does not import this module, but the engine does; keep imports one-way
+    from ecrwise.lifecycle.images import LifecycleImage
 
 # Limits, each from a named AWS source (module docstring).
 POLICY_TEXT_MIN = 100  # botocore LifecyclePolicyText.min
@@ -55,12 +61,18 @@ class LintIssue:
     message: str
     code: str
     severity: str = ERROR
+    # Machine-readable extras for some warnings (suggested rules, the rule priority it concerns); JSON only.
+    detail: dict[str, Any] | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message} [{self.code}]"
 
-    def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "message": self.message, "code": self.code, "severity": self.severity}
+    def as_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"path": self.path, "message": self.message, "code": self.code,
+                             "severity": self.severity}
+        if self.detail is not None:
+            d["detail"] = self.detail
+        return d
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,14 +191,16 @@ def _prefix_covers(higher: tuple[str, ...], lower: tuple[str, ...]) -> bool:
 
 
 class _Linter:
-    def __init__(self) -> None:
+    def __init__(self, suggest: bool = True) -> None:
         self.issues: list[LintIssue] = []
+        # False while linting a suggestion of our own (no suggestions of suggestions).
+        self.suggest = suggest
 
     def err(self, path: str, code: str, message: str) -> None:
         self.issues.append(LintIssue(path, message, code, ERROR))
 
-    def warn(self, path: str, code: str, message: str) -> None:
-        self.issues.append(LintIssue(path, message, code, WARNING))
+    def warn(self, path: str, code: str, message: str, detail: dict[str, Any] | None = None) -> None:
+        self.issues.append(LintIssue(path, message, code, WARNING, detail))
 
     def unknown_keys(self, obj: dict[str, Any], allowed: tuple[str, ...], path: str) -> None:
         for k in obj:
@@ -253,7 +267,7 @@ class _Linter:
             self.err(f"{path}.description", "wrong-type",
                      f"must be a string, not {_type_name(raw['description'])}")
 
-        facts: dict[str, Any] = {"index": i, "priority": priority, "path": path}
+        facts: dict[str, Any] = {"index": i, "priority": priority, "path": path, "raw": raw}
         sel = raw.get("selection")
         act = raw.get("action")
         if "selection" in raw and not isinstance(sel, dict):
@@ -471,6 +485,195 @@ class _Linter:
                               f"(priority {high['priority']}), so it can never expire or transition anything")
                     break
 
+        self.all_of_these(valid)
+        self.archive_minimum(valid)
+
+    # -- "all of these" tag lists ------------------------------------------------------------------
+
+    def all_of_these(self, valid: list[dict[str, Any]]) -> None:
+        """Several prefixes or patterns in one rule mean ALL of them, not any of them.
+
+        The User Guide (lifecycle_policy_parameters.html, tagPatternList and tagPrefixList): "If you specify
+        multiple tags, only the images with all specified tags are selected." Authors often list several
+        prefixes meaning "any of these"; then the rule selects only images carrying a tag for every prefix,
+        usually none. Warn, and suggest one rule per prefix (validated by linting the rewritten policy).
+        """
+        for f in valid:
+            if f["tag_status"] != "tagged":
+                continue
+            key = "tagPrefixList" if f.get("prefixes") is not None else "tagPatternList"
+            entries = list(dict.fromkeys(f.get("prefixes") or f.get("patterns") or ()))
+            if len(entries) < 2:
+                continue
+            kind = "prefix" if key == "tagPrefixList" else "pattern"
+            count_note = (f"; each split rule keeps its own {f['count_number']} newest images"
+                          if f.get("count_type") == "imageCountMoreThan" else "")
+            detail = {"rule_priority": f["priority"], "list": key, "entries": entries, "selects": "all"}
+            if self.suggest:
+                detail.update(_split_suggestion(f, valid, key, entries))
+            self.warn(f"{f['path']}.selection.{key}", "tag-list-requires-all",
+                      f"selects only images that carry tags matching all {len(entries)} {kind}es "
+                      f"({', '.join(repr(e) for e in entries)}), not any one of them; if you meant any of "
+                      f"them, write one rule per {kind} (see the suggested rules){count_note}", detail)
+
+    # -- archive economics -------------------------------------------------------------------------
+
+    def archive_minimum(self, valid: list[dict[str, Any]]) -> None:
+        """Transitions that are likely to cost more than they save because of the 90-day archive minimum.
+
+        From the User Guide ("Archiving an image"): archived images have a 90-day minimum storage duration,
+        lifecycle policies cannot delete images archived for less than 90 days, archived images cannot be
+        pulled, and an image is restored to standard before it can be used again (a per-GB restore charge,
+        ECR pricing page). Rules only see images of their own storage class (lifecycle_policy_parameters.html,
+        storageClass), so a standard-class expire rule never deletes an archived image.
+        """
+        ordered = sorted(valid, key=lambda g: g["priority"])
+        archive_expire = [g for g in ordered if g.get("storage_class") == "archive" and g.get("action") == "expire"]
+        for k, t in enumerate(ordered):
+            if t.get("action") != "transition" or t.get("storage_class") != "standard":
+                continue
+            n_t = t.get("count_number")
+            if t.get("count_type") == "sinceImagePulled" and n_t is not None and n_t < ARCHIVE_MIN_DAYS:
+                self.warn(f"{t['path']}.selection.countNumber", "transition-before-archive-minimum",
+                          f"archives images not pulled for {n_t} days; an image pulled again within "
+                          f"{ARCHIVE_MIN_DAYS} days of archiving must first be restored (a per-GB restore "
+                          f"charge) and its archive copy is still billed the {ARCHIVE_MIN_DAYS}-day minimum "
+                          f"storage duration, so archiving it costs more than keeping it; with "
+                          f"{ARCHIVE_MIN_DAYS} days or more only images unused for the whole minimum are archived",
+                          {"rule_priority": t["priority"], "count_number": n_t,
+                           "archive_minimum_days": ARCHIVE_MIN_DAYS})
+            if t.get("count_type") not in ("sinceImagePushed", "sinceImagePulled") or n_t is None:
+                continue
+            for e in ordered[k + 1:]:
+                if e.get("action") != "expire" or e.get("storage_class") != "standard" or \
+                        e.get("count_type") != "sinceImagePushed" or e.get("tag_status") not in ("any", t["tag_status"]):
+                    continue
+                n_e = e.get("count_number")
+                if n_e is None or not n_t < n_e < n_t + ARCHIVE_MIN_DAYS:
+                    continue
+                gap = n_e - n_t
+                detail: dict[str, Any] = {"rule_priority": e["priority"], "transition_rule_priority": t["priority"],
+                                          "days_in_archive_intended": gap,
+                                          "archive_minimum_days": ARCHIVE_MIN_DAYS}
+                tail = ""
+                if not archive_expire:
+                    top = max(g["priority"] for g in ordered)
+                    detail["suggested_rules"] = [{
+                        "rulePriority": top + 1,
+                        "description": f"Delete archived images {ARCHIVE_MIN_DAYS} days after archiving "
+                                       "(the earliest ECR allows)",
+                        "selection": {"tagStatus": "any", "storageClass": "archive",
+                                      "countType": "sinceImageTransitioned", "countUnit": "days",
+                                      "countNumber": ARCHIVE_MIN_DAYS},
+                        "action": {"type": "expire"}}]
+                    tail = ("; this policy has no archive rule, so archived images are kept and billed "
+                            "indefinitely (see the suggested rule)")
+                self.warn(f"{e['path']}.selection.countNumber", "expire-before-archive-minimum",
+                          f"expires images pushed more than {n_e} days ago, meant {gap} days after "
+                          f"{t['path']} (priority {t['priority']}) archives them ({n_t} days after "
+                          f"{'push' if t['count_type'] == 'sinceImagePushed' else 'the last pull'}); but a "
+                          f"standard-class rule never sees archived images, and an archived image can be "
+                          f"expired only by a storageClass archive rule, at the earliest {ARCHIVE_MIN_DAYS} "
+                          f"days after archiving (the minimum storage duration is billed in any case){tail}",
+                          detail)
+                break
+
+
+def _split_suggestion(f: dict[str, Any], valid: list[dict[str, Any]], key: str,
+                      entries: list[str]) -> dict[str, Any]:
+    """One rule per entry in place of rule `f`, as JSON rules; renumbers the policy only when needed.
+
+    Entries that another rule of the same storage class already lists alone are left out (ECR rejects two
+    rules with the same prefix set there). The suggestion is linted; an invalid one is not offered.
+    """
+    raw_rules = [g["raw"] for g in sorted(valid, key=lambda g: g["priority"])]
+    me = f["raw"]
+    sc = f.get("storage_class")
+    taken = {g["prefixes"][0]: g["path"] for g in valid
+             if g is not f and g.get("storage_class") == sc and g["tag_status"] == "tagged"
+             and key == "tagPrefixList" and g.get("prefixes") and len(set(g["prefixes"])) == 1}
+    keep = [e for e in entries if e not in taken]
+    out: dict[str, Any] = {}
+    if taken.keys() & set(entries):
+        out["already_selected_alone_by"] = {e: taken[e] for e in entries if e in taken}
+
+    def piece(e: str) -> dict[str, Any]:
+        r = copy.deepcopy(me)
+        r["selection"][key] = [e]
+        desc = me.get("description") or ""
+        r["description"] = (f"{desc} ({'tag prefix' if key == 'tagPrefixList' else 'tag pattern'} {e!r})"
+                            .strip())
+        return r
+
+    pieces = [piece(e) for e in keep]
+    p = f["priority"]
+    nxt = min((g["priority"] for g in valid if g["priority"] > p), default=None)
+    if nxt is None or nxt - p >= len(pieces):
+        for j, r in enumerate(pieces):
+            r["rulePriority"] = p + j
+        new_rules = [r for g in raw_rules for r in (pieces if g is me else [g])]
+        out["suggested_rules"] = pieces
+    else:
+        # Not enough free priorities after this rule: renumber every rule 1, 2, ... keeping their order.
+        new_rules = []
+        for g in raw_rules:
+            for r in (pieces if g is me else [copy.deepcopy(g)]):
+                r["rulePriority"] = len(new_rules) + 1
+                new_rules.append(r)
+        out["suggested_rules"] = pieces
+        out["suggested_policy"] = {"rules": new_rules}
+    problems = errors_only(_lint({"rules": new_rules}, suggest=False))
+    if problems or not pieces:
+        out.pop("suggested_rules", None)
+        out.pop("suggested_policy", None)
+        out["suggestion_unavailable"] = [str(i) for i in problems] or ["every entry already has its own rule"]
+    return out
+
+
+def count_all_vs_any(policy: "Policy", images: Iterable["LifecycleImage"]) -> list[dict[str, Any]]:
+    """For each tagged rule listing several prefixes/patterns: how many images match all versus any of them.
+
+    Counts the images of the rule's storage class (any repository), by tag selection alone: ages, counts
+    and higher-priority rules are left out, so "all" is what the rule can ever select and "any" is what
+    the author probably meant. Pure; the CLI feeds it a snapshot's images.
+    """
+    from ecrwise.lifecycle.engine import wildcard_match  # the engine imports this module
+
+    imgs = [im for im in images if im.tags]
+    out: list[dict[str, Any]] = []
+    for r in policy.rules:
+        if r.tag_status != "tagged":
+            continue
+        entries = list(dict.fromkeys(r.tag_prefixes if r.tag_prefixes is not None else r.tag_patterns or ()))
+        if len(entries) < 2:
+            continue
+        if r.tag_prefixes is not None:
+            def hit(e: str, t: str) -> bool:
+                return t.startswith(e)
+        else:
+            hit = wildcard_match
+        pool = [im for im in imgs if im.storage_class == r.storage_class]
+        per = dict.fromkeys(entries, 0)
+        n_all = n_any = 0
+        repos_all: set[str] = set()
+        repos_any: set[str] = set()
+        for im in pool:
+            got = [e for e in entries if any(hit(e, t) for t in im.tags)]
+            for e in got:
+                per[e] += 1
+            if got:
+                n_any += 1
+                repos_any.add(im.repository)
+            if len(got) == len(entries):
+                n_all += 1
+                repos_all.add(im.repository)
+        out.append({"rule_priority": r.priority,
+                    "list": "tagPrefixList" if r.tag_prefixes is not None else "tagPatternList",
+                    "entries": entries, "storage_class": r.storage_class, "images": len(pool),
+                    "all": n_all, "any": n_any, "per_entry": per,
+                    "repositories_all": len(repos_all), "repositories_any": len(repos_any)})
+    return out
+
 
 def _covers(high: dict[str, Any], low: dict[str, Any]) -> bool:
     hp, hq = high.get("prefixes"), high.get("patterns")
@@ -510,7 +713,11 @@ def lint(text_or_obj: str | bytes | dict[str, Any] | Any) -> list[LintIssue]:
     A string is checked as the policy text ECR would receive (its length counts); a decoded object is
     measured as its compact JSON encoding.
     """
-    lt = _Linter()
+    return _lint(text_or_obj, suggest=True)
+
+
+def _lint(text_or_obj: str | bytes | dict[str, Any] | Any, *, suggest: bool) -> list[LintIssue]:
+    lt = _Linter(suggest)
     if isinstance(text_or_obj, bytes):
         text_or_obj = text_or_obj.decode("utf-8")
     if isinstance(text_or_obj, str):

@@ -3,23 +3,160 @@
 Money follows DESIGN.md: savings come from layers that no surviving image references, never from the sum of
 image sizes; every dollar figure carries its inputs (`arithmetic`); rounding to cents happens only in
 `to_dict`. Prices are passed in by the caller (the CLI reads them from the price book).
+
+Archive economics (`ArchiveEconomics`): a `transition` is priced net of what the archive class charges beyond
+its monthly rate. Facts, each from the ECR User Guide page "Archiving an image" (archive-image.html) or the
+ECR pricing page (https://aws.amazon.com/ecr/pricing/, through the price book):
+- archived images have a 90-day minimum storage duration; deleting one sooner is billed the full 90 days,
+  and a lifecycle rule cannot delete an image archived for less than 90 days;
+- archived images cannot be pulled; an image is restored to standard before it can be used (a per-GB
+  restore charge, `ecr_archive_restore_gb`);
+- archive storage is priced in tiers: the first 150 TB a month at `ecr_archive_storage_gb_month` (the same as
+  standard in every region of the book), above that `ecr_archive_storage_gb_month_over_150tb`.
+Where the documents are silent ecrwise chooses conservatively (docs/lifecycle.md, "Archive economics"):
+- an image pulled within the last 90 days is "likely restored": it is assumed to be restored right after
+  archiving, so it saves nothing, its archive copy is billed the whole 90-day minimum, and the restore is
+  charged on its full size (shared layers again: the pricing page does not say restores are deduplicated);
+- every archived byte is priced at the first-tier rate (the higher one); totals say when the archive class
+  would pass 150 TB;
+- the one-time charges are set against the gross saving over the 90-day minimum window
+  (`minimum_days / days_per_month` months, days_per_month = hours_per_month / 24).
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
 
 from ecrwise.lifecycle.engine import Evaluation, evaluate
-from ecrwise.lifecycle.images import LifecycleImage
-from ecrwise.lifecycle.policy import Policy
+from ecrwise.lifecycle.images import STANDARD, LifecycleImage
+from ecrwise.lifecycle.policy import ARCHIVE_MIN_DAYS, Policy
 
 from ecrwise.pricing.book import GIB  # AWS bills "GB" as 2^30 bytes
 from ecrwise.pricing.money import usd as _cents
 from ecrwise.timefmt import iso
 
 
+
+
+# "First 150 TB / month" on the ECR pricing page; AWS's TB is 2^40 bytes like its GB is 2^30.
+ARCHIVE_TIER_BYTES = 150 * 2**40
+DEFAULT_HOURS_PER_MONTH = 730.0
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveEconomics:
+    """What the transitions of one evaluation cost beyond the monthly price difference, and the net."""
+    transitioned_images: int
+    # Distinct layer bytes leaving the standard class for archive (== Evaluation.archived_bytes).
+    archived_bytes: int
+    likely_restored_images: int
+    # Distinct archived layer bytes of the likely-restored images: billed the minimum, saving nothing.
+    likely_restored_layer_bytes: int
+    # Sum of the likely-restored images' own sizes: what the restore charge is levied on.
+    likely_restored_image_bytes: int
+    standard_price_gb_month: float
+    archive_price_gb_month: float
+    restore_price_gb: float
+    days_per_month: float
+    minimum_days: int = ARCHIVE_MIN_DAYS
+
+    @property
+    def window_months(self) -> float:
+        return self.minimum_days / self.days_per_month
+
+    @property
+    def gross_monthly_usd(self) -> float:
+        return self.archived_bytes / GIB * (self.standard_price_gb_month - self.archive_price_gb_month)
+
+    @property
+    def gross_window_usd(self) -> float:
+        return self.gross_monthly_usd * self.window_months
+
+    @property
+    def forgone_usd(self) -> float:
+        return (self.likely_restored_layer_bytes / GIB * (self.standard_price_gb_month - self.archive_price_gb_month)
+                * self.window_months)
+
+    @property
+    def minimum_charge_usd(self) -> float:
+        return self.likely_restored_layer_bytes / GIB * self.archive_price_gb_month * self.window_months
+
+    @property
+    def restore_charge_usd(self) -> float:
+        return self.likely_restored_image_bytes / GIB * self.restore_price_gb
+
+    @property
+    def net_window_usd(self) -> float:
+        return self.gross_window_usd - self.forgone_usd - self.minimum_charge_usd - self.restore_charge_usd
+
+    def to_dict(self) -> dict[str, Any]:
+        std, arc, rst = self.standard_price_gb_month, self.archive_price_gb_month, self.restore_price_gb
+        w = self.window_months
+        wf = f"{self.minimum_days} days / {self.days_per_month:g} days per month"
+        return {
+            "minimum_days": self.minimum_days,
+            "window_months": round(w, 6),
+            "transitioned_images": self.transitioned_images,
+            "archived_bytes": self.archived_bytes,
+            "likely_restored_images": self.likely_restored_images,
+            "likely_restored_layer_bytes": self.likely_restored_layer_bytes,
+            "likely_restored_image_bytes": self.likely_restored_image_bytes,
+            "transition_savings_usd": _cents(self.gross_monthly_usd),
+            "transition_savings_window_usd": _cents(self.gross_window_usd),
+            "likely_restored_savings_forgone_usd": _cents(self.forgone_usd),
+            "minimum_duration_charge_usd": _cents(self.minimum_charge_usd),
+            "restore_charge_usd": _cents(self.restore_charge_usd),
+            "net_window_usd": _cents(self.net_window_usd),
+            "arithmetic": {
+                "price_usd_per_gb_month": std,
+                "archive_price_usd_per_gb_month": arc,
+                "restore_price_usd_per_gb": rst,
+                "days_per_month": self.days_per_month,
+                "likely_restored_rule": f"transitioned and pulled within the last {self.minimum_days} days",
+                "transition_savings_usd": f"{self.archived_bytes} B / 2^30 x (${std} - ${arc}) = "
+                                          f"${self.gross_monthly_usd:.4f}/month",
+                "transition_savings_window_usd": f"${self.gross_monthly_usd:.4f}/month x ({wf}) = "
+                                                 f"${self.gross_window_usd:.4f}",
+                "likely_restored_savings_forgone_usd": f"{self.likely_restored_layer_bytes} B / 2^30 x (${std} - "
+                                                       f"${arc}) x ({wf}) = ${self.forgone_usd:.4f}",
+                "minimum_duration_charge_usd": f"{self.likely_restored_layer_bytes} B / 2^30 x ${arc} x ({wf}) = "
+                                               f"${self.minimum_charge_usd:.4f}",
+                "restore_charge_usd": f"{self.likely_restored_image_bytes} B / 2^30 x ${rst} = "
+                                      f"${self.restore_charge_usd:.4f}",
+                "net_window_usd": f"${self.gross_window_usd:.4f} - ${self.forgone_usd:.4f} - "
+                                  f"${self.minimum_charge_usd:.4f} - ${self.restore_charge_usd:.4f} = "
+                                  f"{_signed(self.net_window_usd)}",
+            },
+        }
+
+
+def _signed(x: float) -> str:
+    return f"-${-x:.4f}" if x < 0 else f"${x:.4f}"
+
+
+def archive_economics(ev: Evaluation, at: datetime, standard_price_gb_month: float, archive_price_gb_month: float,
+                      restore_price_gb: float, hours_per_month: float = DEFAULT_HOURS_PER_MONTH) -> ArchiveEconomics:
+    """Price the evaluation's transitions net of the 90-day minimum and the expected restores (pure)."""
+    transitioned = [im for im, _ in ev.transition]
+    std_keep = {d for im in ev.kept if im.storage_class == STANDARD for d, _ in im.layers}
+    # The same set the engine's archived_bytes sums: layers moved to archive that no kept standard image holds.
+    moved = {d: size for im in transitioned for d, size in im.layers if d not in std_keep}
+    recent = timedelta(days=ARCHIVE_MIN_DAYS)
+    likely = [im for im in transitioned if im.last_pulled_at is not None and at - im.last_pulled_at <= recent]
+    likely_layers = {d for im in likely for d, _ in im.layers if d in moved}
+    return ArchiveEconomics(
+        transitioned_images=len(transitioned),
+        archived_bytes=sum(moved.values()),
+        likely_restored_images=len(likely),
+        likely_restored_layer_bytes=sum(moved[d] for d in likely_layers),
+        likely_restored_image_bytes=sum(im.naive_bytes for im in likely),
+        standard_price_gb_month=standard_price_gb_month,
+        archive_price_gb_month=archive_price_gb_month,
+        restore_price_gb=restore_price_gb,
+        days_per_month=hours_per_month / 24,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +166,8 @@ class RepositoryResult:
     evaluation: Evaluation
     standard_price_gb_month: float
     archive_price_gb_month: float
+    # Set when the caller priced restores (simulate(..., restore_price_gb=...)).
+    archive: ArchiveEconomics | None = None
 
     # Unrounded monthly figures; to_dict rounds them.
     @property
@@ -81,8 +220,11 @@ class RepositoryResult:
             "archive_stored_bytes": ev.archive_stored_bytes,
             "archive_freed_bytes": ev.archive_freed_bytes,
             "monthly_savings_usd": _cents(self.monthly_savings_usd),
+            "transition_savings_usd": _cents(self.transition_savings_usd),
             "arithmetic": self.arithmetic(),
         }
+        if self.archive is not None:
+            out["archive_economics"] = self.archive.to_dict()
         if images:
             out["expire"] = [_image_row(im, p) for im, p in ev.expire]
             out["transition"] = [_image_row(im, p) for im, p in ev.transition]
@@ -124,8 +266,37 @@ class SimulationResult:
             "archived_bytes": sum(e.archived_bytes for e in evs),
             "archive_freed_bytes": sum(e.archive_freed_bytes for e in evs),
             "monthly_savings_usd": _cents(self.monthly_savings_usd),
+            "transition_savings_usd": _cents(sum(r.transition_savings_usd for r in self.items)),
             "price_usd_per_gb_month": self.standard_price_gb_month,
             "archive_price_usd_per_gb_month": self.archive_price_gb_month,
+            **({"archive_economics": self.archive_totals()} if any(r.archive for r in self.items) else {}),
+        }
+
+    def archive_totals(self) -> dict[str, Any]:
+        """The per-repository archive economics summed (prices may differ by region, so dollars are summed
+        figure by figure), and where the archive class would stand against the 150 TB price tier."""
+        ecs = [r.archive for r in self.items if r.archive is not None]
+        evs = [r.evaluation for r in self.items]
+        after = sum(e.archive_stored_bytes - e.archive_freed_bytes + e.archived_bytes for e in evs)
+        figures = {
+            "transition_savings_usd": sum(a.gross_monthly_usd for a in ecs),
+            "transition_savings_window_usd": sum(a.gross_window_usd for a in ecs),
+            "likely_restored_savings_forgone_usd": sum(a.forgone_usd for a in ecs),
+            "minimum_duration_charge_usd": sum(a.minimum_charge_usd for a in ecs),
+            "restore_charge_usd": sum(a.restore_charge_usd for a in ecs),
+            "net_window_usd": sum(a.net_window_usd for a in ecs),
+        }
+        counts = {k: sum(getattr(a, k) for a in ecs) for k in
+                  ("transitioned_images", "archived_bytes", "likely_restored_images", "likely_restored_layer_bytes",
+                   "likely_restored_image_bytes")}
+        return {
+            "minimum_days": ARCHIVE_MIN_DAYS,
+            **counts,
+            **{k: _cents(v) for k, v in figures.items()},
+            "archive_bytes_after": after,
+            "archive_tier_threshold_bytes": ARCHIVE_TIER_BYTES,
+            "archive_tier_priced": "first tier (150 TB) rate for every byte",
+            "arithmetic": {k: f"sum over {len(ecs)} repositories = {_signed(v)}" for k, v in figures.items()},
         }
 
     def to_dict(self, *, images: bool = True) -> dict[str, Any]:
@@ -141,10 +312,14 @@ def group_by_repository(images: Iterable[LifecycleImage]) -> dict[str, list[Life
 
 
 def simulate(policies_by_repo: Mapping[str, Policy | None], images: Iterable[LifecycleImage], at: datetime,
-             standard_price_gb_month: float, archive_price_gb_month: float) -> SimulationResult:
+             standard_price_gb_month: float, archive_price_gb_month: float, *,
+             restore_price_gb: float | None = None,
+             hours_per_month: float = DEFAULT_HOURS_PER_MONTH) -> SimulationResult:
     """Evaluate each repository's policy (None: no policy, nothing happens) over its images.
 
     Only repositories named in `policies_by_repo` are reported; images of other repositories are ignored.
+    With `restore_price_gb`, each result also carries its `ArchiveEconomics` (transitions priced net of the
+    90-day minimum and the expected restores); the engine's actions and `monthly_savings_usd` are unchanged.
     """
     groups = group_by_repository(images)
     empty = Policy(())
@@ -155,8 +330,25 @@ def simulate(policies_by_repo: Mapping[str, Policy | None], images: Iterable[Lif
         if ev.held:
             warnings.append(f"{repo or '(no repository)'}: {len(ev.held)} image(s) a rule selected stay because "
                             "an image index that is not expired references them")
+        econ = None
+        if restore_price_gb is not None:
+            econ = archive_economics(ev, at, standard_price_gb_month, archive_price_gb_month, restore_price_gb,
+                                     hours_per_month)
+            if econ.transitioned_images and econ.net_window_usd < 0:
+                warnings.append(f"{repo or '(no repository)'}: archiving {econ.transitioned_images} image(s) costs "
+                                f"${-econ.net_window_usd:.2f} more than it saves over the {ARCHIVE_MIN_DAYS}-day "
+                                f"archive minimum ({econ.likely_restored_images} pulled in the last "
+                                f"{ARCHIVE_MIN_DAYS} days and likely restored)")
         items.append(RepositoryResult(repo, policy is not None, ev, standard_price_gb_month,
-                                      archive_price_gb_month))
+                                      archive_price_gb_month, econ))
     items.sort(key=lambda r: (-r.monthly_savings_usd, r.repository))
+    if any(r.evaluation.transition for r in items) and archive_price_gb_month >= standard_price_gb_month:
+        warnings.append(f"archive storage costs ${archive_price_gb_month}/GB-month here, not less than standard "
+                        f"(${standard_price_gb_month}): below 150 TB of archive a transition saves no storage cost")
+    after = sum(r.evaluation.archive_stored_bytes - r.evaluation.archive_freed_bytes + r.evaluation.archived_bytes
+                for r in items)
+    if restore_price_gb is not None and after > ARCHIVE_TIER_BYTES:
+        warnings.append(f"the archive class would hold {after} B, above the 150 TB price tier; savings are priced "
+                        "at the first-tier rate (conservative)")
     warnings.sort()
     return SimulationResult(at, tuple(items), standard_price_gb_month, archive_price_gb_month, tuple(warnings))
