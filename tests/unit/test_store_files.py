@@ -320,3 +320,22 @@ def test_pending_snapshots_merge_oldest_first_and_only_once(tmp_path):
         assert st.merged == [] and len(st.snapshots()) == 3
     assert not Path(early.pending).exists()
     assert late.pending != early.pending
+
+
+def test_a_scan_that_cannot_be_kept_next_to_the_store_is_kept_in_the_temp_directory(tmp_path):
+    path = tmp_path / "s.duckdb"
+    _save(path)
+    pending_dir(path).write_text("a file where the pending directory would go")
+    holder = _hold(path, 30, read_only=False)
+    notices = []
+    try:
+        snap = _save(path, wait=0, notice=notices.append)
+    finally:
+        holder.kill()
+        holder.wait()
+    side = Path(snap.pending)
+    try:
+        assert side.parent != pending_dir(path) and side.exists() and _counts(side) == [1]
+        assert any(f"kept in {side}; move it into {pending_dir(path)}/" in n for n in notices)
+    finally:
+        side.unlink()

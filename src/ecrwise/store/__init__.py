@@ -188,11 +188,15 @@ def save_scan(path: Path | str, started_at: datetime, accounts: list[str], regio
                 kept.append(write(st))
 
         side = pending.keep(path, started_at, write_side)
+        if side.parent == pending.pending_dir(path):
+            later = f"the next ecrwise command that opens {path} merges it"
+        else:  # the store's directory is not writable either: only a move brings it back
+            later = f"move it into {pending.pending_dir(path)}/ to have it merged into {path}"
         if isinstance(e, StoreBusy):
-            notice(f"{problem}. The scan is kept in {side}; the next ecrwise command that opens {path} merges it")
+            notice(f"{problem}. The scan is kept in {side}; {later}")
             return dataclasses.replace(kept[0], id=0, pending=str(side))
-        raise UserError(f"{problem}. The scan is kept in {side} (itself a store: --store {side} reads it); it is "
-                        f"merged into {path} once that is a writable ecrwise store") from None
+        raise UserError(f"{problem}. The scan is kept in {side} (itself a store: --store {side} reads it); "
+                        f"{later.replace('merges it', 'merges it once that is a writable ecrwise store')}") from None
 
 
 def _stderr(message: str) -> None:

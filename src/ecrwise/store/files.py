@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import fcntl
 import math
 import os
 import random
@@ -24,6 +23,11 @@ from typing import Callable
 import duckdb
 
 from ecrwise.errors import UserError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no POSIX locks (DuckDB locks with LockFileEx there)
+    fcntl = None  # type: ignore[assignment]
 
 WAIT_ENV = "ECRWISE_STORE_WAIT"
 DEFAULT_WAIT = 30.0
@@ -135,7 +139,8 @@ def remove_empty(path: Path) -> None:
         return
     try:
         try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if fcntl is not None:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             return  # someone is creating it right now; connect() waits for them
         if os.fstat(fd).st_size == 0:

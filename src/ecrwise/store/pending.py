@@ -36,12 +36,15 @@ def pending_files(store: Path) -> list[Path]:
         return []
 
 
-def _remove(path: Path) -> None:
+def _remove(path: Path, *, quiet: bool = False) -> None:
     for p in (path, path.with_name(path.name + ".wal")):
         try:
             p.unlink()
         except FileNotFoundError:
             pass
+        except OSError:
+            if not quiet:
+                raise
 
 
 def keep(store: Path, taken_at: datetime, write: Callable[[Path], None]) -> Path:
@@ -59,7 +62,7 @@ def keep(store: Path, taken_at: datetime, write: Callable[[Path], None]) -> Path
             return d / name
         except (OSError, duckdb.Error, UserError) as e:
             errors.append(f"{d}: {e}")
-            _remove(part)
+            _remove(part, quiet=True)
     raise UserError(f"{store}: could not write the store, nor keep the scan in a side file ({'; '.join(errors)})")
 
 
