@@ -3,6 +3,9 @@
 Tables are derived from the record dataclasses in `ecrwise.records` (one table per record class, plus a
 `snapshot_id` column), so a new domain adds records, not store code. Rows are inserted column-wise through
 `unnest` because DuckDB's executemany costs about a millisecond a row.
+
+How a file is opened (lock waits, refusing foreign or broken files, schema versions) is `store.files`; how a scan
+the store cannot take is kept and merged later is `store.pending`. `save_scan()` is the one way a scan is saved.
 """
 from __future__ import annotations
 
@@ -26,6 +29,9 @@ from ecrwise.store.files import (DUCKDB_CONFIG, MIGRATIONS, SCHEMA_VERSION, WAIT
                                  StoreRefused, StoreUnwritable, check_readable, connect, migrate, remove_empty,
                                  schema_version, sniff, store_wait)
 from ecrwise.timefmt import iso
+
+__all__ = ["DUCKDB_CONFIG", "MIGRATIONS", "SCHEMA_VERSION", "STORE_ENV", "WAIT_ENV", "Snapshot", "Store", "StoreBusy",
+           "StoreRefused", "StoreUnwritable", "check_store", "default_store_path", "save_scan"]
 
 T = TypeVar("T")
 
@@ -193,7 +199,7 @@ def save_scan(path: Path | str, started_at: datetime, accounts: list[str], regio
         else:  # the store's directory is not writable either: only a move brings it back
             later = f"move it into {pending.pending_dir(path)}/ to have it merged into {path}"
         if isinstance(e, StoreBusy):
-            notice(f"{problem}. The scan is kept in {side}; {later}")
+            notice(f"{e.short}: the scan is kept in {side}; {later}")
             return dataclasses.replace(kept[0], id=0, pending=str(side))
         raise UserError(f"{problem}. The scan is kept in {side} (itself a store: --store {side} reads it); "
                         f"{later.replace('merges it', 'merges it once that is a writable ecrwise store')}") from None

@@ -45,6 +45,11 @@ Notice = Callable[[str], None]
 class StoreBusy(UserError):
     """The store stayed locked by another process for the whole wait."""
 
+    def __init__(self, path: Path, wait: float, holder: str):
+        self.short = f"store {path} stayed busy for {wait:g} s ({holder})"
+        super().__init__(f"store {path} is still busy after {wait:g} s ({holder}); try again, or wait longer "
+                         f"with {WAIT_ENV}=SECONDS")
+
 
 class StoreRefused(UserError):
     """Not an ecrwise store, or a broken one: nothing is written to it."""
@@ -98,8 +103,7 @@ def connect(path: Path, *, read_only: bool, wait: float, notice: Notice) -> duck
                 raise StoreUnwritable(f"{path}: cannot open the store for writing: {_first_line(e)}") from None
             left = deadline - time.monotonic()
             if left <= 0:
-                raise StoreBusy(f"store {path} is still busy after {wait:g} s ({_holder(e)}); try again, or "
-                                f"wait longer with {WAIT_ENV}=SECONDS") from None
+                raise StoreBusy(path, wait, _holder(e)) from None
             if not told:
                 notice(f"store {path} is busy ({_holder(e)}): waiting up to {wait:g} s")
                 told = True
