@@ -96,6 +96,29 @@ def test_a_store_written_before_versions_is_read_then_migrated_in_place(tmp_path
         assert len(st.load(3, Repository)) == 3
 
 
+def test_a_migration_that_fails_leaves_the_store_at_its_old_version(tmp_path, monkeypatch):
+    from ecrwise.store import files
+
+    path = tmp_path / "old.duckdb"
+    build_v1_store(path)
+
+    def broken(con):
+        con.execute("CREATE TABLE half_done (a INTEGER)")
+        raise duckdb.ConversionException("this step cannot be applied")
+
+    monkeypatch.setattr(files, "MIGRATIONS", (*files.MIGRATIONS, broken))
+    monkeypatch.setattr(files, "SCHEMA_VERSION", len(files.MIGRATIONS))
+    with pytest.raises(UserError, match="cannot migrate the store from schema version 1 to 3"):
+        Store(path)
+    monkeypatch.undo()
+    con = duckdb.connect(str(path), read_only=True)
+    names = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    con.close()
+    assert names == {"snapshots", "repositories"}  # neither step 2 nor the broken step 3 stayed
+    with Store(path, read_only=True) as st:
+        assert st.version == 1
+
+
 def test_a_store_of_a_newer_ecrwise_is_refused_unchanged(tmp_path):
     path = tmp_path / "new.duckdb"
     _save(path)
