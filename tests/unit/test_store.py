@@ -66,7 +66,7 @@ def test_unknown_snapshot_and_missing_store_are_user_errors(tmp_path):
 def test_unreadable_store_is_a_user_error(tmp_path):
     bad = tmp_path / "bad.duckdb"
     bad.write_text("this is not a duckdb file")
-    with pytest.raises(UserError, match="cannot open the store"):
+    with pytest.raises(UserError, match=f"{bad}: not a DuckDB file"):
         Store(bad, read_only=True)
 
 

@@ -12,12 +12,13 @@ from ecrwise.aws.scan import SERVICES, ScanOptions, run_scan
 from ecrwise.cli.common import Fmt
 from ecrwise.records.ecr import Image, Repository
 from ecrwise.report.output import dump_json, envelope, stderr_console
-from ecrwise.store import Snapshot, Store
+from ecrwise.store import Snapshot, check_store, save_scan
 
 
 def run_and_save(*, profile: str | None, regions: list[str], all_regions: bool, role_arns: list[str],
                  org_role: str | None, only: list[str] | None, workers: int, store: Path, fmt: Fmt,
                  quiet: bool = False) -> Snapshot:
+    check_store(store)  # a --store that is not an ecrwise store, or is broken, fails before the collecting
     opts = ScanOptions(profile=profile, regions=regions, all_regions=all_regions, role_arns=role_arns,
                        org_role=org_role, only=only or list(SERVICES), workers=workers)
     show = sys.stderr.isatty() and not quiet
@@ -28,9 +29,8 @@ def run_and_save(*, profile: str | None, regions: list[str], all_regions: bool, 
             result = run_scan(opts, lambda done, known: bar.update(task, completed=done, total=known))
     else:
         result = run_scan(opts)
-    with Store(store) as st:
-        snap = st.save_scan(result.started_at, result.accounts, result.regions, result.services, result.records,
-                            result.failures, __version__)
+    snap = save_scan(store, result.started_at, result.accounts, result.regions, result.services, result.records,
+                     result.failures, __version__)
     counts = Counter({cls.__table__: len(recs) for cls, recs in result.records.items()})
     summary = {
         "snapshot": snap.id, "store": str(store), "accounts": snap.accounts, "regions": snap.regions,

@@ -3,12 +3,16 @@
 Tables are derived from the record dataclasses in `ecrwise.records` (one table per record class, plus a
 `snapshot_id` column), so a new domain adds records, not store code. Rows are inserted column-wise through
 `unnest` because DuckDB's executemany costs about a millisecond a row.
+
+How a file is opened (lock waits, refusing foreign or broken files, schema versions) is `store.files`; how a scan
+the store cannot take is kept and merged later is `store.pending`. `save_scan()` is the one way a scan is saved.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -20,7 +24,14 @@ import duckdb
 
 from ecrwise.errors import UserError
 from ecrwise.records.scan import ScanFailure
+from ecrwise.store import pending
+from ecrwise.store.files import (DUCKDB_CONFIG, MIGRATIONS, SCHEMA_VERSION, WAIT_ENV, Notice, StoreBusy,
+                                 StoreRefused, StoreUnwritable, check_readable, connect, migrate, remove_empty,
+                                 schema_version, sniff, store_wait)
 from ecrwise.timefmt import iso
+
+__all__ = ["DUCKDB_CONFIG", "MIGRATIONS", "SCHEMA_VERSION", "STORE_ENV", "WAIT_ENV", "Snapshot", "Store", "StoreBusy",
+           "StoreRefused", "StoreUnwritable", "check_store", "default_store_path", "save_scan"]
 
 T = TypeVar("T")
 
@@ -44,9 +55,12 @@ class Snapshot:
     services: list[str]
     failures: list[ScanFailure] = field(default_factory=list)
     ecrwise_version: str = ""
+    # Set when the store stayed busy and the scan was kept in this side file instead (id is then 0: the store
+    # gives the snapshot its id when it merges the file).
+    pending: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "id": self.id,
             "taken_at": iso(self.taken_at),
             "accounts": self.accounts,
@@ -54,6 +68,9 @@ class Snapshot:
             "services": self.services,
             "failures": [dataclasses.asdict(f) for f in self.failures],
         }
+        if self.pending:
+            d["pending"] = self.pending
+        return d
 
 
 # -- mapping dataclass fields to DuckDB columns ---------------------------------------------------------
@@ -106,24 +123,144 @@ def _from_db(value: Any, sql: str) -> Any:
     return value
 
 
-class Store:
-    """A DuckDB file of snapshots. Use as a context manager."""
-
-    def __init__(self, path: Path | str, *, read_only: bool = False):
-        self.path = Path(path)
-        if read_only and not self.path.exists():
-            raise UserError(f"{self.path}: no store here yet; run `ecrwise scan` (or `ecrwise demo`) first, "
-                            f"or point --store / {STORE_ENV} at an existing store")
+def _open_for_writing(path: Path, wait: float, notice: Notice) -> duckdb.DuckDBPyConnection:
+    """A read-write connection to an ecrwise store at its current schema version, creating it if there is none.
+    An existing file is first checked read-only (ecrwise's? every block readable?), so a foreign or broken file
+    is refused before a writable connection could touch it."""
+    kind = sniff(path)
+    if kind == "empty":
+        remove_empty(path)
+    elif kind == "duckdb":
+        con = connect(path, read_only=True, wait=wait, notice=notice)
         try:
-            if not read_only:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except (duckdb.Error, OSError) as e:
-            raise UserError(f"{self.path}: cannot open the store: {e}") from None
+            schema_version(con, path)
+            check_readable(con, path)
+        finally:
+            con.close()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StoreUnwritable(f"{path}: cannot create the store's directory: {e.strerror or e}") from None
+    con = connect(path, read_only=False, wait=wait, notice=notice)
+    try:
+        # Again under the write lock: another process may have created or migrated it in between.
+        migrate(con, path, schema_version(con, path))
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def check_store(path: Path | str) -> None:
+    """Refuse now (UserError) a store file that a scan could not be saved to: not an ecrwise store, or broken.
+    Cheap and never waits: a busy store is checked again when the scan is saved."""
+    path = Path(path)
+    if sniff(path) != "duckdb":
+        return
+    try:
+        con = connect(path, read_only=True, wait=0, notice=lambda _: None)
+    except StoreBusy:
+        return
+    try:
+        schema_version(con, path)
+        check_readable(con, path)
+    finally:
+        con.close()
+
+
+def save_scan(path: Path | str, started_at: datetime, accounts: list[str], regions: list[str], services: list[str],
+              records: dict[type, list[Any]], failures: list[ScanFailure], version: str, *,
+              wait: float | None = None, notice: Notice | None = None) -> Snapshot:
+    """Append a finished scan to the store at `path`, never losing it.
+
+    Waits for a busy store (bounded); if it stays busy, the scan is kept in a pending side file (the Snapshot
+    returned has id 0 and `pending` set; the next command that opens the store merges it). If the store is not
+    ecrwise's, is broken or cannot be written, the scan is kept the same way and a UserError names both files."""
+    path = Path(path)
+    notice = notice or _stderr
+
+    def write(st: "Store") -> Snapshot:
+        return st.save_scan(started_at, accounts, regions, services, records, failures, version)
+
+    try:
+        with Store(path, wait=wait, notice=notice) as st:
+            return write(st)
+    except (StoreBusy, StoreUnwritable, StoreRefused, duckdb.Error, OSError) as e:
+        problem = e if isinstance(e, UserError) else f"{path}: saving the scan failed: {e}"
+        kept: list[Snapshot] = []
+
+        def write_side(side: Path) -> None:
+            with Store(side, wait=0, notice=notice, merge_pending=False) as st:
+                kept.append(write(st))
+
+        side = pending.keep(path, started_at, write_side)
+        if side.parent == pending.pending_dir(path):
+            later = f"the next ecrwise command that opens {path} merges it"
+        else:  # the store's directory is not writable either: only a move brings it back
+            later = f"move it into {pending.pending_dir(path)}/ to have it merged into {path}"
+        if isinstance(e, StoreBusy):
+            notice(f"{e.short}: the scan is kept in {side}; {later}")
+            return dataclasses.replace(kept[0], id=0, pending=str(side))
+        raise UserError(f"{problem}. The scan is kept in {side} (itself a store: --store {side} reads it); "
+                        f"{later.replace('merges it', 'merges it once that is a writable ecrwise store')}") from None
+
+
+def _stderr(message: str) -> None:
+    print(f"ecrwise: {message}", file=sys.stderr, flush=True)
+
+
+class Store:
+    """A DuckDB file of snapshots. Use as a context manager.
+
+    Opening waits (bounded, $ECRWISE_STORE_WAIT) while another process holds the file, refuses a file that is not
+    an ecrwise store or is broken (UserError, nothing written), migrates an older store when opened for writing
+    and merges pending side files. A read-only open merges them too when it can get the write lock at once, and
+    otherwise says how many are waiting."""
+
+    def __init__(self, path: Path | str, *, read_only: bool = False, wait: float | None = None,
+                 notice: Notice | None = None, merge_pending: bool = True):
+        self.path = Path(path)
         self.read_only = read_only
+        self._notice = notice or _stderr
         self._known: set[str] = set()
-        if not read_only:
-            self._init_meta()
+        wait = store_wait() if wait is None else wait
+        if read_only:
+            if merge_pending:
+                self._merge_before_reading(wait)
+            if not self.path.exists():
+                raise UserError(f"{self.path}: no store here yet; run `ecrwise scan` (or `ecrwise demo`) first, "
+                                f"or point --store / {STORE_ENV} at an existing store")
+            if sniff(self.path) == "empty":
+                raise UserError(f"{self.path}: an empty file, no store yet; run `ecrwise scan` first")
+            self.con = connect(self.path, read_only=True, wait=wait, notice=self._notice)
+            try:
+                self.version = schema_version(self.con, self.path)
+            except BaseException:
+                self.con.close()
+                raise
+        else:
+            self.con = _open_for_writing(self.path, wait, self._notice)
+            self.version = SCHEMA_VERSION
+            if merge_pending:
+                self.merged = pending.merge(self.con, self.path, self._notice)
+
+    def _merge_before_reading(self, wait: float) -> None:
+        waiting = pending.pending_files(self.path)
+        if not waiting:
+            return
+        try:
+            # A short wait: a reader must not stall behind another reader just to merge.
+            with Store(self.path, wait=min(wait, 1.0), notice=self._notice):
+                pass
+        except UserError as e:
+            self._notice(f"{len(waiting)} pending snapshot(s) not yet merged into {self.path} (kept in "
+                         f"{pending.pending_dir(self.path)}; the next command that can write the store merges "
+                         f"them): {e}")
+            return
+        left = pending.pending_files(self.path)
+        if left:
+            self._notice(f"{len(left)} pending snapshot(s) not yet merged into {self.path} (kept in "
+                         f"{pending.pending_dir(self.path)})")
 
     def __enter__(self) -> "Store":
         return self
@@ -134,13 +271,18 @@ class Store:
     def close(self) -> None:
         self.con.close()
 
-    def _init_meta(self) -> None:
-        self.con.execute("""
-            CREATE SEQUENCE IF NOT EXISTS snapshot_ids START 1;
-            CREATE TABLE IF NOT EXISTS snapshots (
-                id BIGINT PRIMARY KEY, taken_at TIMESTAMP NOT NULL, accounts VARCHAR[], regions VARCHAR[],
-                services VARCHAR[], failures JSON, ecrwise_version VARCHAR, complete BOOLEAN NOT NULL);
-        """)
+    def _read(self, sql: str, params: list[Any] | None = None) -> Any:
+        """Execute a read; a storage failure (a corrupt block, an I/O error) is the user's broken file, named."""
+        try:
+            return self.con.execute(sql, params or [])
+        except duckdb.CatalogException:
+            raise
+        except (duckdb.IOException, duckdb.InternalException) as e:
+            raise UserError(f"{self.path}: cannot read the store (corrupt?): {str(e).splitlines()[0]}") from None
+        except duckdb.Error as e:
+            if "corrupt" in str(e).lower():
+                raise UserError(f"{self.path}: cannot read the store (corrupt): {str(e).splitlines()[0]}") from None
+            raise
 
     def _ensure_table(self, cls: type) -> str:
         table = cls.__table__
@@ -199,7 +341,7 @@ class Store:
     # -- reading --------------------------------------------------------------------------------------
 
     def snapshots(self) -> list[Snapshot]:
-        rows = self.con.execute(
+        rows = self._read(
             "SELECT id, taken_at, accounts, regions, services, failures, ecrwise_version FROM snapshots "
             "WHERE complete ORDER BY id").fetchall()
         return [self._snapshot(r) for r in rows]
@@ -214,11 +356,11 @@ class Store:
         """The given snapshot, or the latest complete one."""
         try:
             if sid is None:
-                row = self.con.execute(
+                row = self._read(
                     "SELECT id, taken_at, accounts, regions, services, failures, ecrwise_version FROM snapshots "
                     "WHERE complete ORDER BY id DESC LIMIT 1").fetchone()
             else:
-                row = self.con.execute(
+                row = self._read(
                     "SELECT id, taken_at, accounts, regions, services, failures, ecrwise_version FROM snapshots "
                     "WHERE complete AND id = ?", [sid]).fetchone()
         except duckdb.CatalogException:
@@ -235,7 +377,7 @@ class Store:
         cols = _columns(cls)
         names = ", ".join(f'"{n}"' for n, _, _ in cols)
         try:
-            rows = self.con.execute(
+            rows = self._read(
                 f'SELECT {names} FROM "{table}" WHERE snapshot_id = ? {("AND " + where) if where else ""}',
                 [sid, *(params or [])]).fetchall()
         except duckdb.CatalogException:
@@ -246,4 +388,4 @@ class Store:
         return out
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
-        return self.con.execute(sql, params or []).fetchall()
+        return self._read(sql, params or []).fetchall()
