@@ -286,6 +286,29 @@ def load_document(path: str | Path, *, what: str = "file", schema: type[M] | Non
     return validate(doc, schema, source=src) if schema is not None else doc
 
 
+# -- AWS names a file may carry (checked before they reach an API call) -----------------------------------
+
+# Region names: us-east-1, us-gov-west-1, cn-north-1, eu-isoe-west-1 (a malformed one makes botocore raise
+# InvalidRegionError while building the client).
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$"
+ACCOUNT_PATTERN = r"^[0-9]{12}$"  # AWS account ids are 12 digits
+# ECR repository names (ECR API Reference, CreateRepository repositoryName: 2-256 characters, this pattern).
+REPOSITORY_PATTERN = r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$"
+
+
+def check_aws_names(items: list[Any], *, source: str, field: str = "items") -> None:
+    """Each item's `account`, `region` and `repository` (attributes), in the formats AWS accepts."""
+    for i, it in enumerate(items):
+        for attr, pattern, what in (("account", ACCOUNT_PATTERN, "a 12-digit AWS account id"),
+                                    ("region", REGION_PATTERN, "an AWS region name such as us-east-1"),
+                                    ("repository", REPOSITORY_PATTERN, "an ECR repository name")):
+            v = getattr(it, attr, None)
+            if v is None:
+                continue
+            if not isinstance(v, str) or not re.fullmatch(pattern, v) or (attr == "repository" and len(v) > 256):
+                raise InputError(source, f"{v!r} is not {what}", f"{field}[{i}].{attr}", code="schema")
+
+
 # -- numbers --------------------------------------------------------------------------------------------
 
 def check_number(value: float, what: str, *, ge: float | None = None, gt: float | None = None,

@@ -83,16 +83,14 @@ def agent_config(
 ) -> None:
     """Audit an ECS agent configuration file (secrets are redacted in every output)."""
     from ecrwise.analysis.ecs_checks import audit_agent_config
+    from ecrwise.inputs import read_bytes
     from ecrwise.records.ecs import EcsAgentConfig, decode_user_data, parse_agent_config
 
     if fail_on is not None and fail_on not in SEVERITY_ORDER:
         raise UserError(f"--fail-on {fail_on}: choose one of {', '.join(SEVERITY_ORDER)}")
-    try:
-        raw = file.read_bytes()
-    except OSError as e:
-        raise UserError(f"{file}: cannot read: {e.strerror or e}") from None
-    settings, redacted, writes = parse_agent_config(decode_user_data(raw))
-    del raw
+    # The one input loader reads the file (size, UTF-8); base64 and gzip (both legal in user data) undone.
+    settings, redacted, writes = parse_agent_config(decode_user_data(read_bytes(file, what="agent config"),
+                                                                     source=str(file)))
     if not settings and not writes:
         raise UserError(f"{file}: no ECS agent settings (ECS_*=…) found")
     cfg = EcsAgentConfig("", "", "file", str(file), settings, redacted, writes, [])

@@ -21,11 +21,12 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from ecrwise import __version__
 from ecrwise.analysis.in_use import InUse
 from ecrwise.errors import UserError
+from ecrwise.inputs import check_aws_names, parse_json, validate
 from ecrwise.lifecycle.from_records import repo_key
 from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.lifecycle.policy import Policy, Rule, parse_policy
@@ -220,14 +221,13 @@ class _Backup(BaseModel):
 
 
 def _validate(model: type[BaseModel], doc: Any, path: Path, kind: str) -> Any:
-    try:
-        obj = model.model_validate(doc)
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
-        raise UserError(f"{path}: {where or '(document)'}: {err['msg']}") from None
+    if isinstance(doc, dict) and "kind" in doc and doc["kind"] != kind:  # the wrong file: say so first
+        raise UserError(f"{path}: kind: expected {kind!r}, got {doc['kind']!r}")
+    obj = validate(doc, model, source=str(path))
     if obj.kind != kind:
         raise UserError(f"{path}: kind: expected {kind!r}, got {obj.kind!r}")
+    # Account, region and repository reach AWS API calls: malformed ones stop here, not in botocore.
+    check_aws_names(obj.items, source=str(path))
     return obj
 
 
@@ -238,11 +238,17 @@ def load_plan(path: Path) -> _Plan:
             parse_policy(item.new_policy, source=f"{path}: items[{i}].new_policy")
         except UserError as e:
             raise UserError(str(e)) from None
+        if item.current_policy is not None:  # compared as JSON at apply time: it must parse within limits
+            parse_json(item.current_policy, source=f"{path}: items[{i}].current_policy")
     return plan
 
 
 def load_backup(path: Path) -> _Backup:
-    return _validate(_Backup, read_json(path, "backup file"), path, "lifecycle-backup")
+    backup = _validate(_Backup, read_json(path, "backup file"), path, "lifecycle-backup")
+    for i, item in enumerate(backup.items):
+        if item.previous_policy is not None:
+            parse_json(item.previous_policy, source=f"{path}: items[{i}].previous_policy")
+    return backup
 
 
 # -- acting on AWS --------------------------------------------------------------------------------------
