@@ -336,5 +336,5 @@ def output_errors(path: str | Path, what: str = "file") -> Iterator[None]:
     try:
         yield
     except OSError as e:
-        where = e.filename if isinstance(e.filename, str) and e.filename else str(path)
-        raise UserError(f"{where}: cannot write {what}: {e.strerror or e}") from None
+        at = e.filename if isinstance(e.filename, str) and e.filename and e.filename != str(path) else None
+        raise UserError(f"{path}: cannot write {what}: {e.strerror or e}" + (f" ({at})" if at else "")) from None

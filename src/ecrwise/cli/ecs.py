@@ -11,6 +11,7 @@ from typing import Any, List, Optional
 import typer
 
 from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, SnapshotOpt, StoreOpt, prices
+from ecrwise.cli.numbers import finite
 from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
 from ecrwise.errors import PartialFailure, UserError
 from ecrwise.report import ecs as view
@@ -53,7 +54,7 @@ def run_checks(records: Any, book: Any, options: dict[str, Any]) -> list[Any]:
 def ecs(
     ctx: typer.Context,
     crash_loop_threshold: float = typer.Option(12.0, "--crash-loop-threshold", min=0.001,
-                                               help="Starts per desired task per day above which a service "
+                                               callback=finite(ge=0.001, le=1e6), help="Starts per desired task per day above which a service "
                                                     "crash-loops."),
     min_severity: str = typer.Option("info", "--min-severity", help="critical | high | medium | low | info"),
     snapshot: Optional[int] = SnapshotOpt,
@@ -152,7 +153,8 @@ def fix_circuit_breaker(
     rollback: bool = typer.Option(True, "--rollback/--no-rollback", help="Roll back failed deployments."),
     backup_dir: Optional[Path] = typer.Option(None, "--backup-dir",
                                               help="Where the backup goes (default: beside the store, backups/)."),
-    crash_loop_threshold: float = typer.Option(12.0, "--crash-loop-threshold", min=0.001),
+    crash_loop_threshold: float = typer.Option(12.0, "--crash-loop-threshold", min=0.001,
+                                               callback=finite(ge=0.001, le=1e6)),
     profile: Optional[str] = ProfileOpt,
     snapshot: Optional[int] = SnapshotOpt,
     store: Optional[Path] = StoreOpt,
