@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from functools import lru_cache
 from pathlib import Path
 from typing import List, Optional
 
@@ -175,7 +176,7 @@ def _run(argv: list[str] | None) -> int:
     try:
         # standalone_mode=False: Click raises instead of exiting, so every outcome is mapped here, including
         # EOFError and KeyboardInterrupt, which standalone Click turns into a bare "Aborted!" and status 1.
-        rv = app(args=argv, prog_name="ecrwise", standalone_mode=False)
+        rv = _command().main(args=argv, prog_name="ecrwise", standalone_mode=False)
         # An explicit typer.Exit(n) comes back as n; a command's own return value is not an exit status.
         return rv if type(rv) is int else 0
     except SystemExit as e:
@@ -199,6 +200,13 @@ def _run(argv: list[str] | None) -> int:
         if aws is not None:
             return _error(str(aws), aws.exit_code)
         return _crash(e, argv)
+
+
+@lru_cache(maxsize=1)
+def _command():  # type: ignore[no-untyped-def]
+    # Typer builds the Click command tree on every call of `app()` (most of a short command's run time);
+    # build it once per process. Each run still gets a fresh Click context.
+    return typer.main.get_command(app)
 
 
 def _error(message: str, code: int) -> int:
