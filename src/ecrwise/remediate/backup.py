@@ -22,12 +22,16 @@ def write_durably(path: Path, doc: dict[str, Any]) -> Path:
     with output_errors(path, "file"):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=2, default=str)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(doc, f, indent=2, default=str)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # no half-written file left beside the one asked for
+            raise
         fd = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(fd)
