@@ -37,7 +37,7 @@ def main() -> int:
     by_target: dict[str, Counter[int]] = defaultdict(Counter)
     by_kind: dict[str, Counter[int]] = defaultdict(Counter)
     failures: list[tuple[str, str, int, str]] = []
-    tracebacks = internal = 0
+    tracebacks = internal = bad_json = 0
     with tempfile.TemporaryDirectory() as tmp, fz.deny_stub() as url:
         d = Path(tmp)
         for k in list(os.environ):
@@ -57,9 +57,12 @@ def main() -> int:
             by_target[target.name][res.code] += 1
             by_kind[kind][res.code] += 1
             crashed = res.code == 70
-            if res.traceback or crashed:
+            # A success with --format json must print strict JSON (an earlier version printed NaN).
+            not_json = res.code == 0 and "json" in target.argv(f, env) and not res.strict_json_ok()
+            if res.traceback or crashed or not_json:
                 tracebacks += res.traceback
                 internal += crashed
+                bad_json += not_json
                 if len(failures) < args.show:
                     failures.append((target.name, kind, res.code, res.err[-600:]))
         elapsed = time.monotonic() - t0
@@ -69,7 +72,8 @@ def main() -> int:
         return "  ".join(f"{code}:{n}" for code, n in sorted(c.items()))
 
     print(f"cases {args.cases} (seed {args.seed}) in {elapsed:.1f} s, {args.cases / elapsed:.0f}/s")
-    print(f"tracebacks {tracebacks}  internal errors (exit 70) {internal}  crash files {crash_files}")
+    print(f"tracebacks {tracebacks}  internal errors (exit 70) {internal}  crash files {crash_files}  "
+          f"non-strict JSON output {bad_json}")
     print(f"exit codes  {hist(codes)}")
     print("\nper command:")
     for name, c in sorted(by_target.items()):
@@ -83,7 +87,7 @@ def main() -> int:
         print(f"\nunexpected exit codes: {sorted(unexpected)}")
     for name, kind, code, err in failures:
         print(f"\n--- {name} / {kind} -> {code}\n{err}")
-    return 1 if tracebacks or internal or unexpected else 0
+    return 1 if tracebacks or internal or bad_json or unexpected else 0
 
 
 if __name__ == "__main__":

@@ -286,6 +286,18 @@ class Outcome:
     code: int
     traceback: bool
     err: str
+    out: str = ""
+
+    def strict_json_ok(self) -> bool:
+        """For a successful `--format json` run: stdout is one strict JSON document (no NaN / Infinity)."""
+        def refuse(name: str) -> Any:
+            raise ValueError(name)
+
+        try:
+            json.loads(self.out, parse_constant=refuse)
+            return True
+        except ValueError:
+            return False
 
 
 def run_main(argv: list[Any]) -> Outcome:
@@ -303,7 +315,7 @@ def run_main(argv: list[Any]) -> Outcome:
         except BaseException:  # noqa: BLE001 — exactly what must never happen
             escaped, code = True, -2
     text = err.getvalue()
-    return Outcome(code, escaped or "Traceback (most recent call last)" in text, text)
+    return Outcome(code, escaped or "Traceback (most recent call last)" in text, text, out.getvalue())
 
 
 def crash_files(state: Path) -> list[Path]:
@@ -355,6 +367,8 @@ def test_no_file_makes_main_raise_or_crash(fuzz_env, target, seed):
     allowed = {0, 2, 3} if target.name in ("lifecycle apply", "lifecycle restore", "ecs restore") else {0, 2}
     assert res.code in allowed, (target.name, kind, res.code, res.err)
     assert crash_files(state) == [], (target.name, kind, res.err)
+    if res.code == 0 and "json" in target.argv(f, env):
+        assert res.strict_json_ok(), (target.name, kind, res.out[:500])
 
 
 @FUZZ

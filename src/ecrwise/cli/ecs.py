@@ -109,7 +109,10 @@ def agent_config(
 def _resolve_services(services: list[str], all_crash_looping: bool, store: Optional[Path],
                       snapshot: Optional[int], threshold: float) -> tuple[list[tuple[str, str, str, str]], Any]:
     """(arn, region, cluster, name) for each service to change, and the snapshot used (if any)."""
+    import re
+
     from ecrwise.aws.ecs_apply import parse_service_arn
+    from ecrwise.inputs import REGION_PATTERN
 
     snap = records = None
     arns = list(services)
@@ -124,6 +127,8 @@ def _resolve_services(services: list[str], all_crash_looping: bool, store: Optio
     out = []
     for arn in dict.fromkeys(arns):
         region, _, cluster, name = parse_service_arn(arn)
+        if not re.fullmatch(REGION_PATTERN, region):
+            raise UserError(f"--service {arn}: {region!r} is not an AWS region name (such as us-east-1)")
         if cluster is None:
             if records is None:
                 snap, records = load_records(store, snapshot)

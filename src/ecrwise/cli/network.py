@@ -12,7 +12,7 @@ import typer
 
 from ecrwise import __version__
 from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, SnapshotOpt, StoreOpt, prices, store_path
-from ecrwise.cli.numbers import finite
+from ecrwise.cli.numbers import aws_region, finite
 from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
 from ecrwise.errors import AwsUnavailable, PartialFailure, UserError
 from ecrwise.pricing.book import GIB
@@ -177,7 +177,8 @@ def fix_cmd(
     fmt: FixFormat = typer.Option(FixFormat.table, "--format", "-f",
                                   help="terraform | cloudformation (which template to write to --out; default "
                                        "both) or table | json (how to print the plan)."),
-    region: Optional[str] = typer.Option(None, "--region", help="Region of the VPC (default: from the snapshot)."),
+    region: Optional[str] = typer.Option(None, "--region", callback=aws_region,
+                                         help="Region of the VPC (default: from the snapshot)."),
     backup_dir: Optional[Path] = typer.Option(None, "--backup-dir", help="Where --apply writes its journal "
                                               "(default: next to the store, network-changes/)."),
     profile: Optional[str] = ProfileOpt,
@@ -246,7 +247,8 @@ def _announce_journal(path: Path) -> None:
 def undo_cmd(
     vpc: str = typer.Option(..., "--vpc", help="The VPC whose ecrwise changes to reverse."),
     apply: bool = typer.Option(False, "--apply", help="Reverse them now (without: show what would be done)."),
-    region: Optional[str] = typer.Option(None, "--region", help="Region of the VPC (default: from the snapshot)."),
+    region: Optional[str] = typer.Option(None, "--region", callback=aws_region,
+                                         help="Region of the VPC (default: from the snapshot)."),
     backup_dir: Optional[Path] = typer.Option(None, "--backup-dir", help="Where to write the journal."),
     profile: Optional[str] = ProfileOpt,
     store: Optional[Path] = StoreOpt,

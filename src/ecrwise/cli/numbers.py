@@ -28,3 +28,15 @@ def finite(*, ge: float | None = None, gt: float | None = None, le: float = BIG)
             raise typer.BadParameter(str(e).removeprefix("value: ")) from None
 
     return check
+
+
+def aws_region(value: str | None) -> str | None:
+    """A Typer option callback for a `--region` that reaches AWS: the region-name format, checked before
+    botocore would fail on it with InvalidRegionError while building a client."""
+    import re
+
+    from ecrwise.inputs import REGION_PATTERN
+
+    if value is not None and not re.fullmatch(REGION_PATTERN, value):
+        raise typer.BadParameter(f"{value!r} is not an AWS region name (such as us-east-1)")
+    return value
