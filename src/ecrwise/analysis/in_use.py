@@ -62,12 +62,9 @@ class InUse:
 
 def load_in_use_file(path: Path) -> list[tuple[str, str]]:
     """`{"images": ["URI", {"image": "URI", "reason": "…"}, …]}` → [(uri, reason)]."""
-    try:
-        doc = json.loads(Path(path).read_text())
-    except OSError as e:
-        raise UserError(f"{path}: cannot read: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}: not valid JSON: line {e.lineno} column {e.colno}: {e.msg}") from None
+    from ecrwise.inputs import load_document
+
+    doc = load_document(path, what="in-use file")
     items = doc.get("images") if isinstance(doc, dict) else None
     if not isinstance(items, list):
         raise UserError(f"{path}: images: expected a list of image URIs")
@@ -76,7 +73,10 @@ def load_in_use_file(path: Path) -> list[tuple[str, str]]:
         if isinstance(item, str):
             out.append((item, f"listed in {Path(path).name}"))
         elif isinstance(item, dict) and isinstance(item.get("image"), str):
-            out.append((item["image"], str(item.get("reason") or f"listed in {Path(path).name}")))
+            reason = item.get("reason")
+            if reason is not None and not isinstance(reason, str):
+                raise UserError(f"{path}: images[{i}].reason: expected a string")
+            out.append((item["image"], reason or f"listed in {Path(path).name}"))
         else:
             raise UserError(f"{path}: images[{i}]: expected an image URI or {{\"image\": URI, \"reason\": …}}")
         if parse_image_ref(out[-1][0]) is None:

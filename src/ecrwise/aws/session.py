@@ -108,3 +108,16 @@ def check_regions(session: boto3.Session, regions: list[str]) -> None:
     unknown = [r for r in regions if r not in known]
     if unknown:
         raise UserError(f"--region {unknown[0]}: unknown AWS region (ECR is in: {', '.join(sorted(known))})")
+
+
+def as_unavailable(exc: BaseException) -> AwsUnavailable | None:
+    """An SDK error that escaped a command, as exit 3 when it means AWS could not be reached or refused the
+    credentials; None for anything else (an internal error). Used by the CLI's last-resort handler."""
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return AwsUnavailable(NO_CREDENTIALS_HELP)
+    if isinstance(exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,
+                        botocore.exceptions.ReadTimeoutError)):
+        return AwsUnavailable(f"cannot reach AWS: {exc}")
+    if isinstance(exc, botocore.exceptions.ClientError) and is_denied(exc):
+        return AwsUnavailable(f"AWS denied the request ({error_code(exc)}): {exc}")
+    return None

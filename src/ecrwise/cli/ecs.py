@@ -11,6 +11,7 @@ from typing import Any, List, Optional
 import typer
 
 from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, SnapshotOpt, StoreOpt, prices
+from ecrwise.cli.numbers import finite
 from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
 from ecrwise.errors import PartialFailure, UserError
 from ecrwise.report import ecs as view
@@ -54,7 +55,7 @@ def run_checks(records: Any, book: Any, options: dict[str, Any]) -> list[Any]:
 def ecs(
     ctx: typer.Context,
     crash_loop_threshold: float = typer.Option(12.0, "--crash-loop-threshold", min=0.001,
-                                               help="Starts per desired task per day above which a service "
+                                               callback=finite(ge=0.001, le=1e6), help="Starts per desired task per day above which a service "
                                                     "crash-loops."),
     min_severity: str = typer.Option("info", "--min-severity", help="critical | high | medium | low | info"),
     snapshot: Optional[int] = SnapshotOpt,
@@ -84,16 +85,14 @@ def agent_config(
 ) -> None:
     """Audit an ECS agent configuration file (secrets are redacted in every output)."""
     from ecrwise.analysis.ecs_checks import audit_agent_config
+    from ecrwise.inputs import read_bytes
     from ecrwise.records.ecs import EcsAgentConfig, decode_user_data, parse_agent_config
 
     if fail_on is not None and fail_on not in SEVERITY_ORDER:
         raise UserError(f"--fail-on {fail_on}: choose one of {', '.join(SEVERITY_ORDER)}")
-    try:
-        raw = file.read_bytes()
-    except OSError as e:
-        raise UserError(f"{file}: cannot read: {e.strerror or e}") from None
-    settings, redacted, writes = parse_agent_config(decode_user_data(raw))
-    del raw
+    # The one input loader reads the file (size, UTF-8); base64 and gzip (both legal in user data) undone.
+    settings, redacted, writes = parse_agent_config(decode_user_data(read_bytes(file, what="agent config"),
+                                                                     source=str(file)))
     if not settings and not writes:
         raise UserError(f"{file}: no ECS agent settings (ECS_*=…) found")
     cfg = EcsAgentConfig("", "", "file", str(file), settings, redacted, writes, [])
@@ -111,7 +110,10 @@ def agent_config(
 def _resolve_services(services: list[str], all_crash_looping: bool, store: Optional[Path],
                       snapshot: Optional[int], threshold: float) -> tuple[list[tuple[str, str, str, str]], Any]:
     """(arn, region, cluster, name) for each service to change, and the snapshot used (if any)."""
+    import re
+
     from ecrwise.aws.ecs_apply import parse_service_arn
+    from ecrwise.inputs import REGION_PATTERN
 
     snap = records = None
     arns = list(services)
@@ -126,6 +128,8 @@ def _resolve_services(services: list[str], all_crash_looping: bool, store: Optio
     out = []
     for arn in dict.fromkeys(arns):
         region, _, cluster, name = parse_service_arn(arn)
+        if not re.fullmatch(REGION_PATTERN, region):
+            raise UserError(f"--service {arn}: {region!r} is not an AWS region name (such as us-east-1)")
         if cluster is None:
             if records is None:
                 snap, records = load_records(store, snapshot)
@@ -155,7 +159,8 @@ def fix_circuit_breaker(
     rollback: bool = typer.Option(True, "--rollback/--no-rollback", help="Roll back failed deployments."),
     backup_dir: Optional[Path] = typer.Option(None, "--backup-dir",
                                               help="Where the backup goes (default: beside the store, backups/)."),
-    crash_loop_threshold: float = typer.Option(12.0, "--crash-loop-threshold", min=0.001),
+    crash_loop_threshold: float = typer.Option(12.0, "--crash-loop-threshold", min=0.001,
+                                               callback=finite(ge=0.001, le=1e6)),
     profile: Optional[str] = ProfileOpt,
     snapshot: Optional[int] = SnapshotOpt,
     store: Optional[Path] = StoreOpt,

@@ -20,7 +20,8 @@ from rich.table import Table
 from ecrwise.cli.common import FormatOpt, Fmt, PriceFileOpt, SnapshotOpt, StoreOpt
 from ecrwise.errors import UserError
 from ecrwise.lifecycle.images import LifecycleImage, load_images_document
-from ecrwise.lifecycle.policy import ERROR, WARNING, Policy, count_all_vs_any, lint, parse_policy
+from ecrwise.inputs import InputError, load_text
+from ecrwise.lifecycle.policy import ERROR, WARNING, Policy, count_all_vs_any, lint, load_policy, parse_policy
 from ecrwise.lifecycle.simulate import SimulationResult, iso, simulate
 from ecrwise.lifecycle.templates import TEMPLATES, get_template
 from ecrwise.pricing.book import Price, load_price_book
@@ -56,10 +57,10 @@ def lint_cmd(
     counted = _snapshot_images(snapshot, store) if snapshot is not None or store is not None else None
     for f in files:
         try:
-            text = f.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            rows.append({"file": str(f), "path": "(file)", "code": "unreadable", "severity": ERROR,
-                         "message": f"cannot read: {getattr(e, 'strerror', None) or e}"})
+            text = load_text(f, what="policy file")
+        except InputError as e:
+            rows.append({"file": str(f), "path": "(file)" if e.code in ("unreadable", "too-large") else "(document)",
+                         "code": e.code, "severity": ERROR, "message": e.detail})
             continue
         mine = [{"file": str(f), **issue.as_dict()} for issue in lint(text)]
         if counted is not None:
@@ -136,6 +137,9 @@ def template_cmd(name: str | None = typer.Argument(None, help="Template name; om
 # --- simulate ---------------------------------------------------------------------------------------
 
 _RELATIVE = re.compile(r"^([+-])(\d+)([dh])$")
+# --at must lie within this many days of now: ages beyond it mean nothing for images, and the engine adds
+# policy day counts to it (a time near year 9999 would overflow).
+AT_WINDOW_DAYS = 36525
 
 
 def parse_at(value: str | None, now: datetime | None = None) -> datetime:
@@ -146,16 +150,23 @@ def parse_at(value: str | None, now: datetime | None = None) -> datetime:
         return now
     m = _RELATIVE.match(value)
     if m:
-        delta = timedelta(days=int(m[2])) if m[3] == "d" else timedelta(hours=int(m[2]))
+        # Bounded before timedelta sees it: +3000000d would overflow datetime (year 9999) with a traceback.
+        n = int(m[2]) if len(m[2]) <= 9 else AT_WINDOW_DAYS + 1
+        if n > (AT_WINDOW_DAYS if m[3] == "d" else AT_WINDOW_DAYS * 24):
+            raise UserError(f"--at {value}: more than {AT_WINDOW_DAYS // 365} years from now")
+        delta = timedelta(days=n) if m[3] == "d" else timedelta(hours=n)
         return now + delta if m[1] == "+" else now - delta
     try:
         d = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if d.tzinfo is None:
+            d = d.replace(tzinfo=timezone.utc)
+        d = d.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise UserError(f"--at: {value!r} is not an ISO-8601 time (2025-07-01, 2025-07-01T12:00:00Z), "
                         "'now', or a relative time like +30d / -12h") from None
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=timezone.utc)
-    return d.astimezone(timezone.utc)
+    if abs(d - now) > timedelta(days=AT_WINDOW_DAYS):
+        raise UserError(f"--at {value}: more than {AT_WINDOW_DAYS // 365} years from now")
+    return d
 
 
 def select_repositories(names: Iterable[str], include: Sequence[str], exclude: Sequence[str]) -> list[str]:
@@ -303,11 +314,7 @@ def simulate_cmd(
             raise UserError("simulate --images FILE needs --policy FILE (offline mode)")
         when = parse_at(at)
         imgs = load_images_document(images)
-        try:
-            text = policy.read_text(encoding="utf-8")
-        except OSError as e:
-            raise UserError(f"{policy}: cannot read: {e.strerror or e}") from None
-        pol = parse_policy(text, source=policy.name)
+        pol = load_policy(policy, source=policy.name)
         repos = select_repositories((im.repository for im in imgs), repository, exclude)
         if not repos:
             raise UserError(f"{images.name}: no repository matches --repository {' '.join(repository) or '*'}"
@@ -335,7 +342,7 @@ def _simulate_snapshot(policy: Path | None, when: datetime, include: list[str], 
     from ecrwise.records.ecr import Image, ImageLayer, Repository
 
     book = load_price_book(price_file)
-    given = parse_policy(_read(policy), source=policy.name) if policy else None
+    given = load_policy(policy, source=policy.name) if policy else None
     with open_store(store) as st:
         snap = st.snapshot(snapshot)
         texts = current_policies(st.load(snap.id, Repository))
@@ -375,9 +382,3 @@ def _simulate_snapshot(policy: Path | None, when: datetime, include: list[str], 
                       extra_warnings=[], list_images=list_images,
                       restore_price=book.price(book.fallback_region, RESTORE_ITEM))
 
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None

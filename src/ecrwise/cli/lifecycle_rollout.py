@@ -13,7 +13,7 @@ import typer
 
 from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, SnapshotOpt, StoreOpt, open_store, prices
 from ecrwise.cli.lifecycle import app
-from ecrwise.errors import PartialFailure, UserError
+from ecrwise.errors import PartialFailure, outcome_error
 
 ProfileOpt = typer.Option(None, "--profile", envvar="AWS_PROFILE", help="AWS profile.")
 RoleOpt = typer.Option([], "--role-arn", help="Role to assume for another account's repositories (repeatable).")
@@ -50,17 +50,13 @@ def plan_cmd(
 ) -> None:
     """Plan a rollout: per repository the current and new policy, the effect, and every image in use."""
     from ecrwise.lifecycle.from_records import lifecycle_images
-    from ecrwise.lifecycle.policy import parse_policy
+    from ecrwise.lifecycle.policy import load_policy
     from ecrwise.records.ecr import Image, ImageLayer, Repository
     from ecrwise.remediate.backup import write_durably
     from ecrwise.remediate.lifecycle_rollout import build_plan
     from ecrwise.report import lifecycle_rollout as view
 
-    try:
-        text = policy.read_text()
-    except OSError as e:
-        raise UserError(f"{policy}: cannot read: {e.strerror}") from None
-    parsed = parse_policy(text, source=str(policy))
+    parsed = load_policy(policy)
     book = prices(price_file)
     with open_store(store) as st:
         snap = st.snapshot(snapshot)
@@ -100,10 +96,13 @@ def apply_cmd(
     outcomes, backup = apply_plan(doc, lambda a, r: account_for(a).client("ecr", r), backup_dir, str(plan),
                                   dry_run=not apply, live=LiveState(account_for))
     view.print_outcomes("lifecycle-apply", outcomes, backup, fmt, applied=apply)
-    bad = [o for o in outcomes if o.status in ("failed", "drifted", "refused")]
-    if bad:
-        raise PartialFailure(f"{len(bad)} of {len(outcomes)} repositories not done ("
-                             f"{', '.join(sorted({o.status for o in bad}))}); re-run after fixing the cause")
+    # A dry run changes nothing, so it never exits 4 (an earlier version did when a repository had drifted).
+    err = outcome_error("repositories", applied=apply, total=len(outcomes),
+                        changed=sum(o.status == "changed" for o in outcomes),
+                        failed=sum(o.status == "failed" for o in outcomes),
+                        stale=sum(o.status in ("drifted", "refused") for o in outcomes))
+    if err:
+        raise err
 
 
 @app.command("restore")
@@ -121,9 +120,11 @@ def restore_cmd(
     doc = load_backup(backup)
     outcomes = restore_backup(doc, _clients(profile, role_arn), dry_run=not apply)
     view.print_outcomes("lifecycle-restore", outcomes, None, fmt, applied=apply)
-    if any(o.status == "failed" for o in outcomes):
-        raise PartialFailure(f"{sum(o.status == 'failed' for o in outcomes)} of {len(outcomes)} "
-                             f"repositories failed; re-run to finish")
+    err = outcome_error("repositories", applied=apply, total=len(outcomes),
+                        changed=sum(o.status == "changed" for o in outcomes),
+                        failed=sum(o.status == "failed" for o in outcomes))
+    if err:
+        raise err
 
 
 @app.command("backup")

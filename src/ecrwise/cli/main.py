@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from functools import lru_cache
 from pathlib import Path
 from typing import List, Optional
 
@@ -165,17 +166,102 @@ _mount_subcommands()
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The console script. Exit status: 0 ok, 1 a --fail-on… threshold met, 2 bad input or usage, 3 AWS
+    unreachable or denied, 4 an --apply changed some resources and failed on others, 70 an internal error
+    (one line naming a crash file that holds the traceback), 130 interrupted. Nothing escapes as a traceback."""
+    sys.exit(_run(argv))
+
+
+def _run(argv: list[str] | None) -> int:
     try:
-        app(args=argv, prog_name="ecrwise", standalone_mode=True)
-    except UserError as e:
-        typer.echo(f"ecrwise: error: {e}", err=True)
-        sys.exit(2)
-    except AwsUnavailable as e:
-        typer.echo(f"ecrwise: error: {e}", err=True)
-        sys.exit(3)
-    except PartialFailure as e:
-        typer.echo(f"ecrwise: error: {e}", err=True)
-        sys.exit(4)
+        # standalone_mode=False: Click raises instead of exiting, so every outcome is mapped here, including
+        # EOFError and KeyboardInterrupt, which standalone Click turns into a bare "Aborted!" and status 1.
+        rv = _command().main(args=argv, prog_name="ecrwise", standalone_mode=False)
+        # An explicit typer.Exit(n) comes back as n; a command's own return value is not an exit status.
+        return rv if type(rv) is int else 0
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else _error(str(e.code), 2))
+    except typer.Abort as e:
+        if isinstance(e.__context__, EOFError):  # end of input where a command read some: not the user's doing
+            return _crash(e.__context__, argv)
+        typer.echo("ecrwise: interrupted", err=True)
+        return 130
+    except typer.TyperException as e:  # Click's usage errors (Typer vendors Click): its message, status 2
+        e.show()  # type: ignore[attr-defined]
+        code = getattr(e, "exit_code", 2)
+        return code if isinstance(code, int) and code >= 2 else 2
+    except (UserError, AwsUnavailable, PartialFailure) as e:
+        return _error(str(e), e.exit_code)
     except KeyboardInterrupt:
         typer.echo("ecrwise: interrupted", err=True)
-        sys.exit(130)
+        return 130
+    except Exception as e:  # noqa: BLE001 — the last resort: one line and a crash file, never a traceback
+        aws = _aws_unavailable(e)
+        if aws is not None:
+            return _error(str(aws), aws.exit_code)
+        return _crash(e, argv)
+
+
+@lru_cache(maxsize=1)
+def _command():  # type: ignore[no-untyped-def]
+    # Typer builds the Click command tree on every call of `app()` (most of a short command's run time);
+    # build it once per process. Each run still gets a fresh Click context.
+    return typer.main.get_command(app)
+
+
+def _error(message: str, code: int) -> int:
+    typer.echo(f"ecrwise: error: {message}", err=True)
+    return code
+
+
+def _aws_unavailable(e: BaseException) -> AwsUnavailable | None:
+    # Only when the SDK is loaded at all (commands that read files never import it).
+    if "botocore" not in sys.modules:
+        return None
+    try:
+        from ecrwise.aws.session import as_unavailable
+
+        return as_unavailable(e)
+    except Exception:  # noqa: BLE001 — classifying must never hide the original error
+        return None
+
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE in BSD sysexits.h: an internal software error
+
+
+def crash_dir() -> Path:
+    import os
+
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "ecrwise" / "crash"
+
+
+def _crash(exc: BaseException, argv: list[str] | None) -> int:
+    """Write the traceback to a crash file (the state directory, else the temp directory); print one line."""
+    import os
+    import platform
+    import tempfile
+    import traceback
+    from datetime import datetime, timezone
+
+    now = datetime.now(timezone.utc)
+    text = (f"ecrwise {__version__} internal error at {now.isoformat()}\n"
+            f"python {platform.python_version()} on {platform.platform()}\n"
+            f"argv: {list(sys.argv[1:] if argv is None else argv)!r}\n\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    name = f"crash-{now:%Y%m%dT%H%M%S%fZ}-{os.getpid()}.txt"
+    path: Path | None = None
+    for d in (crash_dir(), Path(tempfile.gettempdir()) / "ecrwise-crash"):
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            (d / name).write_text(text, encoding="utf-8")
+            path = d / name
+            break
+        except OSError:
+            continue
+    where = str(path) if path else f"(no crash file could be written; {type(exc).__name__}: {exc})"
+    try:
+        typer.echo(f"ecrwise: internal error, please report: {where}", err=True)
+    except Exception:  # noqa: BLE001 — stderr itself may be gone
+        pass
+    return INTERNAL_ERROR

@@ -12,6 +12,7 @@ import typer
 
 from ecrwise import __version__
 from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, SnapshotOpt, StoreOpt, prices, store_path
+from ecrwise.cli.numbers import aws_region, finite
 from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
 from ecrwise.errors import AwsUnavailable, PartialFailure, UserError
 from ecrwise.pricing.book import GIB
@@ -31,7 +32,8 @@ NO_NETWORK_DATA = "has no network data: run `ecrwise scan --only network` (or a 
 def audit(
     ctx: typer.Context,
     vpc: Optional[str] = typer.Option(None, "--vpc", help="Only this VPC."),
-    spike_k: float = typer.Option(3.0, "--spike-k", min=1.0, help="A day spikes above k × the rolling median."),
+    spike_k: float = typer.Option(3.0, "--spike-k", min=1.0, help="A day spikes above k × the rolling median.",
+                                 callback=finite(ge=1.0, le=1e6)),
     spike_window: int = typer.Option(7, "--spike-window", min=1, help="Days in the rolling median."),
     snapshot: Optional[int] = SnapshotOpt,
     store: Optional[Path] = StoreOpt,
@@ -77,12 +79,12 @@ def audit(
 
 @app.command("cost")
 def cost_cmd(
-    pull_gb_month: Optional[float] = typer.Option(None, "--pull-gb-month", min=0.0,
+    pull_gb_month: Optional[float] = typer.Option(None, "--pull-gb-month", min=0.0, callback=finite(ge=0.0),
                                                   help="Pull volume in GB (GiB) a month."),
     azs: Optional[int] = typer.Option(None, "--azs", min=1, help="Availability zones the tasks run in."),
     region: Optional[str] = typer.Option(None, "--region", help="Region whose prices to use (default us-east-1)."),
     logs: bool = typer.Option(False, "--logs", help="Add the logs interface endpoint (awslogs)."),
-    pulls_per_month: Optional[float] = typer.Option(None, "--pulls-per-month", min=0.0,
+    pulls_per_month: Optional[float] = typer.Option(None, "--pulls-per-month", min=0.0, callback=finite(ge=0.0),
                                                     help="Pulls a month (default: pull bytes / 256 MiB)."),
     nat_gateways: Optional[int] = typer.Option(None, "--nat-gateways", min=0,
                                                help="NAT gateways on the NAT path (default: one per AZ)."),
@@ -175,7 +177,8 @@ def fix_cmd(
     fmt: FixFormat = typer.Option(FixFormat.table, "--format", "-f",
                                   help="terraform | cloudformation (which template to write to --out; default "
                                        "both) or table | json (how to print the plan)."),
-    region: Optional[str] = typer.Option(None, "--region", help="Region of the VPC (default: from the snapshot)."),
+    region: Optional[str] = typer.Option(None, "--region", callback=aws_region,
+                                         help="Region of the VPC (default: from the snapshot)."),
     backup_dir: Optional[Path] = typer.Option(None, "--backup-dir", help="Where --apply writes its journal "
                                               "(default: next to the store, network-changes/)."),
     profile: Optional[str] = ProfileOpt,
@@ -244,7 +247,8 @@ def _announce_journal(path: Path) -> None:
 def undo_cmd(
     vpc: str = typer.Option(..., "--vpc", help="The VPC whose ecrwise changes to reverse."),
     apply: bool = typer.Option(False, "--apply", help="Reverse them now (without: show what would be done)."),
-    region: Optional[str] = typer.Option(None, "--region", help="Region of the VPC (default: from the snapshot)."),
+    region: Optional[str] = typer.Option(None, "--region", callback=aws_region,
+                                         help="Region of the VPC (default: from the snapshot)."),
     backup_dir: Optional[Path] = typer.Option(None, "--backup-dir", help="Where to write the journal."),
     profile: Optional[str] = ProfileOpt,
     store: Optional[Path] = StoreOpt,
@@ -283,8 +287,10 @@ def undo_cmd(
 @app.command("alarms")
 def alarms_cmd(
     apply: bool = typer.Option(False, "--apply", help="Create or update the alarms now."),
-    k: float = typer.Option(3.0, "--k", min=1.0, help="Threshold: k × the median day, per hour."),
-    min_gb_hour: float = typer.Option(1.0, "--min-gb-hour", min=0.0, help="Never alarm below this many GB an hour."),
+    k: float = typer.Option(3.0, "--k", min=1.0, help="Threshold: k × the median day, per hour.",
+                           callback=finite(ge=1.0, le=1e6)),
+    min_gb_hour: float = typer.Option(1.0, "--min-gb-hour", min=0.0, help="Never alarm below this many GB an hour.",
+                                     callback=finite(ge=0.0)),
     sns_topic: list[str] = typer.Option([], "--alarm-action", help="ARN to notify (an SNS topic; repeatable)."),
     profile: Optional[str] = ProfileOpt,
     snapshot: Optional[int] = SnapshotOpt,

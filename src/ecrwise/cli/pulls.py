@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, SnapshotOpt, StoreOpt, prices
+from ecrwise.cli.numbers import finite
 from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
 from ecrwise.errors import UserError
 from ecrwise.report import pulls as view
@@ -29,6 +30,7 @@ class By(str, Enum):
 def pulls(
     ctx: typer.Context,
     crash_loop_threshold: float = typer.Option(12.0, "--crash-loop-threshold", min=0.001,
+                                               callback=finite(ge=0.001, le=1e6),
                                                help="Starts per desired task per day above which a service "
                                                     "crash-loops."),
     by: By = typer.Option(By.service, "--by", help="Rows per service, or per repository (unexplained pulls)."),

@@ -6,7 +6,6 @@ it constructs one.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ecrwise.errors import UserError
+from ecrwise.inputs import json_path as _json_path
+from ecrwise.inputs import load_document
 
 STANDARD = "standard"
 ARCHIVE = "archive"
@@ -56,7 +57,7 @@ def _utc(v: datetime) -> datetime:
 class _Layer(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
     digest: str = Field(min_length=1)
-    size: int = Field(ge=0, strict=True)
+    size: int = Field(ge=0, le=2**63 - 1, strict=True)  # ECR reports sizes as a 64-bit long
 
 
 class _Image(BaseModel):
@@ -95,16 +96,6 @@ class _Image(BaseModel):
 class _Document(BaseModel):
     model_config = ConfigDict(extra="ignore")
     images: list[_Image]
-
-
-def _json_path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(document)"
 
 
 def _first_line(msg: str) -> str:
@@ -160,15 +151,7 @@ def parse_images_document(data: Any, source: str = "images") -> list[LifecycleIm
 def load_images_document(path: str | Path) -> list[LifecycleImage]:
     """Read `{"images": [...]}` from `path`. Bad input raises UserError naming the file and JSON path."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"{p}: cannot read: {e.strerror or e}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise UserError(f"{p.name}: not valid JSON: line {e.lineno} column {e.colno}: {e.msg}") from None
-    return parse_images_document(data, source=p.name)
+    return parse_images_document(load_document(p, what="images document", source=p.name), source=p.name)
 
 
 def image_to_document(im: LifecycleImage) -> dict[str, Any]:

@@ -20,9 +20,11 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ecrwise.errors import UserError
+from ecrwise.inputs import InputError, decode_utf8, load_text, parse_json
 
 if TYPE_CHECKING:  # images.py does not import this module, but the engine does; keep imports one-way
     from ecrwise.lifecycle.images import LifecycleImage
@@ -33,6 +35,10 @@ POLICY_TEXT_MAX = 30720  # botocore LifecyclePolicyText.max; service quota "Life
 MAX_RULES = 50  # service quota "Rules per lifecycle policy"
 MAX_WILDCARDS = 4  # properties page: "maximum limit of four wildcards (*) per string"
 ARCHIVE_MIN_DAYS = 90  # archive minimum storage duration; lifecycle cannot delete younger archived images
+
+# ecrwise's own limit, not ECR's (the User Guide states none): a day count is subtracted from the evaluation
+# time, and a larger one would reach before year 1, which Python's datetime cannot represent.
+MAX_COUNT_NUMBER = 365_000
 
 # Warning thresholds (ecrwise's own judgement, not AWS rules).
 SMALL_ANY_COUNT = 5
@@ -132,20 +138,6 @@ class Policy:
 
 
 # --- linting ----------------------------------------------------------------------------------------
-
-
-class _DuplicateKey(Exception):
-    def __init__(self, key: str):
-        self.key = key
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise _DuplicateKey(k)
-        out[k] = v
-    return out
 
 
 def _is_int(v: Any) -> bool:
@@ -317,6 +309,9 @@ class _Linter:
             elif v < 1:
                 self.err(f"{spath}.countNumber", "count-number-not-positive",
                          f"must be a positive integer (0 is not accepted), not {v}")
+            elif v > MAX_COUNT_NUMBER:
+                self.err(f"{spath}.countNumber", "count-number-too-large",
+                         f"{v} is more than ecrwise can evaluate (at most {MAX_COUNT_NUMBER:,}, 1,000 years in days)")
             else:
                 count_number = v
 
@@ -719,17 +714,19 @@ def lint(text_or_obj: str | bytes | dict[str, Any] | Any) -> list[LintIssue]:
 def _lint(text_or_obj: str | bytes | dict[str, Any] | Any, *, suggest: bool) -> list[LintIssue]:
     lt = _Linter(suggest)
     if isinstance(text_or_obj, bytes):
-        text_or_obj = text_or_obj.decode("utf-8")
+        try:
+            text_or_obj = decode_utf8(text_or_obj, source="policy")
+        except InputError as e:
+            lt.err("(document)", e.code, e.detail)
+            return lt.issues
     if isinstance(text_or_obj, str):
         length = len(text_or_obj)
         try:
-            obj = json.loads(text_or_obj, object_pairs_hook=_no_duplicate_keys)
-        except _DuplicateKey as e:
-            lt.err("(document)", "duplicate-key", f"property {e.key!r} appears twice in one object")
-            return lt.issues
-        except json.JSONDecodeError as e:
-            lt.err("(document)", "invalid-json",
-                   f"not valid JSON: line {e.lineno} column {e.colno}: {e.msg}{_whitespace_hint(text_or_obj)}")
+            # The one JSON reader (ecrwise.inputs): bounded depth and numbers, no NaN, no duplicate keys.
+            obj = parse_json(text_or_obj, source="policy")
+        except InputError as e:
+            hint = _whitespace_hint(text_or_obj) if e.code == "invalid-json" else ""
+            lt.err(e.path or "(document)", e.code, e.detail + hint)
             return lt.issues
     else:
         obj = text_or_obj
@@ -764,6 +761,12 @@ def _lint(text_or_obj: str | bytes | dict[str, Any] | Any, *, suggest: bool) -> 
     return lt.issues
 
 
+def load_policy(path: str | Path, source: str | None = None) -> Policy:
+    """A policy file (UTF-8 JSON, through ecrwise.inputs' limits) parsed and linted; UserError otherwise."""
+    src = source or str(path)
+    return parse_policy(load_text(path, what="policy file", source=src), source=src)
+
+
 def errors_only(issues: Iterable[LintIssue]) -> list[LintIssue]:
     return [i for i in issues if i.severity == ERROR]
 
@@ -774,7 +777,9 @@ def parse_policy(text_or_obj: str | bytes | dict[str, Any], source: str = "polic
     errors = errors_only(issues)
     if errors:
         raise UserError(f"{source}: invalid lifecycle policy:\n" + "\n".join(f"  {source}: {e}" for e in errors))
-    obj = json.loads(text_or_obj) if isinstance(text_or_obj, (str, bytes)) else text_or_obj
+    if isinstance(text_or_obj, bytes):
+        text_or_obj = decode_utf8(text_or_obj, source=source)
+    obj = parse_json(text_or_obj, source=source) if isinstance(text_or_obj, str) else text_or_obj
     rules = []
     for raw in obj["rules"]:
         sel, act = raw["selection"], raw["action"]

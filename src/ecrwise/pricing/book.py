@@ -12,9 +12,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ecrwise.errors import UserError
+from ecrwise.inputs import load_document
 
 GIB = 2**30  # AWS bills "GB" as binary gigabytes.
 
@@ -38,22 +39,32 @@ class Price:
         return d
 
 
+# A price above this (USD per GB, hour or vCPU-hour) is a typo, and multiplied by an estate's bytes it
+# would overflow to infinity; ecrwise's dearest list price is under $1.
+MAX_PRICE_USD = 1e6
+MAX_HOURS_PER_MONTH = 744  # 31 days × 24 hours
+
+
 class _Override(BaseModel):
     """What a --price-file may contain: any subset of the built-in book's shape."""
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinities are refused here too: pydantic would otherwise accept the strings "nan" / "inf".
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     as_of: str | None = None
     source: str | None = None
     note: str | None = None
-    hours_per_month: float | None = None
+    hours_per_month: float | None = Field(None, gt=0, le=MAX_HOURS_PER_MONTH)
     regions: dict[str, dict[str, float]] = {}
 
     @field_validator("regions")
     @classmethod
-    def _non_negative(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    def _in_range(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
         for region, items in v.items():
             for item, usd in items.items():
                 if usd < 0:
                     raise ValueError(f"regions.{region}.{item}: a price cannot be negative")
+                if usd > MAX_PRICE_USD:
+                    raise ValueError(f"regions.{region}.{item}: {usd:g} USD is above the {MAX_PRICE_USD:g} "
+                                     "a price may be")
         return v
 
 
@@ -90,18 +101,7 @@ class PriceBook:
                      self.as_of, fallback=fallback)
 
     def with_overrides(self, path: Path) -> "PriceBook":
-        try:
-            raw = json.loads(Path(path).read_text())
-        except OSError as e:
-            raise UserError(f"{path}: cannot read price file: {e.strerror}") from None
-        except json.JSONDecodeError as e:
-            raise UserError(f"{path}: not valid JSON: line {e.lineno} column {e.colno}: {e.msg}") from None
-        try:
-            ov = _Override.model_validate(raw)
-        except ValidationError as e:
-            err = e.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "(document)"
-            raise UserError(f"{path}: {where}: {err['msg']}") from None
+        ov = load_document(path, what="price file", schema=_Override)
         merged = dict(self._overrides)
         for region, items in ov.regions.items():
             for item, usd in items.items():
@@ -110,7 +110,7 @@ class PriceBook:
                                     f"(known: {', '.join(self.items)})")
                 merged[(region, item)] = (float(usd), ov.source or f"price file {path}", ov.as_of or self.as_of)
         book = PriceBook(self._data, merged)
-        if ov.hours_per_month:
+        if ov.hours_per_month is not None:
             book.hours_per_month = ov.hours_per_month
         return book
 

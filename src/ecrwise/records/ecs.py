@@ -7,12 +7,11 @@ secret never reaches a record, the store or any output; raw user data is never k
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import gzip
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from ecrwise.inputs import InputError, decode_utf8, gunzip, maybe_base64
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,20 +252,24 @@ def is_secret(key: str, value: str) -> bool:
     return bool(_SECRET_KEY.search(key) or _SECRET_VALUE.search(value))
 
 
-def decode_user_data(raw: str | bytes | None) -> str:
-    """User data as text: base64 (as the EC2 API returns it) and gzip (as cloud-init accepts it) undone."""
+def decode_user_data(raw: str | bytes | None, *, source: str | None = None) -> str:
+    """User data as text: base64 (as the EC2 API returns it) and gzip (as cloud-init accepts it) undone.
+
+    With `source` (a file the user named), anything undecodable is an InputError (exit 2) naming it; without
+    (user data read from AWS during a scan), it is read as no settings, so one odd instance cannot stop a scan."""
     if not raw:
         return ""
     data = raw.encode() if isinstance(raw, str) else raw
     try:
-        data = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        pass  # already plain text
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except OSError:
-            return ""
+        data = maybe_base64(data, source=source or "user data")
+        if data[:2] == b"\x1f\x8b":
+            data = gunzip(data, source=source or "user data")
+        if source is not None:
+            return decode_utf8(data, source=source)
+    except InputError:
+        if source is not None:
+            raise
+        return ""
     return data.decode("utf-8", errors="replace")
 
 

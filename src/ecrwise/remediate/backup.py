@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ecrwise.errors import UserError
+from ecrwise.inputs import load_document, output_errors
 from ecrwise.store import default_store_path
 
 
@@ -17,19 +17,26 @@ def default_backup_dir() -> Path:
 
 
 def write_durably(path: Path, doc: dict[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=2, default=str)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Write `doc` as JSON to `path`; a path that cannot be written is a UserError naming it and the reason."""
+    path = Path(path)
+    with output_errors(path, "file"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(doc, f, indent=2, default=str)
+                f.write("\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # no half-written file left beside the one asked for
+            raise
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     return path
 
 
@@ -40,11 +47,5 @@ def write_backup(directory: Path | None, kind: str, doc: dict[str, Any]) -> Path
 
 
 def read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such {what}") from None
-    except OSError as e:
-        raise UserError(f"{path}: cannot read {what}: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}: not valid JSON: line {e.lineno} column {e.colno}: {e.msg}") from None
+    """A plan or backup file through the one input loader (ecrwise.inputs): UserError on anything odd."""
+    return load_document(path, what=what)

@@ -8,15 +8,17 @@ A plan entry is a dict: service_arn, region, cluster, service, action (`update`,
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from ecrwise import __version__
 from ecrwise.aws.ecs_apply import describe_service, parse_service_arn, update_deployment_configuration
 from ecrwise.errors import AwsUnavailable, UserError
+from ecrwise.inputs import load_document, validate
 from ecrwise.remediate.backup import write_backup
 from ecrwise.remediate.integrity import check_seal, seal
 from ecrwise.timefmt import iso
@@ -87,21 +89,67 @@ def fix_circuit_breaker(session: Any, targets: list[Target], *, rollback: bool, 
     return outcome
 
 
+# What a backup entry must hold before anything of it is sent to AWS. The deployment configuration's known
+# members are typed as the ECS API defines them (DeploymentConfiguration in the ECS API Reference); members
+# a newer API added pass through, and botocore checks them when the request is built.
+_REGION = r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$"  # us-east-1, us-gov-west-1, cn-north-1, eu-isoe-west-1
+# ECS cluster and service names: up to 255 letters, numbers, hyphens and underscores (ECS API Reference,
+# CreateCluster clusterName and CreateService serviceName).
+_NAME = r"^[A-Za-z0-9_-]{1,255}$"
+_INT32 = {"ge": 0, "le": 2**31 - 1}
+
+
+class _CircuitBreaker(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    enable: bool
+    rollback: bool
+
+
+class _Alarms(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    alarmNames: list[str]
+    enable: bool
+    rollback: bool
+
+
+class _DeploymentConfiguration(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    deploymentCircuitBreaker: _CircuitBreaker | None = None
+    maximumPercent: int | None = Field(None, **_INT32)
+    minimumHealthyPercent: int | None = Field(None, **_INT32)
+    alarms: _Alarms | None = None
+    strategy: str | None = None
+    bakeTimeInMinutes: int | None = Field(None, **_INT32)
+
+
+class _BackupEntry(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    service_arn: str = Field(min_length=1, max_length=2048)
+    region: str = Field(pattern=_REGION)
+    cluster: str = Field(pattern=_NAME)
+    service: str = Field(pattern=_NAME)
+    previous: _DeploymentConfiguration | None
+    # What the fix put; `check_restore_entries` proves it differs from `previous` only in the circuit breaker.
+    planned: _DeploymentConfiguration | None
+
+
+class _Backup(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    kind: Literal["ecs-circuit-breaker-backup"]
+    services: list[_BackupEntry] = Field(min_length=1)
+
+
 def load_backup(path: Path) -> list[dict[str, Any]]:
-    """The service entries of a backup written by `fix_circuit_breaker`."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise UserError(f"{path}: cannot read: {e.strerror or e}") from None
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}: not valid JSON: line {e.lineno} column {e.colno}: {e.msg}") from None
+    """The service entries of a backup written by `fix_circuit_breaker`, validated in full (types, region and
+    name formats) before anything is sent to AWS."""
+    doc = load_document(path, what="backup file")
     if not isinstance(doc, dict) or doc.get("kind") != BACKUP_KIND:
         raise UserError(f"{path}: kind: not an ecrwise ECS backup (expected \"{BACKUP_KIND}\")")
     check_seal(doc, path, "`ecrwise ecs fix`", RESTORE_INSTEAD)
-    entries = doc.get("services")
-    if not isinstance(entries, list) or not entries:
+    if not isinstance(doc.get("services"), list) or not doc["services"]:
         raise UserError(f"{path}: services: no services to restore")
-    return entries
+    backup = validate(doc, _Backup, source=str(path))
+    return [e.model_dump(exclude_unset=True) for e in backup.services]
 
 
 RESTORE_INSTEAD = "restore from an unedited backup (`ecrwise ecs fix … --apply` writes one before every change)"

@@ -29,11 +29,12 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from ecrwise import __version__
 from ecrwise.analysis.in_use import InUse, find_in_use
 from ecrwise.errors import AwsUnavailable, UserError
+from ecrwise.inputs import check_aws_names, parse_json, validate
 from ecrwise.lifecycle.engine import evaluate
 from ecrwise.lifecycle.from_records import lifecycle_images, repo_key
 from ecrwise.lifecycle.images import LifecycleImage
@@ -300,14 +301,13 @@ class _Backup(BaseModel):
 
 
 def _validate(model: type[BaseModel], doc: Any, path: Path, kind: str) -> Any:
-    try:
-        obj = model.model_validate(doc)
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
-        raise UserError(f"{path}: {where or '(document)'}: {err['msg']}") from None
+    if isinstance(doc, dict) and "kind" in doc and doc["kind"] != kind:  # the wrong file: say so first
+        raise UserError(f"{path}: kind: expected {kind!r}, got {doc['kind']!r}")
+    obj = validate(doc, model, source=str(path))
     if obj.kind != kind:
         raise UserError(f"{path}: kind: expected {kind!r}, got {obj.kind!r}")
+    # Account, region and repository reach AWS API calls: malformed ones stop here, not in botocore.
+    check_aws_names(obj.items, source=str(path))
     return obj
 
 
@@ -321,6 +321,8 @@ def load_plan(path: Path, now: datetime | None = None) -> _Plan:
             parse_policy(item.new_policy, source=f"{path}: items[{i}].new_policy")
         except UserError as e:
             raise UserError(str(e)) from None
+        if item.current_policy is not None:  # compared as JSON at apply time: it must parse within limits
+            parse_json(item.current_policy, source=f"{path}: items[{i}].current_policy")
     check_plan_invariants(plan, path)
     return plan
 

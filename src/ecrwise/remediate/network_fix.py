@@ -15,6 +15,7 @@ from ecrwise.aws.network_apply import (Journal, StepResult, UndoStep, apply_fix_
                                        prior_state)
 from ecrwise.aws.session import Account, error_code
 from ecrwise.errors import AwsUnavailable, UserError
+from ecrwise.inputs import output_errors
 from ecrwise.pricing.book import PriceBook
 from ecrwise.records import network as net
 from ecrwise.remediate import network_templates as tpl
@@ -59,7 +60,8 @@ def write_templates(plan: tpl.FixPlan, out: Path, version: str, *, terraform: bo
         raise UserError(f"--out {out}: cannot create the directory: {e.strerror}") from None
     if terraform:
         path = out / "main.tf"
-        path.write_text(tpl.terraform(plan, version))
+        with output_errors(path, "the Terraform file"):
+            path.write_text(tpl.terraform(plan, version))
         say(f"wrote {path}")
     if cloudformation:
         template = tpl.cloudformation(plan, version)
@@ -67,7 +69,8 @@ def write_templates(plan: tpl.FixPlan, out: Path, version: str, *, terraform: bo
         if template is None:
             say("no CloudFormation template: the plan creates nothing, it only changes existing resources")
         else:
-            path.write_text(json.dumps(template, indent=2) + "\n")
+            with output_errors(path, "the CloudFormation template"):
+                path.write_text(json.dumps(template, indent=2) + "\n")
             say(f"wrote {path}")
         steps = tpl.manual_steps(plan)
         if steps:
@@ -80,8 +83,10 @@ def write_templates(plan: tpl.FixPlan, out: Path, version: str, *, terraform: bo
 def apply_fix(account: Account, vpc: str, plan: tpl.FixPlan, journal_dir: Path, *,
               announce: Callable[[Path], None]) -> tuple[Journal, list[StepResult]]:
     """Journal the plan and the prior state of what it changes (`announce` gets the journal's path), then run it."""
-    journal = Journal(journal_dir, "network-fix", {"vpc_id": vpc, "account": plan.account, "region": plan.region,
-                                                   "plan": plan.as_dict(), "before": prior_state(account, plan)})
+    before = prior_state(account, plan)
+    with output_errors(journal_dir, "the journal (--backup-dir)"):
+        journal = Journal(journal_dir, "network-fix", {"vpc_id": vpc, "account": plan.account, "region": plan.region,
+                                                       "plan": plan.as_dict(), "before": before})
     announce(journal.path)
     return journal, apply_fix_plan(account, plan, journal)
 
@@ -89,7 +94,8 @@ def apply_fix(account: Account, vpc: str, plan: tpl.FixPlan, journal_dir: Path, 
 def apply_undo_steps(account: Account, region: str, vpc: str, steps: list[UndoStep], journal_dir: Path, *,
                      announce: Callable[[Path], None]) -> tuple[Journal, list[StepResult]]:
     """Journal the undo plan (`announce` gets the journal's path), then reverse each step."""
-    journal = Journal(journal_dir, "network-undo", {"vpc_id": vpc, "account": account.account_id, "region": region,
-                                                    "plan": [s.as_dict() for s in steps]})
+    with output_errors(journal_dir, "the journal (--backup-dir)"):
+        journal = Journal(journal_dir, "network-undo", {"vpc_id": vpc, "account": account.account_id,
+                                                        "region": region, "plan": [s.as_dict() for s in steps]})
     announce(journal.path)
     return journal, apply_undo(account, region, vpc, steps, journal)

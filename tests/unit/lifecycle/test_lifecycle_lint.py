@@ -93,6 +93,8 @@ CASES: list[tuple[str, dict, dict[str, str]]] = [
     ("count-number-one", policy(rule(1, _with(UNTAGGED_COUNT, countNumber=1))), {}),
     ("count-number-zero", policy(rule(1, _with(UNTAGGED_COUNT, countNumber=0))),
      {"count-number-not-positive": "rules[0].selection.countNumber"}),
+    ("count-number-huge", policy(rule(1, _with(UNTAGGED_COUNT, countNumber=10**30))),
+     {"count-number-too-large": "rules[0].selection.countNumber"}),
     ("count-number-missing", policy(rule(1, _with(UNTAGGED_COUNT, countNumber=_DROP))),
      {"missing-property": "rules[0].selection.countNumber"}),
     ("count-number-string", policy(rule(1, _with(UNTAGGED_COUNT, countNumber="5"))),
