@@ -13,7 +13,9 @@ import typer
 
 from ecrwise.cli.common import PriceFileOpt, SnapshotOpt, StoreOpt, prices
 from ecrwise.errors import UserError
-from ecrwise.report.output import dump_json, envelope, stderr_console
+from ecrwise.report import sanitize
+from ecrwise.report.output import stderr_console
+from ecrwise.report.render import render
 
 app = typer.Typer(help="Every finding of every analysis, ranked by monthly savings.", invoke_without_command=True,
                   no_args_is_help=False)
@@ -54,23 +56,10 @@ def _severity(value: Optional[str], flag: str) -> Optional[str]:
 
 def _list_checks(fmt: FindingsFmt) -> None:
     from ecrwise.analysis.findings import registry
-    from ecrwise.report.findings import check_item
-    from ecrwise.report.output import Column, rich_table, wide_console
+    from ecrwise.report.findings import checks_result
+    from ecrwise.report.render import render
 
-    items = [check_item(c) for c in registry().values()]
-    if fmt is FindingsFmt.json:
-        dump_json(envelope("checks", None, items, {"checks": len(items)}, []))
-        return
-    if fmt not in (FindingsFmt.table, FindingsFmt.csv):
-        raise UserError(f"--list-checks --format {fmt.value}: use table, csv or json")
-    if fmt is FindingsFmt.csv:
-        from ecrwise.report.output import dump_csv
-
-        dump_csv(items, ["id", "family", "severity", "title", "docs", "recommendation"])
-        return
-    wide_console().print(rich_table(f"{len(items)} registered checks", [
-        Column("id", "check"), Column("family", "family"), Column("severity", "default severity"),
-        Column("title", "title"), Column("docs", "docs")], items))
+    render(checks_result(list(registry().values())), fmt, flag="--list-checks --format")
 
 
 @app.callback(invoke_without_command=True)
@@ -136,27 +125,15 @@ def findings(
     result = select(collect(records, book, options), checks=check, severity=severity, accounts=account,
                     regions=region)
     checks = registry()
-    items = [view.item(it, checks) for it in result.items]
-    totals = view.totals_json(result.totals())
-    warnings = snapshot_warnings(snap, records) + result.warnings
-    snap_doc = snap.as_dict() | {"prices": book.describe()}
-    shown = items[:top] if top else items
-    if fmt is FindingsFmt.json:
-        dump_json(envelope("findings", snap_doc, shown, totals, warnings))
-    elif fmt is FindingsFmt.csv:
-        view.print_csv(shown)
-    elif fmt is FindingsFmt.markdown:
-        sys.stdout.write(view.markdown(items, totals, snap_doc, top=top or 10))
-    elif fmt is FindingsFmt.sarif:
-        dump_json(view.sarif(shown, checks, snap_doc, docs_base_url=docs_base_url, artifact=sarif_artifact))
-    else:
-        view.print_table(shown, totals, f"Findings · snapshot {snap.id} ({snap.taken_at:%Y-%m-%d %H:%M} UTC), "
-                                        "ranked by monthly savings", warnings, shown_of=len(items))
+    render(view.result([view.item(it, checks) for it in result.items], view.totals_json(result.totals()),
+                       snapshot_warnings(snap, records) + result.warnings, snap.as_dict() | {"prices": book.describe()},
+                       f"Findings · snapshot {snap.id} ({snap.taken_at:%Y-%m-%d %H:%M} UTC), ranked by monthly savings",
+                       checks, top=top, docs_base_url=docs_base_url, artifact=sarif_artifact), fmt)
     reasons = threshold_met(result.items, savings_usd=fail_on_savings, severity=fail_on_severity)
     if reasons:
         err = stderr_console()
         for r in reasons:
-            err.print(f"ecrwise: gate: {r}", highlight=False, markup=False)
+            err.print(sanitize.line(f"ecrwise: gate: {r}"), highlight=False, markup=False)
         raise typer.Exit(1)
 
 

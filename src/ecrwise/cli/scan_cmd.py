@@ -45,9 +45,7 @@ def run_and_save(*, profile: str | None, regions: list[str], all_regions: bool, 
     if fmt is Fmt.json:
         dump_json(envelope("scan", snap.as_dict(), [], summary, warnings))
     else:
-        err = stderr_console()
-        for w in warnings[:20]:
-            err.print(f"[yellow]warning:[/] {w}", highlight=False)
+        print_warnings(warnings)
         print(f"snapshot {snap.id}: {summary['repositories']} repositories, {summary['images']} images in "
               f"{len(snap.accounts)} account(s) × {len(snap.regions)} region(s) "
               f"({', '.join(snap.regions)}); {len(snap.failures)} failure(s); store {store}")
