@@ -10,7 +10,8 @@ from ecrwise import __version__
 from ecrwise.analysis.checks import Check
 from ecrwise.analysis.findings import Ranked
 from ecrwise.report import sanitize
-from ecrwise.report.output import Column, dump_csv, human_usd, print_warnings, rich_table, usd, wide_console
+from ecrwise.report.output import (SEVERITY_STYLE, Column, dump_csv, human_usd, print_warnings, rich_table, usd,
+                                   wide_console)
 from ecrwise.report.render import Result, View, view
 
 CSV_COLUMNS = ["rank", "id", "check", "severity", "account", "region", "resource", "monthly_cost_usd",
@@ -19,7 +20,6 @@ CSV_COLUMNS = ["rank", "id", "check", "severity", "account", "region", "resource
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 # ecrwise severities → SARIF levels (SARIF has four: error, warning, note, none).
 SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
-SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
 def _usd(x: float | None) -> float | None:

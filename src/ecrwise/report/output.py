@@ -12,11 +12,16 @@ from rich.console import Console
 from rich.table import Table
 
 from ecrwise import __version__
+from ecrwise.analysis.checks import SEVERITIES
 from ecrwise.pricing.money import usd  # noqa: F401  (re-exported for renderers)
 from ecrwise.report import sanitize
 from ecrwise.timefmt import iso
 
 FORMATS = ("table", "json", "csv")
+# The one severity order is `analysis.checks.SEVERITIES` (least severe first); renderers list the worst first.
+MOST_SEVERE_FIRST = tuple(reversed(SEVERITIES))
+SEVERITY_RANK = {s: i for i, s in enumerate(MOST_SEVERE_FIRST)}  # critical 0 … info 4
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
 def envelope(kind: str, snapshot: dict[str, Any] | None, items: list[dict[str, Any]], totals: dict[str, Any],
