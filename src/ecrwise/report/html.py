@@ -355,3 +355,19 @@ def render(d: ReportInputs) -> str:
             f"<title>ecrwise report · snapshot {esc(snap.get('id'))}</title>"
             f"<style>{_asset('report.css')}</style></head><body>{body}"
             f"<script>{_asset('report.js')}</script></body></html>\n")
+
+
+def report_result(d: ReportInputs) -> Any:
+    """The HTML report as a renderer-layer result (kind `report`, format `html`)."""
+    from ecrwise.report.render import Result
+
+    return Result("report", d.findings, d.totals, d.warnings, d.snapshot, data=d)
+
+
+def _register() -> None:
+    from ecrwise.report.render import View, view
+
+    view(View("report", json=False, html=lambda res: render(res.data)))
+
+
+_register()

@@ -165,7 +165,7 @@ def _load_views() -> None:
     import ecrwise.report as pkg
 
     for m in pkgutil.iter_modules(pkg.__path__):
-        if m.name not in ("render", "sanitize", "output", "html"):
+        if m.name not in ("render", "sanitize", "output"):
             importlib.import_module(f"ecrwise.report.{m.name}")
 
 
@@ -178,21 +178,28 @@ def view_of(kind: str) -> View:
 def formats(kind: str) -> list[str]:
     """The formats a kind supports, in registry order, then its kind-specific ones."""
     v = view_of(kind)
-    return [name for name, r in RENDERERS.items() if r.supports(v)] + [x for x in v.extra if x not in RENDERERS]
+    return ([name for name, r in RENDERERS.items() if r.supports(v) or name in v.extra]
+            + [x for x in v.extra if x not in RENDERERS])
+
+
+def check_format(kind: str, fmt: Any, *, flag: str = "--format") -> str:
+    """The format's name if `kind` supports it; else a UserError naming the choices. Commands that do work
+    before they render (a scan, an apply) call this first, so a wrong --format fails before anything runs."""
+    name = getattr(fmt, "value", fmt)
+    if name not in formats(kind):
+        raise UserError(f"{flag} {name}: {kind} output is one of {', '.join(formats(kind))}")
+    return name
 
 
 def render(result: Result, fmt: Any, out: Any = None, *, flag: str = "--format") -> None:
     """Show `result` in format `fmt` (a name or a str Enum); an unsupported format is a UserError."""
-    name = getattr(fmt, "value", fmt)
+    name = check_format(result.shape or result.kind, fmt, flag=flag)
     v = view_of(result.shape or result.kind)
     if name in v.extra:
         v.extra[name](result)
         return
-    r = RENDERERS.get(name)
-    if r is None or not r.supports(v):
-        raise UserError(f"{flag} {name}: {result.kind} output is one of "
-                        f"{', '.join(formats(result.shape or result.kind))}")
-    r.render(result, v, out)
+    RENDERERS[name].render(result, v, out)
 
 
-__all__ = ["Result", "View", "view", "Renderer", "renderer", "RENDERERS", "VIEWS", "render", "formats", "view_of"]
+__all__ = ["Result", "View", "view", "Renderer", "renderer", "RENDERERS", "VIEWS", "render", "check_format", "formats",
+           "view_of"]
