@@ -191,7 +191,7 @@ def user_data(
                                       help="ECS_IMAGE_PULL_BEHAVIOR: default | always | once | prefer-cached"),
     cluster: Optional[str] = typer.Option(None, "--cluster", help="ECS_CLUSTER to join."),
 ) -> None:
-    """Print EC2 user data that sets the agent's pull behaviour and pre-pulls images (local caching, seed 000)."""
+    """Print EC2 user data that sets the agent's pull behaviour and pre-pulls images (local image caching on EC2)."""
     from ecrwise.analysis.pulls import PULL_BEHAVIORS
 
     if pull_behavior not in PULL_BEHAVIORS:

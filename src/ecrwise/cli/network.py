@@ -200,7 +200,7 @@ def fix_cmd(
         err = stderr_console()
         network_fix.write_templates(plan, out, __version__, terraform=both or fmt is FixFormat.terraform,
                                     cloudformation=both or fmt is FixFormat.cloudformation,
-                                    say=lambda text: err.print(text, highlight=False))
+                                    say=lambda text: err.print(text, highlight=False, markup=False))
     if apply:
         if plan.empty:
             if fmt is FixFormat.json:  # the table printed above already says there is nothing to fix
@@ -216,11 +216,11 @@ def fix_cmd(
             raise PartialFailure(f"--apply stopped at a failed step; see {journal.path}")
     elif out is None and not plan.empty:
         stderr_console().print(f"dry run: nothing changed. Write templates with --out DIR, or create them with "
-                               f"`ecrwise network fix --vpc {vpc} --apply`.", highlight=False)
+                               f"`ecrwise network fix --vpc {vpc} --apply`.", highlight=False, markup=False)
 
 
 def _announce_journal(path: Path) -> None:
-    stderr_console().print(f"journal: {path}", highlight=False)
+    stderr_console().print(f"journal: {path}", highlight=False, markup=False)
 
 
 @app.command("undo")

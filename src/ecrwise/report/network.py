@@ -16,7 +16,7 @@ from ecrwise.report.sanitize import markup
 
 FINDINGS_CSV_COLUMNS = ["vpc_id", "severity", "check", "account", "region", "resource", "monthly_cost_usd",
                         "monthly_savings_usd", "message", "fix"]
-COST_CSV_COLUMNS = ["scope", "block", "label", "quantity", "unit", "unit_price_usd", "usd", "counted_by_seed",
+COST_CSV_COLUMNS = ["scope", "block", "label", "quantity", "unit", "unit_price_usd", "usd", "counted_by_common_estimate",
                     "formula"]
 
 
@@ -167,8 +167,8 @@ def cost_totals(r: Any) -> dict[str, Any]:
                    "pulls_estimated": r.pulls_estimated, "manifest_bytes_per_pull": r.manifest_bytes_per_pull,
                    "manifest_gb": round(r.manifest_gb, 6), "layer_gb": round(r.layer_gb, 6),
                    "hours_per_month": r.hours_per_month},
-        "blocks": {k: {"title": b.title, "total_usd": usd(b.total_usd), "counted_by_seed_usd": usd(b.seed_usd),
-                       "left_out_by_seed_usd": usd(b.left_out_usd), "notes": list(b.notes)}
+        "blocks": {k: {"title": b.title, "total_usd": usd(b.total_usd), "counted_by_common_estimate_usd": usd(b.common_estimate_usd),
+                       "left_out_by_common_estimate_usd": usd(b.left_out_usd), "notes": list(b.notes)}
                    for k, b in r.blocks.items()},
         "savings_usd": {k: usd(v) for k, v in r.savings.items()},
         "break_even": [b.as_dict() for b in r.break_even],
@@ -204,21 +204,21 @@ def print_cost(label: str, r: Any) -> None:
                   + f"; ECR API + manifests {r.manifest_bytes_per_pull // 1024} KiB/pull = {r.manifest_gb:,.3f} GB; "
                   f"layers from S3 {r.layer_gb:,.3f} GB", highlight=False)
     for b in r.blocks.values():
-        rows = [{"label": x.label, "formula": x.formula, "usd": x.usd, "seed": "yes" if x.seed else "no",
+        rows = [{"label": x.label, "formula": x.formula, "usd": x.usd, "common": "yes" if x.in_common_estimate else "no",
                  "note": x.note} for x in b.lines]
         console.print(rich_table(b.title, [
             Column("label", "line"), Column("formula", "quantity × unit price"),
-            Column("usd", "$/month", human_usd, "right"), Column("seed", "seed 000 counts it"),
+            Column("usd", "$/month", human_usd, "right"), Column("common", "the common estimate counts it"),
             Column("note", "note")], rows, {"usd": b.total_usd}))
         for n in b.notes:
             console.print(markup(f"  note: {n}"), highlight=False)
-    nat, seed, ep = r.blocks["nat"], r.blocks["seed"], r.blocks["endpoints"]
+    nat, common, ep = r.blocks["nat"], r.blocks["common-estimate"], r.blocks["endpoints"]
     s = r.savings
     console.print(f"[bold]Savings of (c) against (a)[/]: {_saving(s['endpoints_vs_nat_data'])} if the NAT stays for "
                   f"other traffic, {_saving(s['endpoints_vs_nat_removed'])} if it can go; the S3 gateway endpoint "
                   f"alone (d): {_saving(s['s3_only_vs_nat_data'])}.", highlight=False)
     if label == "given":
-        _print_seed(nat, seed, ep)
+        _print_common_estimate(nat, common, ep)
     console.print("[bold]Break-even[/]", highlight=False)
     for be in r.break_even:
         gb_text = "never" if be.gb_per_month is None else f"{be.gb_per_month:,.2f} GB/month"
@@ -230,15 +230,16 @@ def _saving(x: float) -> str:
     return f"{human_usd(x)}/month" if x >= 0 else f"none (it costs {human_usd(-x)}/month more)"
 
 
-def _print_seed(nat: Any, seed: Any, ep: Any) -> None:
+def _print_common_estimate(nat: Any, common: Any, ep: Any) -> None:
     console = stdout_console()
-    console.print("[bold]Against seed 000[/] (\"NAT ≈ $1,800, PrivateLink ≈ $400\"):", highlight=False)
-    console.print(f"  NAT: the seed counts data processing, {human_usd(nat.seed_usd)}; it leaves out gateway hours "
+    console.print("[bold]Against the common estimate[/] (\"NAT ≈ $1,800, PrivateLink ≈ $400\"):", highlight=False)
+    console.print(f"  NAT: the estimate counts data processing, {human_usd(nat.common_estimate_usd)}; it leaves out "
+                  f"gateway hours "
                   f"and the public IPv4 address, {human_usd(nat.left_out_usd)}: {human_usd(nat.total_usd)}.",
                   highlight=False)
-    data, fixed = seed.lines[0], seed.lines[1]
-    console.print(f"  PrivateLink: the seed puts every byte through one interface endpoint, {human_usd(data.usd)} "
-                  f"+ {human_usd(fixed.usd)} fixed = {human_usd(seed.total_usd)}. Pulls need two ECR endpoints and "
+    data, fixed = common.lines[0], common.lines[1]
+    console.print(f"  PrivateLink: the estimate puts every byte through one interface endpoint, {human_usd(data.usd)} "
+                  f"+ {human_usd(fixed.usd)} fixed = {human_usd(common.total_usd)}. Pulls need two ECR endpoints and "
                   f"the layers come from S3 through the free gateway endpoint: the correct set-up costs "
                   f"{human_usd(ep.total_usd)}.", highlight=False)
 
