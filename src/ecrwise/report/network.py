@@ -208,7 +208,7 @@ def print_cost(label: str, r: Any) -> None:
                  "note": x.note} for x in b.lines]
         console.print(rich_table(b.title, [
             Column("label", "line"), Column("formula", "quantity × unit price"),
-            Column("usd", "$/month", human_usd, "right"), Column("common", "the common estimate counts it"),
+            Column("usd", "$/month", human_usd, "right"), Column("common", "in common estimate"),
             Column("note", "note")], rows, {"usd": b.total_usd}))
         for n in b.notes:
             console.print(markup(f"  note: {n}"), highlight=False)
