@@ -13,7 +13,7 @@ from ecrwise.errors import UserError
 from ecrwise.report.output import (SEVERITY_RANK, SEVERITY_STYLE, Column, dump_csv, human_usd, print_warnings,
                                    rich_table, stdout_console, usd)
 from ecrwise.report.render import Result, View, view
-from ecrwise.report.sanitize import markup
+from ecrwise.report.sanitize import styled, text
 
 SEVERITY_ORDER = SEVERITY_RANK  # critical 0 … info 4
 CSV_COLUMNS = ["check", "severity", "account", "region", "resource", "message", "monthly_cost_usd",
@@ -53,18 +53,18 @@ def print_csv(items: list[dict[str, Any]]) -> None:
 
 def print_findings(items: list[dict[str, Any]], totals: dict[str, Any], warnings: list[str], title: str) -> None:
     console = stdout_console()
-    console.print(f"[bold]{markup(title)}[/]", highlight=False)
+    console.print(styled((title, "bold")), highlight=False)
     for i in items:
         money = ""
         if i["monthly_cost_usd"] is not None and i["check"] != "ecs.fargate-vs-ec2":
             money = f" · costs {human_usd(i['monthly_cost_usd'])}/month"
             if i["monthly_savings_usd"]:
                 money += f", best fix saves {human_usd(i['monthly_savings_usd'])}/month"
-        console.print(f"[{SEVERITY_STYLE.get(i['severity'], '')}]{i['severity'].upper():8}[/] {markup(i['check'])}  "
-                      f"{markup(i['message'])}{money}", highlight=False)
-        console.print(markup(f"         evidence: {_short_evidence(i['evidence'])}"), highlight=False)
+        console.print(styled((f"{i['severity'].upper():8}", SEVERITY_STYLE.get(i["severity"], "")),
+                             f" {i['check']}  {i['message']}{money}"), highlight=False)
+        console.print(text(f"         evidence: {_short_evidence(i['evidence'])}"), highlight=False, markup=False)
         if i["fix"]:
-            console.print(markup(f"         fix: {i['fix']}"), highlight=False)
+            console.print(text(f"         fix: {i['fix']}"), highlight=False, markup=False)
     by_sev = ", ".join(f"{n} {s}" for s, n in totals.get("by_severity", {}).items())
     console.print(f"{len(items)} finding(s): {by_sev or 'none'} · recommendations and arithmetic: --format json",
                   highlight=False)
@@ -128,10 +128,10 @@ def print_plan(plan: list[dict[str, Any]], apply: bool, backup_path: Optional[Pa
         console.print("Nothing changed. Run again with --apply to make these changes (a backup is written first).",
                       highlight=False)
     elif backup_path:
-        console.print(markup(f"Backup: {backup_path}"), highlight=False)
+        console.print(text(f"Backup: {backup_path}"), highlight=False, markup=False)
         if restore_hint:
-            console.print(markup(f"Undo: ecrwise ecs restore {shlex.quote(str(backup_path))} --apply"),
-                          highlight=False)
+            console.print(text(f"Undo: ecrwise ecs restore {shlex.quote(str(backup_path))} --apply"),
+                          highlight=False, markup=False)
 
 
 # -- the renderer layer's views -------------------------------------------------------------------------------

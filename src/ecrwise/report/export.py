@@ -151,7 +151,7 @@ def result(r: ExportResult, out: Path) -> Any:
 
 def _table(res: Any) -> None:
     from ecrwise.report.output import Column, rich_table, stdout_console
-    from ecrwise.report.sanitize import markup
+    from ecrwise.report.sanitize import text
 
     console = stdout_console()
     console.print(rich_table(res.title, [
@@ -159,8 +159,8 @@ def _table(res: Any) -> None:
         Column("files", "files", str, "right"), Column("partition_by", "partitioned by", ", ".join)],
         [i for i in res.items if i["rows"]]))
     s = res.totals
-    console.print(markup(f"{s['rows']:,} rows in {s['files']} Parquet files · Athena table definitions: "
-                         f"{res.data.athena_sql}"), highlight=False)
+    console.print(text(f"{s['rows']:,} rows in {s['files']} Parquet files · Athena table definitions: "
+                         f"{res.data.athena_sql}"), highlight=False, markup=False)
 
 
 def _register() -> None:

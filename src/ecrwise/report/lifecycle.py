@@ -92,9 +92,9 @@ def _simulation_table(res: Result) -> None:
               str(tot["kept"]), human_bytes(tot["stored_bytes"]), human_bytes(tot["freed_bytes"]),
               f"[bold]{tot['monthly_savings_usd']:.2f}[/bold]")
     con.print(t)
-    con.print(sanitize.markup(f"Prices ({standard_price.region}, as of {standard_price.as_of}): standard "
+    con.print(sanitize.text(f"Prices ({standard_price.region}, as of {standard_price.as_of}): standard "
                               f"${standard_price.usd}/GB-month, archive ${archive_price.usd}/GB-month; "
-                              f"source {standard_price.source}"), highlight=False)
+                              f"source {standard_price.source}"), highlight=False, markup=False)
     con.print("Freed = bytes of layers no remaining standard image references (shared layers free nothing).",
               highlight=False)
     if list_images:
@@ -102,7 +102,7 @@ def _simulation_table(res: Result) -> None:
             ev = r.evaluation
             if not ev.expire and not ev.transition and not ev.held:
                 continue
-            it = Table(title=sanitize.markup(r.repository or "(no repository)"), title_justify="left")
+            it = Table(title=sanitize.title(r.repository or "(no repository)"), title_justify="left")
             for col in ("Action", "Rule", "Digest", "Tags", "Pushed"):
                 it.add_column(col)
             for action, rows in (("expire", ev.expire), ("transition", ev.transition), ("held by index", ev.held)):

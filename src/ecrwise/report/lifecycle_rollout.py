@@ -6,7 +6,7 @@ from typing import Any
 
 from ecrwise.report.output import Column, human_bytes, human_usd, print_warnings, rich_table, stdout_console
 from ecrwise.report.render import Result, View, render, view
-from ecrwise.report.sanitize import markup, text
+from ecrwise.report.sanitize import styled, text
 
 
 def plan_result(doc: dict[str, Any], out: Path | None) -> Result:
@@ -46,16 +46,17 @@ def _plan_table(res: Result) -> None:
                       markup=False)
     changing = [i for i in doc["items"] if i["action"] == "update"]
     for i in changing[:3]:
-        console.print(f"\n[bold]{markup(i['region'])}/{markup(i['repository'])}[/]", highlight=False)
+        console.print(styled("\n", (f"{i['region']}/{i['repository']}", "bold")), highlight=False)
         console.print(text(i["diff"]), highlight=False, markup=False)
     if len(changing) > 3:
         console.print(f"\n… and {len(changing) - 3} more repositories change the same way (see --format json).")
     console.print(f"\n{t['changing']} of {t['repositories']} repositories change; {t['in_use_saved_by_protection']}"
                   f" image(s) in use that the policy alone would expire or archive are protected by "
-                  f"`{markup(doc['protect_prefix'])}*` tags and a first rule that never fires.", highlight=False)
+                  f"`{text(doc['protect_prefix'])}*` tags and a first rule that never fires.", highlight=False,
+                  markup=False)
     if out:
-        console.print(markup(f"plan written to {out}; apply it with `ecrwise lifecycle apply {out} --apply`"),
-                      highlight=False)
+        console.print(text(f"plan written to {out}; apply it with `ecrwise lifecycle apply {out} --apply`"),
+                      highlight=False, markup=False)
     print_warnings(res.warnings, limit=None)
 
 
@@ -83,8 +84,8 @@ def _outcomes_table(res: Result) -> None:
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to do"
     console.print(summary, highlight=False)
     if backup:
-        console.print(markup(f"backup: {backup} (undo with `ecrwise lifecycle restore {backup} --apply`)"),
-                      highlight=False)
+        console.print(text(f"backup: {backup} (undo with `ecrwise lifecycle restore {backup} --apply`)"),
+                      highlight=False, markup=False)
     if not applied and any(o.status == "would-change" for o in outcomes):
         console.print("nothing was changed: run again with --apply", highlight=False)
 

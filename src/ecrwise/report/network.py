@@ -12,7 +12,7 @@ from ecrwise.pricing.book import PriceBook
 from ecrwise.report.output import (SEVERITY_RANK, Column, dump_csv, human_bytes, human_usd, print_warnings,
                                    rich_table, stderr_console, stdout_console, usd)
 from ecrwise.report.render import Result, View, render, view
-from ecrwise.report.sanitize import markup
+from ecrwise.report.sanitize import styled, text
 
 FINDINGS_CSV_COLUMNS = ["vpc_id", "severity", "check", "account", "region", "resource", "monthly_cost_usd",
                         "monthly_savings_usd", "message", "fix"]
@@ -197,8 +197,8 @@ def print_cost_csv(reports: list[tuple[str, Any]]) -> None:
 def print_cost(label: str, r: Any) -> None:
     console = stdout_console()
     gb = f"{r.pull_gb_month:,.2f}".rstrip("0").rstrip(".")
-    console.print(f"[bold]Image pulls: {gb} GB/month, {r.azs} AZ, {markup(r.region)}[/]"
-                  + ("" if label == "given" else f" · {markup(label)}"), highlight=False)
+    console.print(styled((f"Image pulls: {gb} GB/month, {r.azs} AZ, {r.region}", "bold"),
+                         "" if label == "given" else f" · {label}"), highlight=False)
     console.print(f"  {r.pulls_per_month:,.0f} pulls/month"
                   + (" (estimated: pull bytes / 256 MiB)" if r.pulls_estimated else "")
                   + f"; ECR API + manifests {r.manifest_bytes_per_pull // 1024} KiB/pull = {r.manifest_gb:,.3f} GB; "
@@ -211,7 +211,7 @@ def print_cost(label: str, r: Any) -> None:
             Column("usd", "$/month", human_usd, "right"), Column("common", "in common estimate"),
             Column("note", "note")], rows, {"usd": b.total_usd}))
         for n in b.notes:
-            console.print(markup(f"  note: {n}"), highlight=False)
+            console.print(text(f"  note: {n}"), highlight=False, markup=False)
     nat, common, ep = r.blocks["nat"], r.blocks["common-estimate"], r.blocks["endpoints"]
     s = r.savings
     console.print(f"[bold]Savings of (c) against (a)[/]: {_saving(s['endpoints_vs_nat_data'])} if the NAT stays for "
@@ -222,7 +222,7 @@ def print_cost(label: str, r: Any) -> None:
     console.print("[bold]Break-even[/]", highlight=False)
     for be in r.break_even:
         gb_text = "never" if be.gb_per_month is None else f"{be.gb_per_month:,.2f} GB/month"
-        console.print(markup(f"  {be.meaning}: {gb_text}  ({be.formula})"), highlight=False)
+        console.print(text(f"  {be.meaning}: {gb_text}  ({be.formula})"), highlight=False, markup=False)
     console.print()
 
 
@@ -259,7 +259,7 @@ def print_fix_plan_json(plan: Any) -> None:
 def print_fix_plan(plan: Any, *, to_stderr: bool) -> None:
     console = stderr_console() if to_stderr else stdout_console()
     if plan.empty:
-        console.print(markup(f"{plan.vpc_id}: nothing to fix; it has what image pulls need."), highlight=False)
+        console.print(text(f"{plan.vpc_id}: nothing to fix; it has what image pulls need."), highlight=False, markup=False)
         return
     console.print(rich_table(f"Plan for {plan.vpc_id}" + (f" ({plan.vpc_name})" if plan.vpc_name else "")
                              + f" · {plan.region}", [Column("n", "#", str, "right"), Column("action", "action"),
@@ -298,7 +298,7 @@ def print_undo_plan_json(vpc: str, steps: list[Any]) -> None:
 def print_undo_plan(vpc: str, steps: list[Any], *, to_stderr: bool) -> None:
     console = stderr_console() if to_stderr else stdout_console()
     if not steps:
-        console.print(markup(f"{vpc}: nothing ecrwise created or changed here."), highlight=False)
+        console.print(text(f"{vpc}: nothing ecrwise created or changed here."), highlight=False, markup=False)
         return
     console.print(rich_table(f"Undo plan for {vpc}", [Column("n", "#", str, "right"), Column("kind", "step"),
                                                       Column("description", "what")],

@@ -111,7 +111,7 @@ class Column:
 def rich_table(title: str | None, columns: list[Column], rows: list[dict[str, Any]],
                footer: dict[str, Any] | None = None) -> Table:
     # Titles and cells carry AWS text: titles are escaped markup, cells `Text`, so nothing in them is markup.
-    table = Table(title=None if title is None else sanitize.markup(title), show_footer=footer is not None,
+    table = Table(title=None if title is None else sanitize.title(title), show_footer=footer is not None,
                   header_style="bold", title_justify="left")
     for c in columns:
         foot = c.fmt(footer[c.key]) if footer and c.key in footer and footer[c.key] is not None else ""

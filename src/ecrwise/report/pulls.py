@@ -8,7 +8,7 @@ from typing import Any
 from ecrwise.report.output import (Column, dump_csv, human_bytes, human_usd, iso, print_warnings, rich_table,
                                    stdout_console, usd, wide_console)
 from ecrwise.report.render import Result, View, view
-from ecrwise.report.sanitize import markup
+from ecrwise.report.sanitize import styled, text
 
 CSV_COLUMNS = ["account", "region", "cluster", "service", "launch_type", "desired_count", "images",
                "task_starts_per_day", "starts_evidence", "crash_loop", "reasons", "bytes_per_start",
@@ -135,13 +135,13 @@ def print_table(report: Any, items: list[dict[str, Any]], title: str, warnings: 
     for i in items:
         if i["crash_loop"]:
             reasons = "; ".join(f"{r['reason']} ×{r['count']}" for r in i["reasons"][:3]) or "no stop reasons recorded"
-            console.print(f"[bold]{markup(i['cluster'])}/{markup(i['service'])}[/] crash-loops: "
-                          f"{i['task_starts_per_day']:,.0f} starts/day for {i['desired_count']} desired "
-                          f"({markup(i['starts_evidence'])}); {markup(reasons)}", highlight=False)
+            console.print(styled((f"{i['cluster']}/{i['service']}", "bold"),
+                                 f" crash-loops: {i['task_starts_per_day']:,.0f} starts/day for "
+                                 f"{i['desired_count']} desired ({i['starts_evidence']}); {reasons}"), highlight=False)
             for f in i["fixes"]:
                 saving = "-" if f["monthly_savings_usd"] is None else human_usd(f["monthly_savings_usd"])
-                console.print(markup(f"  · {f['fix']} ({saving}/month): {f['detail']}"
-                                     + (f" → {f['command']}" if f["command"] else "")), highlight=False)
+                console.print(text(f"  · {f['fix']} ({saving}/month): {f['detail']}"
+                                     + (f" → {f['command']}" if f["command"] else "")), highlight=False, markup=False)
     repos = [r for r in t["repositories"]][:10]
     if repos:
         console.print(rich_table("Pulls no ECS service explains (RepositoryPullCount, last 7 days; top 10)",

@@ -7,7 +7,7 @@ comment). JSON and SARIF stay faithful: `json.dumps` escapes control characters 
 The rules (docs/safety.md lists them too):
 - control characters (C0 but tab and newline, DEL, C1) and the Unicode bidi overrides are shown escaped
   (`\\x1b`, `\\u202e`), never emitted raw; the text stays readable and nothing is silently dropped;
-- Rich: AWS text never goes through markup (cells are `Text`, interpolations are escaped);
+- Rich: AWS text never goes through markup (cells, titles and lines with AWS text are `Text` objects);
 - CSV: a string cell starting with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` (OWASP's CSV-injection
   rule), except a plain negative decimal (`-1.5`), which no spreadsheet evaluates as a formula; numbers we
   write stay numbers;
@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from rich.markup import escape as _rich_escape
 from rich.text import Text
 
 # C0 controls but \t and \n, DEL, C1 controls, and the bidi embeddings/overrides/isolates ("Trojan Source").
@@ -49,14 +48,25 @@ def line(value: Any) -> str:
     return text(value, multiline=False)
 
 
-def markup(value: Any) -> str:
-    """For interpolating AWS text into a Rich markup string: control characters escaped, markup escaped."""
-    return _rich_escape(text(value))
-
-
 def rich_text(value: Any, style: str = "") -> Text:
     """A Rich `Text` (never parsed as markup) of sanitised text."""
     return Text(text(value), style=style)
+
+
+def styled(*parts: Any) -> Text:
+    """One line from parts: a str is plain text, a (str, style) pair is styled; all sanitised, none markup.
+    (Escaping AWS text into Rich markup is not reliable: backslashes before `[` are eaten, and a trailing one
+    escapes the closing tag after it. `Text` never parses markup.)"""
+    out = Text()
+    for part in parts:
+        value, style = part if isinstance(part, tuple) else (part, "")
+        out.append(text(value), style=style or None)
+    return out
+
+
+def title(value: Any) -> Text:
+    """A table title: sanitised, never markup, in Rich's table-title style."""
+    return Text(text(value), style="table.title")
 
 
 def csv_cell(value: Any) -> Any:
@@ -95,4 +105,4 @@ def deep(obj: Any, fn: Callable[[str], Any] = text) -> Any:
     return obj
 
 
-__all__ = ["text", "line", "markup", "rich_text", "csv_cell", "markdown", "html", "deep", "FORMULA_START"]
+__all__ = ["text", "line", "rich_text", "styled", "title", "csv_cell", "markdown", "html", "deep", "FORMULA_START"]
