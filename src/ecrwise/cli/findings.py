@@ -4,7 +4,6 @@ table, json, csv, markdown and sarif; `--fail-on-*` gates for CI. Thin: loads a 
 """
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Any, List, Optional

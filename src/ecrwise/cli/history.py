@@ -5,7 +5,7 @@ calls `analysis.inventory` per snapshot and `analysis.history`, renders with `re
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 

@@ -16,7 +16,7 @@ from ecrwise.cli.common import FormatOpt, Fmt, PriceFileOpt, SnapshotOpt, StoreO
 from ecrwise.errors import UserError
 from ecrwise.lifecycle.images import LifecycleImage, load_images_document
 from ecrwise.lifecycle.policy import ERROR, WARNING, Policy, lint, parse_policy
-from ecrwise.lifecycle.simulate import SimulationResult, iso, simulate
+from ecrwise.lifecycle.simulate import SimulationResult, simulate
 from ecrwise.lifecycle.templates import TEMPLATES, get_template
 from ecrwise.pricing.book import Price, load_price_book
 from ecrwise.report.lifecycle import lint_result, simulation_result
