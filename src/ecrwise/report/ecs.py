@@ -23,14 +23,9 @@ PLAN_CSV_COLUMNS = ["service_arn", "region", "cluster", "service", "action", "pr
 
 def finding_item(f: Any) -> dict[str, Any]:
     from ecrwise.analysis.checks import REGISTRY
+    from ecrwise.report.findings import finding_json
 
-    c = REGISTRY.get(f.check)
-    return {"id": f.id, "check": f.check, "title": c.title if c else f.check, "severity": f.severity,
-            "account": f.account, "region": f.region, "resource": f.resource, "message": f.message,
-            "monthly_cost_usd": None if f.monthly_cost_usd is None else usd(f.monthly_cost_usd),
-            "monthly_savings_usd": None if f.monthly_savings_usd is None else usd(f.monthly_savings_usd),
-            "evidence": f.evidence, "arithmetic": f.arithmetic, "recommendation": f.recommendation, "fix": f.fix,
-            "docs": c.docs if c else None}
+    return finding_json(f, checks=REGISTRY)
 
 
 def totals(items: list[dict[str, Any]]) -> dict[str, Any]:

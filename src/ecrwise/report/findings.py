@@ -35,18 +35,34 @@ def short_resource(resource: str) -> str:
     return rest or kind
 
 
+def finding_json(f: Any, *, ranked: Ranked | None = None, checks: dict[str, Check] | None = None) -> dict[str, Any]:
+    """The one JSON form of a finding. `ranked` adds its rank, family, short name and counted savings (the
+    `findings` command); `checks` adds the check's title and docs (`findings`, `ecs`); the network audit
+    shows the bare finding."""
+    c = checks.get(f.check) if checks is not None else None
+    d: dict[str, Any] = {"id": f.id}
+    if ranked is not None:
+        d["rank"] = ranked.rank
+    d["check"] = f.check
+    if checks is not None:
+        d["title"] = c.title if c else f.check
+    if ranked is not None:
+        d["family"] = ranked.family
+    d.update(severity=f.severity, account=f.account, region=f.region, resource=f.resource)
+    if ranked is not None:
+        d["resource_name"] = short_resource(f.resource)
+    d.update(message=f.message, monthly_cost_usd=_usd(f.monthly_cost_usd),
+             monthly_savings_usd=_usd(f.monthly_savings_usd))
+    if ranked is not None:
+        d.update(counted_savings_usd=usd(ranked.counted_savings), overlaps=ranked.overlaps)
+    d.update(evidence=f.evidence, arithmetic=f.arithmetic, recommendation=f.recommendation, fix=f.fix)
+    if checks is not None:
+        d["docs"] = c.docs if c else None
+    return d
+
+
 def item(it: Ranked, checks: dict[str, Check]) -> dict[str, Any]:
-    f = it.finding
-    c = checks.get(f.check)
-    return {
-        "id": f.id, "rank": it.rank, "check": f.check, "title": c.title if c else f.check, "family": it.family,
-        "severity": f.severity, "account": f.account, "region": f.region, "resource": f.resource,
-        "resource_name": short_resource(f.resource), "message": f.message,
-        "monthly_cost_usd": _usd(f.monthly_cost_usd), "monthly_savings_usd": _usd(f.monthly_savings_usd),
-        "counted_savings_usd": usd(it.counted_savings), "overlaps": it.overlaps,
-        "evidence": f.evidence, "arithmetic": f.arithmetic, "recommendation": f.recommendation, "fix": f.fix,
-        "docs": c.docs if c else None,
-    }
+    return finding_json(it.finding, ranked=it, checks=checks)
 
 
 def totals_json(t: dict[str, Any]) -> dict[str, Any]:

@@ -23,11 +23,9 @@ COST_CSV_COLUMNS = ["scope", "block", "label", "quantity", "unit", "unit_price_u
 # -- the audit ---------------------------------------------------------------------------------------------
 
 def finding_dict(f: Any) -> dict[str, Any]:
-    return {"id": f.id, "check": f.check, "severity": f.severity, "account": f.account, "region": f.region,
-            "resource": f.resource, "message": f.message,
-            "monthly_cost_usd": None if f.monthly_cost_usd is None else usd(f.monthly_cost_usd),
-            "monthly_savings_usd": None if f.monthly_savings_usd is None else usd(f.monthly_savings_usd),
-            "evidence": f.evidence, "arithmetic": f.arithmetic, "recommendation": f.recommendation, "fix": f.fix}
+    from ecrwise.report.findings import finding_json
+
+    return finding_json(f)
 
 
 def nat_dict(s: Any, book: PriceBook) -> dict[str, Any]:
