@@ -245,7 +245,7 @@ def undo_cmd(
     account = _account(profile, where, vpc_rec.account if vpc_rec else None)
     steps = plan_undo(account, where, vpc)
     # With --apply and JSON the one JSON document is the results; the plan goes to stderr as a table.
-    render(view.undo_plan_result(vpc, steps), "table-stderr" if apply and fmt is Fmt.json else fmt)
+    render(view.undo_plan_result(vpc, steps), "_table-stderr" if apply and fmt is Fmt.json else fmt)
     if fmt is Fmt.json and not apply:
         return
     if not steps:

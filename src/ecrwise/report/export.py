@@ -166,7 +166,7 @@ def _table(res: Any) -> None:
 def _register() -> None:
     from ecrwise.report.render import View, view
 
-    view(View("export", table=_table))
+    view(View("export", table=_table, csv_columns=("table", "rows", "files", "partition_by", "path")))
 
 
 _register()

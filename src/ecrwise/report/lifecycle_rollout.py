@@ -114,6 +114,22 @@ def _protection_table(res: Result) -> None:
     console.print("nothing was changed: run again with --apply")
 
 
-view(View("lifecycle-plan", table=_plan_table))
-view(View("lifecycle-outcomes", table=_outcomes_table))
-view(View("lifecycle-protection-plan", table=_protection_table))
+def _plan_csv_rows(res: Result) -> list[dict[str, Any]]:
+    return [{"account": i.get("account"), "region": i["region"], "repository": i["repository"], "action": i["action"],
+             "has_policy": i["current_policy"] is not None, **{k: i["effect"][k] for k in PLAN_EFFECT_COLUMNS},
+             "in_use": len(i["in_use"]), "in_use_saved_by_protection": len(i["in_use_acted_on_without_protection"]),
+             "protect_tags": len(i["protect_tags"])} for i in res.items]
+
+
+PLAN_EFFECT_COLUMNS = ("expire_count", "transition_count", "freed_bytes", "monthly_savings_usd")
+# Apply, restore, backup and protect act before they print: every format their --format offers works here, so
+# none can fail after the changes were made.
+view(View("lifecycle-plan", table=_plan_table, csv_rows=_plan_csv_rows,
+          csv_columns=("account", "region", "repository", "action", "has_policy", *PLAN_EFFECT_COLUMNS, "in_use",
+                       "in_use_saved_by_protection", "protect_tags")))
+view(View("lifecycle-outcomes", table=_outcomes_table,
+          csv_columns=("account", "region", "repository", "status", "detail", "tag_changes")))
+view(View("lifecycle-protection-plan", table=_protection_table,
+          csv_columns=("account", "region", "repository", "add", "release", "kept_last_tag"),
+          csv_rows=lambda res: [{**c, **{k: " ".join(f"{x['tag']}@{x['digest']}" for x in c[k])
+                                         for k in ("add", "release", "kept_last_tag")}} for c in res.items]))

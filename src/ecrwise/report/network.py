@@ -342,9 +342,13 @@ view(View("network-cost", table=_cost_lines, csv_columns=tuple(COST_CSV_COLUMNS)
 # The plan printed before templates are written: Terraform / CloudFormation put it on stderr (stdout stays free).
 view(View("network-fix-plan", table=lambda res: print_fix_plan(res.data, to_stderr=False),
           extra={"terraform": lambda res: print_fix_plan(res.data, to_stderr=True),
-                 "cloudformation": lambda res: print_fix_plan(res.data, to_stderr=True),
-                 "table-stderr": lambda res: print_fix_plan(res.data, to_stderr=True)}))
+                 "cloudformation": lambda res: print_fix_plan(res.data, to_stderr=True)}))
+# Steps and alarms print after --apply acted: every format --format offers works, so none fails afterwards.
+view(View("network-steps", table=_results_table,
+          csv_columns=("action", "status", "resource_id", "description", "detail")))
+view(View("network-alarms", table=lambda res: print_alarms(res.items, res.options["apply"]),
+          csv_columns=("alarm", "nat_gateway_id", "vpc_id", "status", "median_daily_bytes", "threshold_bytes_per_hour",
+                       "formula")))
 view(View("network-undo-plan", table=lambda res: print_undo_plan(*res.data, to_stderr=False),
-          extra={"table-stderr": lambda res: print_undo_plan(*res.data, to_stderr=True)}))
-view(View("network-steps", table=_results_table))
-view(View("network-alarms", table=lambda res: print_alarms(res.items, res.options["apply"])))
+          csv_columns=("kind", "description"),
+          extra={"_table-stderr": lambda res: print_undo_plan(*res.data, to_stderr=True)}))

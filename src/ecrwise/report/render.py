@@ -179,14 +179,14 @@ def formats(kind: str) -> list[str]:
     """The formats a kind supports, in registry order, then its kind-specific ones."""
     v = view_of(kind)
     return ([name for name, r in RENDERERS.items() if r.supports(v) or name in v.extra]
-            + [x for x in v.extra if x not in RENDERERS])
+            + [x for x in v.extra if x not in RENDERERS and not x.startswith("_")])  # _name: internal variants
 
 
 def check_format(kind: str, fmt: Any, *, flag: str = "--format") -> str:
     """The format's name if `kind` supports it; else a UserError naming the choices. Commands that do work
     before they render (a scan, an apply) call this first, so a wrong --format fails before anything runs."""
     name = getattr(fmt, "value", fmt)
-    if name not in formats(kind):
+    if name not in formats(kind) and name not in view_of(kind).extra:
         raise UserError(f"{flag} {name}: {kind} output is one of {', '.join(formats(kind))}")
     return name
 
