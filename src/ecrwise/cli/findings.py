@@ -147,7 +147,8 @@ def top_findings_lines(store: Optional[Path], snapshot: Optional[int], book: Any
     lines = []
     for it in result.items[:n]:
         f = it.finding
-        text = f.message if len(f.message) <= 96 else f.message[:95] + "…"
+        message = sanitize.line(f.message)  # AWS text, printed plain by `ecrwise demo`
+        text = message if len(message) <= 96 else message[:95] + "…"
         lines.append(f"{human_usd(f.monthly_savings_usd):>10}/mo  {f.severity:<8} {f.check:<30} {text}")
     t = result.totals()
     lines.append(f"{t['findings']} findings in all, {human_usd(t['monthly_savings'])}/month to save (overlaps "
