@@ -3,7 +3,6 @@ use proven with the engine, a SIGKILL part-way, and faults part-way."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

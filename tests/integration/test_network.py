@@ -168,8 +168,8 @@ def test_templates_alarms_and_cost(nets, tmp_path: Path):
 
     doc = json.loads(cli("network", "cost", "--pull-gb-month", "40960", "--azs", "3", "--format", "json"))
     totals = doc["totals"]["given"]["blocks"]
-    assert totals["nat"]["counted_by_seed_usd"] == 1843.2 and totals["nat"]["total_usd"] == 1952.7
-    assert totals["seed"]["total_usd"] == 431.5 and totals["endpoints"]["total_usd"] == 43.85
+    assert totals["nat"]["counted_by_common_estimate_usd"] == 1843.2 and totals["nat"]["total_usd"] == 1952.7
+    assert totals["common-estimate"]["total_usd"] == 431.5 and totals["endpoints"]["total_usd"] == 43.85
     # Measured mode needs pull figures the network family alone does not have: a clear error, exit 2.
     result = CliRunner().invoke(app, ["network", "cost", "--store", str(store)])
     assert "no measured pull volume" in str(result.exception)

@@ -17,7 +17,7 @@ def lines(report, block):
     return {x.label: x for x in report.blocks[block].lines}
 
 
-def test_seed_000_worked_example_40_tb_three_azs():
+def test_common_estimate_worked_example_40_tb_three_azs():
     r = network_cost(BOOK, "us-east-1", 40960, 3)
     nat = lines(r, "nat")
     # 3 gateways × 730 h × $0.045 = $98.55; 40,960 GB × $0.045 = $1,843.20; 2,190 h × $0.005 = $10.95.
@@ -25,14 +25,14 @@ def test_seed_000_worked_example_40_tb_three_azs():
     assert nat["NAT data processed (pull bytes)"].usd == pytest.approx(1843.20)
     assert nat["Public IPv4 address of each NAT gateway"].usd == pytest.approx(10.95)
     assert r.total("nat") == pytest.approx(1952.70)
-    # The seed's "NAT ≈ $1,800" is the data processing alone; hours and the address are what it leaves out.
-    assert r.blocks["nat"].seed_usd == pytest.approx(1843.20)
+    # The common estimate's "NAT ≈ $1,800" is the data processing alone; hours and the address are what it leaves out.
+    assert r.blocks["nat"].common_estimate_usd == pytest.approx(1843.20)
     assert r.blocks["nat"].left_out_usd == pytest.approx(109.50)
-    # The seed's "PrivateLink ≈ $400": 40,960 GB × $0.01 = $409.60, plus the $7.30/AZ it notes × 3 = $21.90.
-    seed = lines(r, "seed")
-    assert seed["Interface endpoint data processed (all pull bytes)"].usd == pytest.approx(409.60)
-    assert seed["One interface endpoint in each AZ"].usd == pytest.approx(21.90)
-    assert r.total("seed") == pytest.approx(431.50)
+    # The common estimate's "PrivateLink ≈ $400": 40,960 GB × $0.01 = $409.60, plus the $7.30/AZ it notes × 3 = $21.90.
+    common = lines(r, "common-estimate")
+    assert common["Interface endpoint data processed (all pull bytes)"].usd == pytest.approx(409.60)
+    assert common["One interface endpoint in each AZ"].usd == pytest.approx(21.90)
+    assert r.total("common-estimate") == pytest.approx(431.50)
 
 
 def test_correct_set_up_and_manifest_model():
@@ -69,7 +69,7 @@ def test_break_even_volumes():
     r = network_cost(BOOK, "us-east-1", 40960, 3)
     be = {b.key: b.gb_per_month for b in r.break_even}
     # One endpoint in 3 AZs: $21.90 / ($0.045 − $0.01) = 625.714… GB.
-    assert be["seed"] == pytest.approx(21.90 / 0.035)
+    assert be["common-estimate"] == pytest.approx(21.90 / 0.035)
     # ecr.api + ecr.dkr: $43.80 / ($0.045 − (1/8192) × $0.01), the manifest share being 32 KiB / 256 MiB.
     assert be["endpoints"] == pytest.approx(43.80 / (0.045 - 0.01 / 8192))
     # With the S3 gateway in place the ECR endpoints only move manifests off the NAT: 43.80 × 8192 / 0.035.
@@ -102,7 +102,7 @@ def test_formula_strings_carry_the_arithmetic():
     assert line.formula == "40,960 GB × $0.045/GB = $1,843.20"
     d = line.as_dict()
     assert d["usd"] == 1843.2 and d["price"]["source"].startswith("https://aws.amazon.com/vpc/pricing")
-    assert d["counted_by_seed"] is True
+    assert d["counted_by_common_estimate"] is True
 
 
 @settings(max_examples=60, deadline=None)

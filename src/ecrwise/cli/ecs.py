@@ -16,7 +16,7 @@ from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
 from ecrwise.errors import PartialFailure, UserError
 from ecrwise.report import ecs as view
 from ecrwise.report.ecs import SEVERITY_ORDER
-from ecrwise.report.output import dump_json, envelope
+from ecrwise.report.render import render
 
 app = typer.Typer(help="ECS service, task-definition, agent-config and container-instance audit; fixes.",
                   invoke_without_command=True, no_args_is_help=False)
@@ -25,16 +25,6 @@ fix_app = typer.Typer(help="Fix ECS settings (plan first; --apply to change; a b
 app.add_typer(fix_app, name="fix")
 
 ProfileOpt = typer.Option(None, "--profile", envvar="AWS_PROFILE", help="AWS profile for --apply.")
-
-
-def render_findings(items: list[dict[str, Any]], fmt: Fmt, kind: str, snapshot: dict[str, Any] | None,
-                    totals: dict[str, Any], warnings: list[str], title: str) -> None:
-    if fmt is Fmt.json:
-        dump_json(envelope(kind, snapshot, items, totals, warnings))
-    elif fmt is Fmt.csv:
-        view.print_csv(items)
-    else:
-        view.print_findings(items, totals, warnings, title)
 
 
 def run_checks(records: Any, book: Any, options: dict[str, Any]) -> list[Any]:
@@ -72,9 +62,9 @@ def ecs(
     snap, records = load_records(store, snapshot)
     findings = run_checks(records, book, {"ecs.crash_loop_threshold": crash_loop_threshold, "now": snap.taken_at})
     items = [view.finding_item(f) for f in findings if SEVERITY_ORDER[f.severity] <= SEVERITY_ORDER[min_severity]]
-    render_findings(items, fmt, "ecs", snap.as_dict() | {"prices": book.describe()}, view.totals(items),
-                    snapshot_warnings(snap, records),
-                    f"ECS audit · snapshot {snap.id} ({snap.taken_at:%Y-%m-%d %H:%M} UTC)")
+    render(view.findings_result("ecs", items, snap.as_dict() | {"prices": book.describe()}, view.totals(items),
+                                snapshot_warnings(snap, records),
+                                f"ECS audit · snapshot {snap.id} ({snap.taken_at:%Y-%m-%d %H:%M} UTC)"), fmt)
 
 
 @app.command("agent-config")
@@ -98,9 +88,8 @@ def agent_config(
     cfg = EcsAgentConfig("", "", "file", str(file), settings, redacted, writes, [])
     items = [view.finding_item(f) for f in audit_agent_config(cfg)]
     totals = view.totals(items) | {"settings": settings, "redacted": redacted}
-    if fmt is Fmt.table:
-        view.print_agent_settings(str(file), settings)
-    render_findings(items, fmt, "ecs-agent-config", None, totals, [], f"{file}: findings")
+    render(view.findings_result("ecs-agent-config", items, None, totals, [], f"{file}: findings",
+                                settings=(str(file), settings)), fmt)
     if fail_on and any(SEVERITY_ORDER[i["severity"]] <= SEVERITY_ORDER[fail_on] for i in items):
         raise typer.Exit(1)
 
@@ -196,13 +185,7 @@ def restore(
 
 
 def _render_plan(kind: str, done: Any, apply: bool, snap: Any, fmt: Fmt, *, restore_hint: bool) -> None:
-    if fmt is Fmt.json:
-        dump_json(envelope(kind, snap.as_dict() if snap else None, done.plan,
-                           view.plan_totals(done.plan, apply, done.backup, done.applied, done.failed), []))
-    elif fmt is Fmt.csv:
-        view.print_plan_csv(done.plan)
-    else:
-        view.print_plan(done.plan, apply, done.backup, restore_hint=restore_hint)
+    render(view.plan_result(kind, done, apply, snap.as_dict() if snap else None, restore_hint=restore_hint), fmt)
 
 
 # -- user-data --------------------------------------------------------------------------------------------
@@ -214,7 +197,7 @@ def user_data(
                                       help="ECS_IMAGE_PULL_BEHAVIOR: default | always | once | prefer-cached"),
     cluster: Optional[str] = typer.Option(None, "--cluster", help="ECS_CLUSTER to join."),
 ) -> None:
-    """Print EC2 user data that sets the agent's pull behaviour and pre-pulls images (local caching, seed 000)."""
+    """Print EC2 user data that sets the agent's pull behaviour and pre-pulls images (local image caching on EC2)."""
     from ecrwise.analysis.pulls import PULL_BEHAVIORS
 
     if pull_behavior not in PULL_BEHAVIORS:

@@ -10,7 +10,6 @@ import typer
 
 from ecrwise.cli.common import Fmt, FormatOpt, StoreOpt, open_store
 from ecrwise.errors import UserError
-from ecrwise.report.output import Column, dump_json, envelope, rich_table, stdout_console
 
 app = typer.Typer(help="Export the snapshot tables as Parquet for DuckDB, Athena, Trino or Spark.",
                   invoke_without_command=True, no_args_is_help=False)
@@ -30,22 +29,12 @@ def export(
     """Export every snapshot table as Parquet partitioned by snapshot date, account and region."""
     if ctx.invoked_subcommand is not None:
         return
-    from ecrwise.report.export import export_parquet, export_summary
+    from ecrwise.report import export as export_view
+    from ecrwise.report.export import export_parquet
+    from ecrwise.report.render import render
 
     if parquet is None:
         raise UserError("export: give --parquet DIR")
     with open_store(store) as st:
         result = export_parquet(st.con, parquet, snapshot, location=location.rstrip("/"))
-    items = [{"table": t.table, "rows": t.rows, "files": t.files, "partition_by": t.partition_by,
-              "path": str(t.path)} for t in result.tables]
-    if fmt is Fmt.json:
-        dump_json(envelope("export", {"snapshots": result.snapshots}, items, export_summary(result), []))
-        return
-    console = stdout_console()
-    console.print(rich_table(f"Exported snapshot(s) {', '.join(str(s) for s in result.snapshots)} to {parquet}", [
-        Column("table", "table"), Column("rows", "rows", lambda n: f"{n:,}", "right"),
-        Column("files", "files", str, "right"), Column("partition_by", "partitioned by", ", ".join)],
-        [i for i in items if i["rows"]]))
-    s = export_summary(result)
-    console.print(f"{s['rows']:,} rows in {s['files']} Parquet files · Athena table definitions: {result.athena_sql}",
-                  highlight=False)
+    render(export_view.result(result, parquet), fmt)

@@ -5,7 +5,6 @@ table, json, csv, markdown and sarif; `--fail-on-*` gates for CI. Thin: loads a 
 from __future__ import annotations
 
 import inspect
-import sys
 from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Iterable, List, Mapping, Optional
@@ -14,7 +13,10 @@ import typer
 
 from ecrwise.cli.common import PriceFileOpt, SnapshotOpt, StoreOpt, prices
 from ecrwise.errors import UserError
-from ecrwise.report.output import dump_json, envelope, stderr_console
+from ecrwise.report import sanitize
+from ecrwise.report.findings import default_text
+from ecrwise.report.output import stderr_console
+from ecrwise.report.render import render
 
 app = typer.Typer(help="Every finding of every analysis, ranked by monthly savings.", invoke_without_command=True,
                   no_args_is_help=False)
@@ -43,11 +45,6 @@ def _param_name(spec: Any) -> str:
     return "opt_" + spec.flag.lstrip("-").replace("-", "_")
 
 
-def _default_text(value: Any) -> str:
-    return ", ".join(map(str, value)) if isinstance(value, (tuple, list)) else f"{value:g}" \
-        if isinstance(value, float) else str(value)
-
-
 def _flag_specs() -> list[Any]:
     from ecrwise.analysis.checks import option_specs
 
@@ -69,7 +66,7 @@ def with_check_option_flags(fn: Callable[..., Any]) -> Callable[..., Any]:
         added.append(inspect.Parameter(
             _param_name(spec), inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotation,
             default=typer.Option(None, spec.flag, metavar=spec.metavar,
-                                 help=f"{spec.help}{more} Default {_default_text(spec.default)}; same as --set "
+                                 help=f"{spec.help}{more} Default {default_text(spec.default)}; same as --set "
                                       f"{spec.key}=…")))
     fn.__signature__ = sig.replace(parameters=params[:at] + added + params[at:])  # type: ignore[attr-defined]
     return fn
@@ -82,7 +79,7 @@ def check_option(key: str) -> Any:
     from ecrwise.analysis.checks import option_specs
 
     spec = option_specs()[key]
-    return typer.Option(spec.default, spec.flag, help=f"{spec.help} Default {_default_text(spec.default)}.")
+    return typer.Option(spec.default, spec.flag, help=f"{spec.help} Default {default_text(spec.default)}.")
 
 
 def load_option_file(path: Path) -> dict[str, Any]:
@@ -149,33 +146,9 @@ def _severity(value: Optional[str], flag: str) -> Optional[str]:
 
 def _list_checks(fmt: FindingsFmt) -> None:
     from ecrwise.analysis.findings import registry
-    from ecrwise.report.findings import check_item
-    from ecrwise.report.output import Column, rich_table, wide_console
+    from ecrwise.report.findings import checks_result
 
-    from ecrwise.analysis.checks import option_specs
-
-    items = [check_item(c) for c in registry().values()]
-    specs = option_specs()
-    if fmt is FindingsFmt.json:
-        dump_json(envelope("checks", None, items, {"checks": len(items), "options": len(specs)}, []))
-        return
-    if fmt not in (FindingsFmt.table, FindingsFmt.csv):
-        raise UserError(f"--list-checks --format {fmt.value}: use table, csv or json")
-    if fmt is FindingsFmt.csv:
-        from ecrwise.report.output import dump_csv
-
-        dump_csv(items, ["id", "family", "severity", "title", "docs", "recommendation"])
-        return
-    console = wide_console()
-    console.print(rich_table(f"{len(items)} registered checks", [
-        Column("id", "check"), Column("family", "family"), Column("severity", "default severity"),
-        Column("title", "title"), Column("docs", "docs"),
-        Column("options", "options", lambda opts: ", ".join(o["name"] for o in opts) or "-")], items))
-    rows = [s.as_dict() | {"default": _default_text(s.default), "flag": s.flag or "-", "checks": ", ".join(s.checks)}
-            for s in specs.values()]
-    console.print(rich_table(f"{len(rows)} check options (--set NAME=VALUE, --config FILE, or the flag)", [
-        Column("name", "option"), Column("type", "type"), Column("default", "default"), Column("flag", "flag"),
-        Column("help", "help"), Column("checks", "checks")], rows))
+    render(checks_result(list(registry().values())), fmt, flag="--list-checks --format")
 
 
 @app.callback(invoke_without_command=True)
@@ -238,27 +211,15 @@ def findings(
     result = select(collect(records, book, options), checks=check, severity=severity, accounts=account,
                     regions=region)
     checks = registry()
-    items = [view.item(it, checks) for it in result.items]
-    totals = view.totals_json(result.totals())
-    warnings = snapshot_warnings(snap, records) + result.warnings
-    snap_doc = snap.as_dict() | {"prices": book.describe()}
-    shown = items[:top] if top else items
-    if fmt is FindingsFmt.json:
-        dump_json(envelope("findings", snap_doc, shown, totals, warnings))
-    elif fmt is FindingsFmt.csv:
-        view.print_csv(shown)
-    elif fmt is FindingsFmt.markdown:
-        sys.stdout.write(view.markdown(items, totals, snap_doc, top=top or 10))
-    elif fmt is FindingsFmt.sarif:
-        dump_json(view.sarif(shown, checks, snap_doc, docs_base_url=docs_base_url, artifact=sarif_artifact))
-    else:
-        view.print_table(shown, totals, f"Findings · snapshot {snap.id} ({snap.taken_at:%Y-%m-%d %H:%M} UTC), "
-                                        "ranked by monthly savings", warnings, shown_of=len(items))
+    render(view.result([view.item(it, checks) for it in result.items], view.totals_json(result.totals()),
+                       snapshot_warnings(snap, records) + result.warnings, snap.as_dict() | {"prices": book.describe()},
+                       f"Findings · snapshot {snap.id} ({snap.taken_at:%Y-%m-%d %H:%M} UTC), ranked by monthly savings",
+                       checks, top=top, docs_base_url=docs_base_url, artifact=sarif_artifact), fmt)
     reasons = threshold_met(result.items, savings_usd=fail_on_savings, severity=fail_on_severity)
     if reasons:
         err = stderr_console()
         for r in reasons:
-            err.print(f"ecrwise: gate: {r}", highlight=False, markup=False)
+            err.print(sanitize.line(f"ecrwise: gate: {r}"), highlight=False, markup=False)
         raise typer.Exit(1)
 
 
@@ -273,7 +234,8 @@ def top_findings_lines(store: Optional[Path], snapshot: Optional[int], book: Any
     lines = []
     for it in result.items[:n]:
         f = it.finding
-        text = f.message if len(f.message) <= 96 else f.message[:95] + "…"
+        message = sanitize.line(f.message)  # AWS text, printed plain by `ecrwise demo`
+        text = message if len(message) <= 96 else message[:95] + "…"
         lines.append(f"{human_usd(f.monthly_savings_usd):>10}/mo  {f.severity:<8} {f.check:<30} {text}")
     t = result.totals()
     lines.append(f"{t['findings']} findings in all, {human_usd(t['monthly_savings'])}/month to save (overlaps "

@@ -1,31 +1,27 @@
 """`ecrwise lifecycle`: lint, simulate and template ECR lifecycle policies.
 
-Kept thin: parsing options, reading files, calling `ecrwise.lifecycle`, rendering. `simulate_and_render` is
+Kept thin: parsing options, reading files, calling `ecrwise.lifecycle`, rendering with `report.lifecycle`. `simulate_and_render` is
 the seam the snapshot mode plugs into: it takes (policies_by_repo, images) from wherever they came from.
 """
 from __future__ import annotations
 
-import csv
-import json
 import re
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from ecrwise.cli.common import FormatOpt, Fmt, PriceFileOpt, SnapshotOpt, StoreOpt
 from ecrwise.errors import UserError
 from ecrwise.lifecycle.images import LifecycleImage, load_images_document
 from ecrwise.inputs import InputError, load_text
 from ecrwise.lifecycle.policy import ERROR, WARNING, Policy, count_all_vs_any, lint, load_policy, parse_policy
-from ecrwise.lifecycle.simulate import SimulationResult, iso, simulate
+from ecrwise.lifecycle.simulate import SimulationResult, simulate
 from ecrwise.lifecycle.templates import TEMPLATES, get_template
 from ecrwise.pricing.book import Price, load_price_book
-from ecrwise.report.output import dump_csv, dump_json, envelope, human_bytes
+from ecrwise.report.lifecycle import lint_result, simulation_result
+from ecrwise.report.render import render
 
 app = typer.Typer(help="Lint, simulate and template ECR lifecycle policies.", no_args_is_help=True)
 
@@ -68,25 +64,7 @@ def lint_cmd(
         rows.extend(mine)
     n_err = sum(1 for r in rows if r["severity"] == ERROR)
     n_warn = sum(1 for r in rows if r["severity"] == WARNING)
-    if fmt == Fmt.json:
-        dump_json(envelope("lifecycle-lint", counted[0] if counted else None, rows, {"files": len(files), "errors": n_err,
-                                                          "warnings": n_warn}, []))
-    elif fmt == Fmt.csv:
-        dump_csv(rows, ["file", "severity", "code", "path", "message"])
-    else:
-        for f in files:
-            mine = [r for r in rows if r["file"] == str(f)]
-            if not mine:
-                typer.echo(f"{f}: valid")
-            for r in mine:
-                typer.echo(f"{f}: {r['severity']}: {r['path']}: {r['message']} [{r['code']}]")
-                d = r.get("detail") or {}
-                suggested = d.get("suggested_policy", {}).get("rules") or d.get("suggested_rules")
-                if suggested:
-                    typer.echo("    suggested " + ("policy (renumbered):" if "suggested_policy" in d else "rules:"))
-                    for sr in suggested:
-                        typer.echo("      " + json.dumps(sr))
-        typer.echo(f"{n_err} error(s), {n_warn} warning(s) in {len(files)} file(s)")
+    render(lint_result(rows, [str(f) for f in files], n_err, n_warn, snapshot=counted[0] if counted else None), fmt)
     if n_err:
         raise typer.Exit(2)
 
@@ -176,87 +154,12 @@ def select_repositories(names: Iterable[str], include: Sequence[str], exclude: S
     return [n for n in sorted(set(names)) if selected(n, list(include), list(exclude))[0]]
 
 
-def _short(digest: str) -> str:
-    return digest.split(":", 1)[-1][:12]
-
-
 def render_simulation(result: SimulationResult, fmt: Fmt, *, standard_price: Price, archive_price: Price,
                       snapshot: dict[str, Any] | None = None, extra_warnings: Sequence[str] = (),
-                      list_images: bool = False, console: Console | None = None,
-                      restore_price: Price | None = None) -> None:
-    warnings = list(extra_warnings) + list(result.warnings)
-    if fmt == Fmt.json:
-        d = result.to_dict()
-        totals = d["totals"]
-        totals["prices"] = {"standard": standard_price.as_dict(), "archive": archive_price.as_dict()}
-        if restore_price is not None:
-            totals["prices"]["restore"] = restore_price.as_dict()
-        dump_json(envelope("lifecycle-simulation", snapshot, d["items"], totals, warnings))
-        return
-    if fmt == Fmt.csv:
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        if list_images:
-            w.writerow(["repository", "action", "rule_priority", "digest", "tags", "pushed_at"])
-            for r in result.items:
-                for action, rows in (("expire", r.evaluation.expire), ("transition", r.evaluation.transition)):
-                    for im, prio in rows:
-                        w.writerow([r.repository, action, prio, im.digest, " ".join(im.tags), iso(im.pushed_at)])
-        else:
-            w.writerow(["repository", "has_policy", "images", "expire_count", "transition_count", "kept",
-                        "stored_bytes", "freed_bytes", "archived_bytes", "archive_freed_bytes",
-                        "monthly_savings_usd"])
-            for r in result.items:
-                d = r.to_dict(images=False)
-                w.writerow([d["repository"], str(d["has_policy"]).lower(), d["images"], d["expire_count"],
-                            d["transition_count"], d["kept"], d["stored_bytes"], d["freed_bytes"],
-                            d["archived_bytes"], d["archive_freed_bytes"], f"{d['monthly_savings_usd']:.2f}"])
-        return
-
-    con = console or Console()
-    t = Table(title=f"Lifecycle simulation at {iso(result.at)}", title_justify="left")
-    t.add_column("Repository", overflow="fold")
-    for col in ("Images", "Expire", "Transition", "Kept", "Stored", "Freed", "$/month"):
-        t.add_column(col, justify="right", no_wrap=True)
-    for r in result.items:
-        d = r.to_dict(images=False)
-        name = r.repository or "(no repository)"
-        if not r.has_policy:
-            name += " [dim](no policy)[/dim]"
-        t.add_row(name, str(d["images"]), str(d["expire_count"]), str(d["transition_count"]), str(d["kept"]),
-                  human_bytes(d["stored_bytes"]), human_bytes(d["freed_bytes"]), f"{d['monthly_savings_usd']:.2f}")
-    tot = result.totals()
-    t.add_section()
-    t.add_row("[bold]total[/bold]", str(tot["images"]), str(tot["expire_count"]), str(tot["transition_count"]),
-              str(tot["kept"]), human_bytes(tot["stored_bytes"]), human_bytes(tot["freed_bytes"]),
-              f"[bold]{tot['monthly_savings_usd']:.2f}[/bold]")
-    con.print(t)
-    con.print(f"Prices ({standard_price.region}, as of {standard_price.as_of}): standard "
-              f"${standard_price.usd}/GB-month, archive ${archive_price.usd}/GB-month; "
-              f"source {standard_price.source}", highlight=False)
-    con.print("Freed = bytes of layers no remaining standard image references (shared layers free nothing).",
-              highlight=False)
-    ae = tot.get("archive_economics")
-    if ae and ae["transitioned_images"]:
-        con.print(f"Archive: {ae['transitioned_images']} image(s) transitioned, {ae['likely_restored_images']} "
-                  f"pulled in the last {ae['minimum_days']} days (likely restored). Over the {ae['minimum_days']}-day "
-                  f"minimum: gross ${ae['transition_savings_window_usd']:.2f} - forgone "
-                  f"${ae['likely_restored_savings_forgone_usd']:.2f} - minimum-duration charge "
-                  f"${ae['minimum_duration_charge_usd']:.2f} - restores ${ae['restore_charge_usd']:.2f} = net "
-                  f"{'-' if ae['net_window_usd'] < 0 else ''}${abs(ae['net_window_usd']):.2f}", highlight=False)
-    if list_images:
-        for r in result.items:
-            ev = r.evaluation
-            if not ev.expire and not ev.transition and not ev.held:
-                continue
-            it = Table(title=r.repository or "(no repository)", title_justify="left")
-            for col in ("Action", "Rule", "Digest", "Tags", "Pushed"):
-                it.add_column(col)
-            for action, rows in (("expire", ev.expire), ("transition", ev.transition), ("held by index", ev.held)):
-                for im, prio in rows:
-                    it.add_row(action, str(prio), _short(im.digest), ", ".join(im.tags) or "-", iso(im.pushed_at))
-            con.print(it)
-    for w_ in warnings:
-        con.print(f"[yellow]warning:[/yellow] {w_}", highlight=False)
+                      list_images: bool = False, restore_price: Price | None = None) -> None:
+    render(simulation_result(result, standard_price=standard_price, archive_price=archive_price, snapshot=snapshot,
+                             extra_warnings=extra_warnings, list_images=list_images, restore_price=restore_price),
+           fmt)
 
 
 def simulate_and_render(policies_by_repo: Mapping[str, Policy | None], images: Sequence[LifecycleImage],

@@ -74,7 +74,7 @@ def repos(
     from ecrwise.analysis.inventory import SORT_KEYS, sort_rows
     from ecrwise.cli.snapshot_data import load_inventory
     from ecrwise.report import repos as view
-    from ecrwise.report.output import dump_json, envelope
+    from ecrwise.report.render import render
 
     if sort not in SORT_KEYS:
         raise UserError(f"--sort {sort}: choose one of {', '.join(SORT_KEYS)}")
@@ -83,16 +83,9 @@ def repos(
         snap, inv = load_inventory(st, snapshot, book)
     rows = sort_rows(inv.rows, sort)[:top] if top else sort_rows(inv.rows, sort)
     warnings = [*snapshot_warnings(snap), *inv.warnings]
-    if playbook:
-        view.print_playbook(rows)
-    elif fmt is Fmt.json:
-        dump_json(envelope("repos", snap.as_dict() | {"prices": book.describe()}, [view.item(r) for r in rows],
-                           view.totals(inv), warnings))
-    elif fmt is Fmt.csv:
-        view.print_csv(rows)
-    else:
-        view.print_table(inv, rows, title=f"ECR repositories · snapshot {snap.id} ({snap.taken_at:%Y-%m-%d %H:%M} UTC)")
-        print_warnings(warnings)
+    render(view.result(inv, rows, snap.as_dict() | {"prices": book.describe()}, warnings,
+                       f"ECR repositories · snapshot {snap.id} ({snap.taken_at:%Y-%m-%d %H:%M} UTC)"),
+           "playbook" if playbook else fmt)
 
 
 @app.command()
@@ -128,13 +121,9 @@ def snapshot_warnings(snap) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def print_warnings(warnings: list[str]) -> None:
-    from ecrwise.report.output import stderr_console
+    from ecrwise.report.output import print_warnings as show
 
-    console = stderr_console()
-    for w in warnings[:20]:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False)
-    if len(warnings) > 20:
-        console.print(f"[yellow]warning:[/] … and {len(warnings) - 20} more (see --format json)")
+    show(warnings, say_more=True)
 
 
 def _mount_subcommands() -> None:

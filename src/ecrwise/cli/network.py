@@ -17,7 +17,8 @@ from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
 from ecrwise.errors import AwsUnavailable, PartialFailure, UserError
 from ecrwise.pricing.book import GIB
 from ecrwise.report import network as view
-from ecrwise.report.output import dump_json, envelope, print_warnings, stderr_console
+from ecrwise.report.output import print_warnings, stderr_console
+from ecrwise.report.render import render
 
 app = typer.Typer(help="VPC endpoint audit, NAT-versus-endpoint cost, fixes and NAT alarms.",
                   invoke_without_command=True, no_args_is_help=False)
@@ -60,19 +61,9 @@ def audit(
     if not any(a.traffic for a in vpcs):
         warnings.append("pull traffic unknown (no `ecrwise pulls` data): findings carry no monthly cost except "
                         "endpoint hours and NAT spikes")
-    findings = [f for a in vpcs for f in a.findings] + spikes
-    rank = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
-    findings.sort(key=lambda f: (rank.get(f.severity, 5), -(f.monthly_cost_usd or 0.0), f.check, f.resource))
-    totals = view.audit_totals(vpcs, findings)
-    if fmt is Fmt.json:
-        dump_json(envelope("network", snap.as_dict() | {"prices": book.describe()}, view.audit_items(vpcs, spikes, book),
-                           totals, warnings))
-    elif fmt is Fmt.csv:
-        view.print_audit_csv(findings)
-    else:
-        view.print_audit_table(vpcs, findings, totals, book, f"VPC endpoints image pulls need · snapshot {snap.id} "
-                               f"({snap.taken_at:%Y-%m-%d %H:%M} UTC)", spike_k=spike_k, spike_window=spike_window,
-                               warnings=warnings)
+    render(view.audit_result(vpcs, spikes, book, snap.as_dict() | {"prices": book.describe()}, warnings,
+                             f"VPC endpoints image pulls need · snapshot {snap.id} "
+                             f"({snap.taken_at:%Y-%m-%d %H:%M} UTC)", spike_k=spike_k, spike_window=spike_window), fmt)
 
 
 # -- ecrwise network cost --------------------------------------------------------------------------------
@@ -125,13 +116,7 @@ def cost_cmd(
                 book, region or a.region, a.traffic.bytes_per_month / GIB, max(1, len(a.azs)),
                 logs=logs or a.workload.uses_awslogs, pulls_per_month=a.traffic.pulls_per_month,
                 nat_gateways=len(a.nat_gateway_ids) if nat_gateways is None else nat_gateways)))
-    if fmt is Fmt.json:
-        view.print_cost_json(reports, snap_dict)
-    elif fmt is Fmt.csv:
-        view.print_cost_csv(reports)
-    else:
-        for label, r in reports:
-            view.print_cost(label, r)
+    render(view.cost_result(reports, snap_dict), fmt)
 
 
 # -- ecrwise network fix / undo --------------------------------------------------------------------------
@@ -211,36 +196,34 @@ def fix_cmd(
         raise UserError(f"--vpc {vpc}: it has no private subnets that pull images (no ECS tasks, no default route "
                         "to a NAT gateway): nothing to fix")
     plan = tpl.plan_fixes(audit_)
-    if fmt is FixFormat.json:
-        if not apply:  # with --apply, JSON is one document: the plan and its results
-            view.print_fix_plan_json(plan)
-    else:
-        view.print_fix_plan(plan, to_stderr=fmt in (FixFormat.terraform, FixFormat.cloudformation))
+    if not (apply and fmt is FixFormat.json):  # with --apply, JSON is one document: the plan and its results
+        render(view.fix_plan_result(plan), fmt)
     if out is not None:
         both = fmt in (FixFormat.table, FixFormat.json)
         err = stderr_console()
         network_fix.write_templates(plan, out, __version__, terraform=both or fmt is FixFormat.terraform,
                                     cloudformation=both or fmt is FixFormat.cloudformation,
-                                    say=lambda text: err.print(text, highlight=False))
+                                    say=lambda text: err.print(text, highlight=False, markup=False))
     if apply:
         if plan.empty:
-            if fmt is FixFormat.json:
-                view.print_results([], "network-fix", {"vpc_id": vpc, "plan": plan.as_dict(), "journal": None},
-                                   as_json=True)
-            return  # the plan printed above already says there is nothing to fix
+            if fmt is FixFormat.json:  # the table printed above already says there is nothing to fix
+                render(view.results_result([], "network-fix", {"vpc_id": vpc, "plan": plan.as_dict(),
+                                                               "journal": None}), fmt)
+            return
         journal, results = network_fix.apply_fix(account, vpc, plan, _journal_dir(backup_dir, store),
                                                  announce=_announce_journal)
-        view.print_results(results, "network-fix", {"vpc_id": vpc, "plan": plan.as_dict(),
-                                                    "journal": str(journal.path)}, as_json=fmt is FixFormat.json)
+        render(view.results_result(results, "network-fix", {"vpc_id": vpc, "plan": plan.as_dict(),
+                                                            "journal": str(journal.path)}),
+               "json" if fmt is FixFormat.json else "table")
         if any(r.status == "failed" for r in results):
             raise PartialFailure(f"--apply stopped at a failed step; see {journal.path}")
     elif out is None and not plan.empty:
         stderr_console().print(f"dry run: nothing changed. Write templates with --out DIR, or create them with "
-                               f"`ecrwise network fix --vpc {vpc} --apply`.", highlight=False)
+                               f"`ecrwise network fix --vpc {vpc} --apply`.", highlight=False, markup=False)
 
 
 def _announce_journal(path: Path) -> None:
-    stderr_console().print(f"journal: {path}", highlight=False)
+    stderr_console().print(f"journal: {path}", highlight=False, markup=False)
 
 
 @app.command("undo")
@@ -265,10 +248,10 @@ def undo_cmd(
         raise UserError(f"--vpc {vpc}: not in the snapshot; give --region")
     account = _account(profile, where, vpc_rec.account if vpc_rec else None)
     steps = plan_undo(account, where, vpc)
+    # With --apply and JSON the one JSON document is the results; the plan goes to stderr as a table.
+    render(view.undo_plan_result(vpc, steps), "_table-stderr" if apply and fmt is Fmt.json else fmt)
     if fmt is Fmt.json and not apply:
-        view.print_undo_plan_json(vpc, steps)
         return
-    view.print_undo_plan(vpc, steps, to_stderr=fmt is Fmt.json)
     if not steps:
         return
     if not apply:
@@ -276,8 +259,7 @@ def undo_cmd(
         return
     journal, results = network_fix.apply_undo_steps(account, where, vpc, steps, _journal_dir(backup_dir, None),
                                                     announce=_announce_journal)
-    view.print_results(results, "network-undo", {"vpc_id": vpc, "journal": str(journal.path)},
-                       as_json=fmt is Fmt.json)
+    render(view.results_result(results, "network-undo", {"vpc_id": vpc, "journal": str(journal.path)}), fmt)
     if any(r.status == "failed" for r in results):
         raise PartialFailure(f"undo left some steps undone; see {journal.path} and run it again")
 
@@ -322,8 +304,4 @@ def alarms_cmd(
         else:
             results += apply_alarms(account, mine, actions=sns_topic, apply=apply)
     rows = view.alarm_rows(results, specs, {s.name: alarm_request(s, sns_topic) for s in specs})
-    if fmt is Fmt.json:
-        dump_json(envelope("network-alarms", snap.as_dict(), rows,
-                           {"alarms": len(rows), "applied": apply}, []))
-        return
-    view.print_alarms(rows, apply)
+    render(view.alarms_result(rows, apply, snap.as_dict()), fmt)

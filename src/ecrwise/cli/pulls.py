@@ -15,7 +15,7 @@ from ecrwise.cli.numbers import finite
 from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
 from ecrwise.errors import UserError
 from ecrwise.report import pulls as view
-from ecrwise.report.output import dump_json, envelope
+from ecrwise.report.render import render
 
 app = typer.Typer(help="Image-pull traffic and its cost per ECS service; crash-looping services.",
                   invoke_without_command=True, no_args_is_help=False)
@@ -53,22 +53,11 @@ def pulls(
         raise UserError(f"--crash-loop-threshold: {e}") from None
     warnings = snapshot_warnings(snap, records) + report.warnings
     services = [s for s in report.services if s.crash_loop or not crash_looping]
+    snap_doc = snap.as_dict() | {"prices": book.describe()}
     if by is By.repository:
-        items = [view.repository_item(r) for r in report.repositories]
-        if fmt is Fmt.json:
-            dump_json(envelope("pulls-repositories", snap.as_dict() | {"prices": book.describe()}, items,
-                               view.report_totals(report), warnings))
-        elif fmt is Fmt.csv:
-            view.print_repository_csv(items)
-        else:
-            view.print_repository_table(items, f"Pulls per repository · snapshot {snap.id}", warnings)
+        render(view.repositories_result(report, snap_doc, warnings, f"Pulls per repository · snapshot {snap.id}"),
+               fmt)
         return
-    items = [view.service_item(s) for s in services]
-    if fmt is Fmt.json:
-        dump_json(envelope("pulls", snap.as_dict() | {"prices": book.describe()}, items, view.report_totals(report),
-                           warnings))
-    elif fmt is Fmt.csv:
-        view.print_csv(items)
-    else:
-        view.print_table(report, items, f"Image pulls per ECS service · snapshot {snap.id} "
-                                        f"({snap.taken_at:%Y-%m-%d %H:%M} UTC)", warnings)
+    render(view.services_result(report, [view.service_item(s) for s in services], snap_doc, warnings,
+                                f"Image pulls per ECS service · snapshot {snap.id} "
+                                f"({snap.taken_at:%Y-%m-%d %H:%M} UTC)"), fmt)

@@ -13,6 +13,7 @@ import typer
 from ecrwise.cli.common import PriceFileOpt, SnapshotOpt, StoreOpt, open_store, prices
 from ecrwise.errors import UserError
 from ecrwise.pricing.book import PriceBook
+from ecrwise.report import sanitize
 
 app = typer.Typer(help="Write the self-contained HTML report.", invoke_without_command=True, no_args_is_help=False)
 
@@ -29,7 +30,8 @@ def write_report(store: Optional[Path], snapshot: Optional[int], out: Path, book
     from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
     from ecrwise.report import findings as fview
     from ecrwise.report import repos as rview
-    from ecrwise.report.html import ReportInputs, render
+    from ecrwise.report.html import ReportInputs, report_result
+    from ecrwise.report.render import render
     from ecrwise.report.pulls import report_totals, service_item
 
     snap, records = load_records(store, snapshot)
@@ -50,15 +52,16 @@ def write_report(store: Optional[Path], snapshot: Optional[int], out: Path, book
         checks={c.id: c.title for c in checks.values()},
         warnings=snapshot_warnings(snap, records) + result.warnings + inv.warnings + pulls.warnings,
         top=top, generated_at=datetime.now(timezone.utc))
-    html = render(inputs)
     tmp = out.with_name(out.name + ".tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(html, encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            render(report_result(inputs), "html", fh)
+        size = tmp.stat().st_size
         os.replace(tmp, out)
     except OSError as e:
         raise UserError(f"--html {out}: cannot write: {e.strerror or e}") from None
-    return {"path": str(out), "bytes": len(html.encode()), "findings": totals["findings"],
+    return {"path": str(out), "bytes": size, "findings": totals["findings"],
             "monthly_savings_usd": totals["monthly_savings_usd"],
             "monthly_storage_usd": inputs.inventory_totals["monthly_cost_usd"],
             "monthly_nat_pulls_usd": inputs.pulls_totals["nat_cost_usd_per_month"]}
@@ -79,5 +82,5 @@ def report(
     if html is None:
         raise UserError("report: give --html FILE")
     head = write_report(store, snapshot, html, prices(price_file), top=top)
-    typer.echo(f"wrote {head['path']} ({head['bytes']:,} bytes): {head['findings']} findings, "
-               f"${head['monthly_savings_usd']:,.2f}/month to save")
+    typer.echo(sanitize.line(f"wrote {head['path']} ({head['bytes']:,} bytes): {head['findings']} findings, "
+                             f"${head['monthly_savings_usd']:,.2f}/month to save"))

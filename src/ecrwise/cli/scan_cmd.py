@@ -11,13 +11,15 @@ from ecrwise import __version__
 from ecrwise.aws.scan import SERVICES, ScanOptions, run_scan
 from ecrwise.cli.common import Fmt
 from ecrwise.records.ecr import Image, Repository
-from ecrwise.report.output import dump_json, envelope, stderr_console
+from ecrwise.report.output import stderr_console
+from ecrwise.report.render import Result, check_format, render
 from ecrwise.store import Snapshot, check_store, save_scan
 
 
 def run_and_save(*, profile: str | None, regions: list[str], all_regions: bool, role_arns: list[str],
                  org_role: str | None, only: list[str] | None, workers: int, store: Path, fmt: Fmt,
                  quiet: bool = False) -> Snapshot:
+    check_format("scan", fmt)
     check_store(store)  # a --store that is not an ecrwise store, or is broken, fails before the collecting
     opts = ScanOptions(profile=profile, regions=regions, all_regions=all_regions, role_arns=role_arns,
                        org_role=org_role, only=only or list(SERVICES), workers=workers)
@@ -42,17 +44,5 @@ def run_and_save(*, profile: str | None, regions: list[str], all_regions: bool, 
     warnings = [f"{f.account}/{f.region} {f.service}: {f.error_code}: {f.message}" for f in snap.failures]
     if quiet:
         return snap
-    if fmt is Fmt.json:
-        dump_json(envelope("scan", snap.as_dict(), [], summary, warnings))
-    else:
-        err = stderr_console()
-        for w in warnings[:20]:
-            err.print(f"[yellow]warning:[/] {w}", highlight=False)
-        print(f"snapshot {snap.id}: {summary['repositories']} repositories, {summary['images']} images in "
-              f"{len(snap.accounts)} account(s) × {len(snap.regions)} region(s) "
-              f"({', '.join(snap.regions)}); {len(snap.failures)} failure(s); store {store}")
-        extra = {k: counts[k] for k in ("ecs_services", "ecs_tasks", "vpcs", "vpc_endpoints", "nat_gateways")
-                 if counts.get(k)}
-        if extra:
-            print("  also: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in extra.items()))
+    render(Result("scan", [], summary, warnings, snap.as_dict(), data=snap, shape="scan"), fmt)
     return snap

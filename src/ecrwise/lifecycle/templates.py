@@ -7,7 +7,7 @@ from ecrwise.errors import UserError
 
 # name -> one-line summary, in the order `ecrwise lifecycle template` lists them.
 TEMPLATES: dict[str, str] = {
-    "playbook-base": "FinOps playbook base policy (seed 002): untagged >1, latest* >1, v* >9, any >20; "
+    "playbook-base": "FinOps playbook base policy: untagged >1, latest* >1, v* >9, any >20; "
                      "the published text with its non-breaking spaces replaced so it is valid JSON",
     "playbook-base-as-published": "The FinOps playbook base policy byte for byte as published; NOT valid JSON "
                                   "(indented with U+00A0 non-breaking spaces), kept to show why",

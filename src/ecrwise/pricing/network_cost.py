@@ -3,8 +3,9 @@
 Pure: prices come from the price book, every line is quantity × unit price = USD. Four set-ups:
 
 (a) `nat`       every pull byte through the NAT gateway: gateway hours, GB processed, the public IPv4 address.
-(b) `seed`      every pull byte through interface endpoints, one endpoint in K AZs: how seed 000 priced
-                PrivateLink ("NAT ≈ $1,800, PrivateLink ≈ $400" for 40 TB in 3 AZs).
+(b) `common-estimate` every pull byte through interface endpoints, one endpoint in K AZs: how the common
+                estimate priced PrivateLink ("NAT ≈ $1,800, PrivateLink ≈ $400" for 40 TB in 3 AZs, in the
+                article "Optimizing Container Image Pull Efficiency").
 (c) `endpoints` the correct set-up: `ecr.api` + `ecr.dkr` interface endpoints in K AZs carrying the ECR API
                 and manifest bytes, and the S3 gateway endpoint (free) carrying the layers, which ECR serves
                 from S3; plus `logs` with `logs=True`.
@@ -33,7 +34,7 @@ DKR_BYTES_PER_PULL = 28 * KIB  # manifest(s) and one S3 redirect per blob
 MANIFEST_BYTES_PER_PULL = API_BYTES_PER_PULL + DKR_BYTES_PER_PULL
 DEFAULT_IMAGE_BYTES = 256 * MIB  # only to estimate a pull count when none is given
 
-BLOCKS = ("nat", "seed", "endpoints", "s3-only")
+BLOCKS = ("nat", "common-estimate", "endpoints", "s3-only")
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,8 @@ class Line:
     quantity: float
     unit: str
     price: Price
-    # Did seed 000 count this line? (Shows what the seed's figures leave out.)
-    seed: bool = False
+    # Did the common estimate count this line? (Shows what its figures leave out.)
+    in_common_estimate: bool = False
     note: str = ""
 
     @property
@@ -57,7 +58,7 @@ class Line:
     def as_dict(self) -> dict[str, Any]:
         return {"label": self.label, "quantity": self.quantity, "unit": self.unit,
                 "unit_price_usd": self.price.usd, "usd": round(self.usd + 0.0, 2), "formula": self.formula,
-                "counted_by_seed": self.seed, "note": self.note, "price": self.price.as_dict()}
+                "counted_by_common_estimate": self.in_common_estimate, "note": self.note, "price": self.price.as_dict()}
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,12 @@ class Block:
         return sum(x.usd for x in self.lines)
 
     @property
-    def seed_usd(self) -> float:
-        return sum(x.usd for x in self.lines if x.seed)
+    def common_estimate_usd(self) -> float:
+        return sum(x.usd for x in self.lines if x.in_common_estimate)
 
     @property
     def left_out_usd(self) -> float:
-        return self.total_usd - self.seed_usd
+        return self.total_usd - self.common_estimate_usd
 
 
 @dataclass(frozen=True)
@@ -162,15 +163,16 @@ def network_cost(book: PriceBook, region: str, pull_gb_month: float, azs: int, *
     nat = Block("nat", "(a) NAT gateway: every pull byte through the NAT", (
         Line("NAT gateway hours", nats * hours, "gateway-hours", p["nat_gateway_hour"],
              note=f"{nats} gateway(s) × {_num(hours)} h (one per AZ is AWS's advice for zone independence)"),
-        Line("NAT data processed (pull bytes)", pull_gb_month, "GB", p["nat_gateway_gb"], seed=True),
+        Line("NAT data processed (pull bytes)", pull_gb_month, "GB", p["nat_gateway_gb"], in_common_estimate=True),
         Line("Public IPv4 address of each NAT gateway", nats * hours, "address-hours", p["public_ipv4_hour"]),
     ), ("Data transfer from ECR/S3 to the NAT in the same region is free; the NAT's processing is not.",))
 
-    seed = Block("seed", "(b) Every pull byte through one interface endpoint (seed 000's PrivateLink)", (
+    common = Block("common-estimate", "(b) Every pull byte through one interface endpoint (the common estimate's "
+                   "PrivateLink)", (
         Line("Interface endpoint data processed (all pull bytes)", pull_gb_month, "GB",
-             p["vpc_interface_endpoint_gb"], seed=True),
+             p["vpc_interface_endpoint_gb"], in_common_estimate=True),
         Line("One interface endpoint in each AZ", az_hours, "AZ-hours", p["vpc_interface_endpoint_az_hour"],
-             seed=True, note=f"{azs} AZ × {_num(hours)} h"),
+             in_common_estimate=True, note=f"{azs} AZ × {_num(hours)} h"),
     ), (
         "Layers are not served by ECR's endpoints: ECR answers a layer request with a redirect to S3. "
         "Without an S3 gateway endpoint those bytes still cross the NAT at the NAT's price.",
@@ -204,7 +206,7 @@ def network_cost(book: PriceBook, region: str, pull_gb_month: float, azs: int, *
         Line("Layers through the S3 gateway endpoint", layer_gb, "GB", p["s3_gateway_endpoint_gb"]),
     ), ("Needs the NAT for the ECR API; its hours and address are counted in (a) and not repeated here.",))
 
-    blocks = {b.key: b for b in (nat, seed, endpoints, s3_only)}
+    blocks = {b.key: b for b in (nat, common, endpoints, s3_only)}
     return NetworkCost(region, pull_gb_month, azs, nats, logs, pulls, estimated, manifest_bytes_per_pull,
                        manifest_gb, layer_gb, hours, blocks,
                        _break_even(p, az_hours, pull_gb_month, manifest_gb, logs))
@@ -225,8 +227,8 @@ def _break_even(p: dict[str, Price], az_hours: float, pull_gb: float, manifest_g
         gb = numerator / per_gb if per_gb > 0 else None
         return BreakEven(key, meaning, gb, formula + (f" = {gb:,.2f} GB/month" if gb is not None else " : never"))
 
-    out.append(be("seed", "seed 000's model: one interface endpoint carrying every pull byte beats NAT data "
-                  "processing above", one, nat_gb - ep_gb,
+    out.append(be("common-estimate", "the common estimate's model: one interface endpoint carrying every pull "
+                  "byte beats NAT data processing above", one, nat_gb - ep_gb,
                   f"${one:,.2f} fixed / (${nat_gb:g} − ${ep_gb:g} per GB)"))
     out.append(be("endpoints", "the correct set-up (c) beats NAT data processing above", fixed,
                   nat_gb - share * ep_gb,

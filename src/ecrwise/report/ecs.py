@@ -10,26 +10,22 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ecrwise.errors import UserError
-from ecrwise.report.output import (Column, dump_csv, human_usd, print_warnings, rich_table, stdout_console,
-                                   usd)
+from ecrwise.report.output import (SEVERITY_RANK, SEVERITY_STYLE, Column, dump_csv, human_usd, print_warnings,
+                                   rich_table, stdout_console, usd)
+from ecrwise.report.render import Result, View, view
+from ecrwise.report.sanitize import styled, text
 
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+SEVERITY_ORDER = SEVERITY_RANK  # critical 0 … info 4
 CSV_COLUMNS = ["check", "severity", "account", "region", "resource", "message", "monthly_cost_usd",
                "monthly_savings_usd", "recommendation", "fix", "evidence"]
 PLAN_CSV_COLUMNS = ["service_arn", "region", "cluster", "service", "action", "previous", "planned"]
-SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
 def finding_item(f: Any) -> dict[str, Any]:
     from ecrwise.analysis.checks import REGISTRY
+    from ecrwise.report.findings import finding_json
 
-    c = REGISTRY.get(f.check)
-    return {"id": f.id, "check": f.check, "title": c.title if c else f.check, "severity": f.severity,
-            "account": f.account, "region": f.region, "resource": f.resource, "message": f.message,
-            "monthly_cost_usd": None if f.monthly_cost_usd is None else usd(f.monthly_cost_usd),
-            "monthly_savings_usd": None if f.monthly_savings_usd is None else usd(f.monthly_savings_usd),
-            "evidence": f.evidence, "arithmetic": f.arithmetic, "recommendation": f.recommendation, "fix": f.fix,
-            "docs": c.docs if c else None}
+    return finding_json(f, checks=REGISTRY)
 
 
 def totals(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -42,25 +38,28 @@ def totals(items: list[dict[str, Any]]) -> dict[str, Any]:
                                            if i["check"] != "ecs.fargate-vs-ec2"))}
 
 
+def _csv_rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [dict(i, evidence=json.dumps(i["evidence"], sort_keys=True, default=str)) for i in items]
+
+
 def print_csv(items: list[dict[str, Any]]) -> None:
-    dump_csv([dict(i, evidence=json.dumps(i["evidence"], sort_keys=True, default=str)) for i in items],
-             CSV_COLUMNS)
+    dump_csv(_csv_rows(items), CSV_COLUMNS)
 
 
 def print_findings(items: list[dict[str, Any]], totals: dict[str, Any], warnings: list[str], title: str) -> None:
     console = stdout_console()
-    console.print(f"[bold]{title}[/]", highlight=False)
+    console.print(styled((title, "bold")), highlight=False)
     for i in items:
         money = ""
         if i["monthly_cost_usd"] is not None and i["check"] != "ecs.fargate-vs-ec2":
             money = f" · costs {human_usd(i['monthly_cost_usd'])}/month"
             if i["monthly_savings_usd"]:
                 money += f", best fix saves {human_usd(i['monthly_savings_usd'])}/month"
-        console.print(f"[{SEVERITY_STYLE.get(i['severity'], '')}]{i['severity'].upper():8}[/] {i['check']}  "
-                      f"{i['message']}{money}", highlight=False)
-        console.print(f"         evidence: {_short_evidence(i['evidence'])}", highlight=False)
+        console.print(styled((f"{i['severity'].upper():8}", SEVERITY_STYLE.get(i["severity"], "")),
+                             f" {i['check']}  {i['message']}{money}"), highlight=False)
+        console.print(text(f"         evidence: {_short_evidence(i['evidence'])}"), highlight=False, markup=False)
         if i["fix"]:
-            console.print(f"         fix: {i['fix']}", highlight=False)
+            console.print(text(f"         fix: {i['fix']}"), highlight=False, markup=False)
     by_sev = ", ".join(f"{n} {s}" for s, n in totals.get("by_severity", {}).items())
     console.print(f"{len(items)} finding(s): {by_sev or 'none'} · recommendations and arithmetic: --format json",
                   highlight=False)
@@ -102,8 +101,12 @@ def plan_totals(plan: list[dict[str, Any]], apply: bool, backup_path: Optional[P
             "backup": str(backup_path) if backup_path else None}
 
 
+def _plan_csv_rows(plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [dict(p, previous=_cb(p["previous"]), planned=_cb(p["planned"])) for p in plan]
+
+
 def print_plan_csv(plan: list[dict[str, Any]]) -> None:
-    dump_csv([dict(p, previous=_cb(p["previous"]), planned=_cb(p["planned"])) for p in plan], PLAN_CSV_COLUMNS)
+    dump_csv(_plan_csv_rows(plan), PLAN_CSV_COLUMNS)
 
 
 def print_plan(plan: list[dict[str, Any]], apply: bool, backup_path: Optional[Path], *, restore_hint: bool) -> None:
@@ -120,9 +123,36 @@ def print_plan(plan: list[dict[str, Any]], apply: bool, backup_path: Optional[Pa
         console.print("Nothing changed. Run again with --apply to make these changes (a backup is written first).",
                       highlight=False)
     elif backup_path:
-        console.print(f"Backup: {backup_path}", highlight=False)
+        console.print(text(f"Backup: {backup_path}"), highlight=False, markup=False)
         if restore_hint:
-            console.print(f"Undo: ecrwise ecs restore {shlex.quote(str(backup_path))} --apply", highlight=False)
+            console.print(text(f"Undo: ecrwise ecs restore {shlex.quote(str(backup_path))} --apply"),
+                          highlight=False, markup=False)
+
+
+# -- the renderer layer's views -------------------------------------------------------------------------------
+
+def findings_result(kind: str, items: list[dict[str, Any]], snapshot: dict[str, Any] | None, totals_: dict[str, Any],
+                    warnings: list[str], title: str, *, settings: tuple[str, dict[str, str]] | None = None) -> Result:
+    """`ecs` and `ecs agent-config`: findings; the agent-config table shows the file's settings first."""
+    return Result(kind, items, totals_, warnings, snapshot, title, data=settings, shape="ecs-findings")
+
+
+def _findings_table(res: Result) -> None:
+    if res.data is not None:
+        print_agent_settings(*res.data)
+    print_findings(res.items, res.totals, res.warnings, res.title or "")
+
+
+def plan_result(kind: str, done: Any, apply: bool, snapshot: dict[str, Any] | None, *, restore_hint: bool) -> Result:
+    return Result(kind, done.plan, plan_totals(done.plan, apply, done.backup, done.applied, done.failed), [], snapshot,
+                  data=done, options={"apply": apply, "restore_hint": restore_hint}, shape="ecs-plan")
+
+
+view(View("ecs-findings", table=_findings_table, csv_columns=tuple(CSV_COLUMNS),
+          csv_rows=lambda res: _csv_rows(res.items)))
+view(View("ecs-plan", csv_columns=tuple(PLAN_CSV_COLUMNS), csv_rows=lambda res: _plan_csv_rows(res.items),
+          table=lambda res: print_plan(res.items, res.options["apply"], res.data.backup,
+                                       restore_hint=res.options["restore_hint"])))
 
 
 # -- user data -----------------------------------------------------------------------------------------------

@@ -136,3 +136,37 @@ def athena_ddl(exports: list[TableExport], location: str = "s3://BUCKET/PREFIX",
 def export_summary(r: ExportResult) -> dict[str, Any]:
     return {"directory": str(r.directory), "snapshots": r.snapshots, "athena_sql": str(r.athena_sql),
             "tables": len(r.tables), "rows": sum(t.rows for t in r.tables), "files": sum(t.files for t in r.tables)}
+
+
+# -- the renderer layer's view -------------------------------------------------------------------------------
+
+def result(r: ExportResult, out: Path) -> Any:
+    from ecrwise.report.render import Result
+
+    items = [{"table": t.table, "rows": t.rows, "files": t.files, "partition_by": t.partition_by,
+              "path": str(t.path)} for t in r.tables]
+    return Result("export", items, export_summary(r), [], {"snapshots": r.snapshots},
+                  f"Exported snapshot(s) {', '.join(str(s) for s in r.snapshots)} to {out}", data=r)
+
+
+def _table(res: Any) -> None:
+    from ecrwise.report.output import Column, rich_table, stdout_console
+    from ecrwise.report.sanitize import text
+
+    console = stdout_console()
+    console.print(rich_table(res.title, [
+        Column("table", "table"), Column("rows", "rows", lambda n: f"{n:,}", "right"),
+        Column("files", "files", str, "right"), Column("partition_by", "partitioned by", ", ".join)],
+        [i for i in res.items if i["rows"]]))
+    s = res.totals
+    console.print(text(f"{s['rows']:,} rows in {s['files']} Parquet files · Athena table definitions: "
+                         f"{res.data.athena_sql}"), highlight=False, markup=False)
+
+
+def _register() -> None:
+    from ecrwise.report.render import View, view
+
+    view(View("export", table=_table, csv_columns=("table", "rows", "files", "partition_by", "path")))
+
+
+_register()

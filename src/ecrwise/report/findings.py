@@ -9,7 +9,10 @@ from typing import Any
 from ecrwise import __version__
 from ecrwise.analysis.checks import Check
 from ecrwise.analysis.findings import Ranked
-from ecrwise.report.output import Column, dump_csv, human_usd, rich_table, stderr_console, usd, wide_console
+from ecrwise.report import sanitize
+from ecrwise.report.output import (SEVERITY_STYLE, Column, dump_csv, human_usd, print_warnings, rich_table, usd,
+                                   wide_console)
+from ecrwise.report.render import Result, View, view
 
 CSV_COLUMNS = ["rank", "id", "check", "severity", "account", "region", "resource", "monthly_cost_usd",
                "monthly_savings_usd", "counted_savings_usd", "message", "recommendation", "fix", "evidence",
@@ -17,7 +20,6 @@ CSV_COLUMNS = ["rank", "id", "check", "severity", "account", "region", "resource
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 # ecrwise severities → SARIF levels (SARIF has four: error, warning, note, none).
 SARIF_LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
-SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
 def _usd(x: float | None) -> float | None:
@@ -33,18 +35,34 @@ def short_resource(resource: str) -> str:
     return rest or kind
 
 
+def finding_json(f: Any, *, ranked: Ranked | None = None, checks: dict[str, Check] | None = None) -> dict[str, Any]:
+    """The one JSON form of a finding. `ranked` adds its rank, family, short name and counted savings (the
+    `findings` command); `checks` adds the check's title and docs (`findings`, `ecs`); the network audit
+    shows the bare finding."""
+    c = checks.get(f.check) if checks is not None else None
+    d: dict[str, Any] = {"id": f.id}
+    if ranked is not None:
+        d["rank"] = ranked.rank
+    d["check"] = f.check
+    if checks is not None:
+        d["title"] = c.title if c else f.check
+    if ranked is not None:
+        d["family"] = ranked.family
+    d.update(severity=f.severity, account=f.account, region=f.region, resource=f.resource)
+    if ranked is not None:
+        d["resource_name"] = short_resource(f.resource)
+    d.update(message=f.message, monthly_cost_usd=_usd(f.monthly_cost_usd),
+             monthly_savings_usd=_usd(f.monthly_savings_usd))
+    if ranked is not None:
+        d.update(counted_savings_usd=usd(ranked.counted_savings), overlaps=ranked.overlaps)
+    d.update(evidence=f.evidence, arithmetic=f.arithmetic, recommendation=f.recommendation, fix=f.fix)
+    if checks is not None:
+        d["docs"] = c.docs if c else None
+    return d
+
+
 def item(it: Ranked, checks: dict[str, Check]) -> dict[str, Any]:
-    f = it.finding
-    c = checks.get(f.check)
-    return {
-        "id": f.id, "rank": it.rank, "check": f.check, "title": c.title if c else f.check, "family": it.family,
-        "severity": f.severity, "account": f.account, "region": f.region, "resource": f.resource,
-        "resource_name": short_resource(f.resource), "message": f.message,
-        "monthly_cost_usd": _usd(f.monthly_cost_usd), "monthly_savings_usd": _usd(f.monthly_savings_usd),
-        "counted_savings_usd": usd(it.counted_savings), "overlaps": it.overlaps,
-        "evidence": f.evidence, "arithmetic": f.arithmetic, "recommendation": f.recommendation, "fix": f.fix,
-        "docs": c.docs if c else None,
-    }
+    return finding_json(it.finding, ranked=it, checks=checks)
 
 
 def totals_json(t: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +93,7 @@ def print_table(items: list[dict[str, Any]], totals: dict[str, Any], title: str,
     console = wide_console()
     cols = [
         Column("rank", "#", str, "right"),
-        Column("severity", "severity", lambda s: f"[{SEVERITY_STYLE.get(s, '')}]{s}[/]"),
+        Column("severity", "severity", style=lambda s: SEVERITY_STYLE.get(s, "")),
         Column("check", "check"),
         Column("region", "region"),
         Column("resource_name", "resource"),
@@ -83,19 +101,9 @@ def print_table(items: list[dict[str, Any]], totals: dict[str, Any], title: str,
         Column("monthly_cost_usd", "costs $/mo", human_usd, "right"),
         Column("message", "what"),
     ]
-    rows = [dict(i, resource_name=_escape_markup(i["resource_name"]), message=_escape_markup(i["message"]))
-            for i in items]
-    console.print(rich_table(title, cols, rows))
+    console.print(rich_table(title, cols, items))
     console.print(summary_line(totals, len(items), shown_of), highlight=False)
-    err = stderr_console()
-    for w in warnings[:20]:
-        err.print(f"[yellow]warning:[/] {_escape_markup(w)}", highlight=False)
-
-
-def _escape_markup(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
+    print_warnings(warnings)
 
 
 def summary_line(totals: dict[str, Any], shown: int, of: int | None = None) -> str:
@@ -111,16 +119,14 @@ def summary_line(totals: dict[str, Any], shown: int, of: int | None = None) -> s
 # -- CSV -----------------------------------------------------------------------------------------------------
 
 def print_csv(items: list[dict[str, Any]], out: Any = None) -> None:
-    dump_csv([dict(i, evidence=json.dumps(i["evidence"], sort_keys=True, default=str, ensure_ascii=False),
-                   arithmetic=json.dumps(i["arithmetic"], sort_keys=True, default=str, ensure_ascii=False))
-                  for i in items],
-             CSV_COLUMNS, out)
+    dump_csv(_csv_rows(Result("findings", items)), CSV_COLUMNS, out)
 
 
 # -- Markdown (a pull-request comment) -----------------------------------------------------------------------
 
 def md_text(text: Any) -> str:
-    """Safe inside a GitHub table cell: no pipes, no newlines, no HTML."""
+    """Our own text (check recommendations) inside Markdown: no pipes, no newlines, no HTML. AWS-derived text
+    goes through `sanitize.markdown`, which also escapes emphasis, links and images."""
     s = "" if text is None else str(text)
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return s.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
@@ -142,8 +148,9 @@ def markdown(items: list[dict[str, Any]], totals: dict[str, Any], snapshot: dict
             saves = human_usd(i["monthly_savings_usd"])
             if (i["monthly_savings_usd"] or 0) > i["counted_savings_usd"] and i["severity"] != "info":
                 saves += " (overlap)"  # the same bytes as another finding; the total counts them once
-            lines.append(f"| {i['rank']} | {sev_text} | `{i['check']}` | {md_text(i['resource_name'])} | "
-                         f"{md_text(i['region'])} | {saves} | {md_text(i['message'])} |")
+            md = sanitize.markdown
+            lines.append(f"| {i['rank']} | {sev_text} | `{i['check']}` | {md(i['resource_name'])} | "
+                         f"{md(i['region'])} | {saves} | {md(i['message'])} |")
         lines.append("")
         by_check = [(k, v) for k, v in totals["by_check"].items()]
         lines += ["<details><summary>Findings and savings by check</summary>", "",
@@ -226,5 +233,69 @@ def sarif(items: list[dict[str, Any]], checks: dict[str, Check], snapshot: dict[
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-__all__ = ["item", "totals_json", "check_item", "print_table", "print_csv", "markdown", "sarif", "short_resource",
+# -- the renderer layer's views -------------------------------------------------------------------------------
+
+def result(items: list[dict[str, Any]], totals: dict[str, Any], warnings: list[str], snapshot: dict[str, Any],
+           title: str, checks: dict[str, Check], *, top: int | None = None, docs_base_url: str | None = None,
+           artifact: str | None = None) -> Result:
+    """The `findings` result: `items` are every selected finding; JSON, CSV, the table and SARIF show the
+    first `top`, the Markdown summary ranks its own top (default 10) and counts all."""
+    shown = items[:top] if top else items
+    return Result("findings", shown, totals, warnings, snapshot, title, data={"all": items, "checks": checks},
+                  options={"top": top, "docs_base_url": docs_base_url, "artifact": artifact})
+
+
+def _table(res: Result) -> None:
+    print_table(res.items, res.totals, res.title or "", res.warnings, shown_of=len(res.data["all"]))
+
+
+def _markdown(res: Result) -> str:
+    return markdown(res.data["all"], res.totals, res.snapshot, top=res.options["top"] or 10)
+
+
+def _sarif(res: Result) -> dict[str, Any]:
+    return sarif(res.items, res.data["checks"], res.snapshot, docs_base_url=res.options["docs_base_url"],
+                 artifact=res.options["artifact"])
+
+
+def _csv_rows(res: Result) -> list[dict[str, Any]]:
+    return [dict(i, evidence=json.dumps(i["evidence"], sort_keys=True, default=str, ensure_ascii=False),
+                 arithmetic=json.dumps(i["arithmetic"], sort_keys=True, default=str, ensure_ascii=False))
+            for i in res.items]
+
+
+def default_text(value: Any) -> str:
+    """An option's default as a person reads it: lists comma-separated, floats without trailing zeros."""
+    return ", ".join(map(str, value)) if isinstance(value, (tuple, list)) else f"{value:g}" \
+        if isinstance(value, float) else str(value)
+
+
+def checks_result(checks: list[Check]) -> Result:
+    from ecrwise.analysis.checks import option_specs
+
+    items = [check_item(c) for c in checks]
+    specs = option_specs()
+    return Result("checks", items, {"checks": len(items), "options": len(specs)},
+                  title=f"{len(items)} registered checks", data=list(specs.values()))
+
+
+def _checks_table(res: Result) -> None:
+    console = wide_console()
+    console.print(rich_table(res.title, [
+        Column("id", "check"), Column("family", "family"), Column("severity", "default severity"),
+        Column("title", "title"), Column("docs", "docs"),
+        Column("options", "options", lambda opts: ", ".join(o["name"] for o in opts) or "-")], res.items))
+    rows = [s.as_dict() | {"default": default_text(s.default), "flag": s.flag or "-", "checks": ", ".join(s.checks)}
+            for s in res.data]
+    console.print(rich_table(f"{len(rows)} check options (--set NAME=VALUE, --config FILE, or the flag)", [
+        Column("name", "option"), Column("type", "type"), Column("default", "default"), Column("flag", "flag"),
+        Column("help", "help"), Column("checks", "checks")], rows))
+
+
+view(View("findings", table=_table, csv_columns=tuple(CSV_COLUMNS), csv_rows=_csv_rows, markdown=_markdown,
+          sarif=_sarif))
+view(View("checks", table=_checks_table,
+          csv_columns=("id", "family", "severity", "title", "docs", "recommendation")))
+
+__all__ = ["result", "checks_result", "item", "totals_json", "check_item", "print_table", "print_csv", "markdown", "sarif", "short_resource",
            "summary_line"]

@@ -13,16 +13,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from html import escape
 from importlib import resources
 from typing import Any, Iterable
 
 from ecrwise import __version__
 from ecrwise.analysis.history import History
-from ecrwise.report.output import human_bytes, human_usd
+from ecrwise.report import sanitize
+from ecrwise.report.output import MOST_SEVERE_FIRST, human_bytes, human_usd
 
 from ecrwise.pricing.book import GIB
-SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+SEVERITY_ORDER = MOST_SEVERE_FIRST
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
 
@@ -44,7 +44,8 @@ class ReportInputs:
 
 
 def esc(value: Any) -> str:
-    return escape("" if value is None else str(value), quote=True)
+    """Every string the report shows passes here: the sanitiser's control-character rule, then HTML-escaping."""
+    return sanitize.html(value)
 
 
 def _asset(name: str) -> str:
@@ -354,3 +355,19 @@ def render(d: ReportInputs) -> str:
             f"<title>ecrwise report · snapshot {esc(snap.get('id'))}</title>"
             f"<style>{_asset('report.css')}</style></head><body>{body}"
             f"<script>{_asset('report.js')}</script></body></html>\n")
+
+
+def report_result(d: ReportInputs) -> Any:
+    """The HTML report as a renderer-layer result (kind `report`, format `html`)."""
+    from ecrwise.report.render import Result
+
+    return Result("report", d.findings, d.totals, d.warnings, d.snapshot, data=d)
+
+
+def _register() -> None:
+    from ecrwise.report.render import View, view
+
+    view(View("report", json=False, html=lambda res: render(res.data)))
+
+
+_register()

@@ -9,23 +9,23 @@ import dataclasses
 from typing import Any
 
 from ecrwise.pricing.book import PriceBook
-from ecrwise.report.output import (Column, dump_csv, dump_json, envelope, human_bytes, human_usd, print_warnings,
+from ecrwise.report.output import (SEVERITY_RANK, Column, dump_csv, human_bytes, human_usd, print_warnings,
                                    rich_table, stderr_console, stdout_console, usd)
+from ecrwise.report.render import Result, View, render, view
+from ecrwise.report.sanitize import styled, text
 
 FINDINGS_CSV_COLUMNS = ["vpc_id", "severity", "check", "account", "region", "resource", "monthly_cost_usd",
                         "monthly_savings_usd", "message", "fix"]
-COST_CSV_COLUMNS = ["scope", "block", "label", "quantity", "unit", "unit_price_usd", "usd", "counted_by_seed",
+COST_CSV_COLUMNS = ["scope", "block", "label", "quantity", "unit", "unit_price_usd", "usd", "counted_by_common_estimate",
                     "formula"]
 
 
 # -- the audit ---------------------------------------------------------------------------------------------
 
 def finding_dict(f: Any) -> dict[str, Any]:
-    return {"id": f.id, "check": f.check, "severity": f.severity, "account": f.account, "region": f.region,
-            "resource": f.resource, "message": f.message,
-            "monthly_cost_usd": None if f.monthly_cost_usd is None else usd(f.monthly_cost_usd),
-            "monthly_savings_usd": None if f.monthly_savings_usd is None else usd(f.monthly_savings_usd),
-            "evidence": f.evidence, "arithmetic": f.arithmetic, "recommendation": f.recommendation, "fix": f.fix}
+    from ecrwise.report.findings import finding_json
+
+    return finding_json(f)
 
 
 def nat_dict(s: Any, book: PriceBook) -> dict[str, Any]:
@@ -88,8 +88,27 @@ def audit_totals(vpcs: list[Any], findings: list[Any]) -> dict[str, Any]:
             "nat_spike_days": sum(len(s.spikes) for a in vpcs for s in a.nats)}
 
 
+def audit_result(vpcs: list[Any], spikes: list[Any], book: PriceBook, snapshot: dict[str, Any], warnings: list[str],
+                 title: str, *, spike_k: float, spike_window: int) -> Result:
+    """`network`: one item per audited VPC; the table and CSV list the findings worst first."""
+    findings = [f for a in vpcs for f in a.findings] + spikes
+    findings.sort(key=lambda f: (SEVERITY_RANK.get(f.severity, 5), -(f.monthly_cost_usd or 0.0), f.check, f.resource))
+    return Result("network", audit_items(vpcs, spikes, book), audit_totals(vpcs, findings), warnings, snapshot, title,
+                  data=(vpcs, findings, book), options={"spike_k": spike_k, "spike_window": spike_window})
+
+
+def _audit_csv_rows(findings: list[Any]) -> list[dict[str, Any]]:
+    return [finding_dict(f) | {"vpc_id": f.evidence.get("vpc_id")} for f in findings]
+
+
 def print_audit_csv(findings: list[Any]) -> None:
-    dump_csv([finding_dict(f) | {"vpc_id": f.evidence.get("vpc_id")} for f in findings], FINDINGS_CSV_COLUMNS)
+    dump_csv(_audit_csv_rows(findings), FINDINGS_CSV_COLUMNS)
+
+
+def _audit_table(res: Result) -> None:
+    vpcs, findings, book = res.data
+    print_audit_table(vpcs, findings, res.totals, book, res.title or "", spike_k=res.options["spike_k"],
+                      spike_window=res.options["spike_window"], warnings=res.warnings)
 
 
 def _mark(status: Any) -> str:
@@ -146,58 +165,62 @@ def cost_totals(r: Any) -> dict[str, Any]:
                    "pulls_estimated": r.pulls_estimated, "manifest_bytes_per_pull": r.manifest_bytes_per_pull,
                    "manifest_gb": round(r.manifest_gb, 6), "layer_gb": round(r.layer_gb, 6),
                    "hours_per_month": r.hours_per_month},
-        "blocks": {k: {"title": b.title, "total_usd": usd(b.total_usd), "counted_by_seed_usd": usd(b.seed_usd),
-                       "left_out_by_seed_usd": usd(b.left_out_usd), "notes": list(b.notes)}
+        "blocks": {k: {"title": b.title, "total_usd": usd(b.total_usd), "counted_by_common_estimate_usd": usd(b.common_estimate_usd),
+                       "left_out_by_common_estimate_usd": usd(b.left_out_usd), "notes": list(b.notes)}
                    for k, b in r.blocks.items()},
         "savings_usd": {k: usd(v) for k, v in r.savings.items()},
         "break_even": [b.as_dict() for b in r.break_even],
     }
 
 
-def print_cost_json(reports: list[tuple[str, Any]], snapshot: dict[str, Any] | None) -> None:
+def cost_result(reports: list[tuple[str, Any]], snapshot: dict[str, Any] | None) -> Result:
+    """`network cost`: one item per cost line of each scope (the given figures, or each VPC)."""
     items, totals = [], {}
     for label, r in reports:
         for b in r.blocks.values():
             for line in b.lines:
                 items.append({"scope": label, "block": b.key, "block_title": b.title, **line.as_dict()})
         totals[label] = cost_totals(r)
-    dump_json(envelope("network-cost", snapshot, items, totals, []))
+    return Result("network-cost", items, totals, [], snapshot, data=reports)
+
+
+def print_cost_json(reports: list[tuple[str, Any]], snapshot: dict[str, Any] | None) -> None:
+    render(cost_result(reports, snapshot), "json")
 
 
 def print_cost_csv(reports: list[tuple[str, Any]]) -> None:
-    dump_csv([{"scope": label, "block": b.key, **line.as_dict()} for label, r in reports
-              for b in r.blocks.values() for line in b.lines], COST_CSV_COLUMNS)
+    render(cost_result(reports, None), "csv")
 
 
 def print_cost(label: str, r: Any) -> None:
     console = stdout_console()
     gb = f"{r.pull_gb_month:,.2f}".rstrip("0").rstrip(".")
-    console.print(f"[bold]Image pulls: {gb} GB/month, {r.azs} AZ, {r.region}[/]"
-                  + ("" if label == "given" else f" · {label}"), highlight=False)
+    console.print(styled((f"Image pulls: {gb} GB/month, {r.azs} AZ, {r.region}", "bold"),
+                         "" if label == "given" else f" · {label}"), highlight=False)
     console.print(f"  {r.pulls_per_month:,.0f} pulls/month"
                   + (" (estimated: pull bytes / 256 MiB)" if r.pulls_estimated else "")
                   + f"; ECR API + manifests {r.manifest_bytes_per_pull // 1024} KiB/pull = {r.manifest_gb:,.3f} GB; "
                   f"layers from S3 {r.layer_gb:,.3f} GB", highlight=False)
     for b in r.blocks.values():
-        rows = [{"label": x.label, "formula": x.formula, "usd": x.usd, "seed": "yes" if x.seed else "no",
+        rows = [{"label": x.label, "formula": x.formula, "usd": x.usd, "common": "yes" if x.in_common_estimate else "no",
                  "note": x.note} for x in b.lines]
         console.print(rich_table(b.title, [
             Column("label", "line"), Column("formula", "quantity × unit price"),
-            Column("usd", "$/month", human_usd, "right"), Column("seed", "seed 000 counts it"),
+            Column("usd", "$/month", human_usd, "right"), Column("common", "in common estimate"),
             Column("note", "note")], rows, {"usd": b.total_usd}))
         for n in b.notes:
-            console.print(f"  note: {n}", highlight=False)
-    nat, seed, ep = r.blocks["nat"], r.blocks["seed"], r.blocks["endpoints"]
+            console.print(text(f"  note: {n}"), highlight=False, markup=False)
+    nat, common, ep = r.blocks["nat"], r.blocks["common-estimate"], r.blocks["endpoints"]
     s = r.savings
     console.print(f"[bold]Savings of (c) against (a)[/]: {_saving(s['endpoints_vs_nat_data'])} if the NAT stays for "
                   f"other traffic, {_saving(s['endpoints_vs_nat_removed'])} if it can go; the S3 gateway endpoint "
                   f"alone (d): {_saving(s['s3_only_vs_nat_data'])}.", highlight=False)
     if label == "given":
-        _print_seed(nat, seed, ep)
+        _print_common_estimate(nat, common, ep)
     console.print("[bold]Break-even[/]", highlight=False)
     for be in r.break_even:
         gb_text = "never" if be.gb_per_month is None else f"{be.gb_per_month:,.2f} GB/month"
-        console.print(f"  {be.meaning}: {gb_text}  ({be.formula})", highlight=False)
+        console.print(text(f"  {be.meaning}: {gb_text}  ({be.formula})"), highlight=False, markup=False)
     console.print()
 
 
@@ -205,31 +228,36 @@ def _saving(x: float) -> str:
     return f"{human_usd(x)}/month" if x >= 0 else f"none (it costs {human_usd(-x)}/month more)"
 
 
-def _print_seed(nat: Any, seed: Any, ep: Any) -> None:
+def _print_common_estimate(nat: Any, common: Any, ep: Any) -> None:
     console = stdout_console()
-    console.print("[bold]Against seed 000[/] (\"NAT ≈ $1,800, PrivateLink ≈ $400\"):", highlight=False)
-    console.print(f"  NAT: the seed counts data processing, {human_usd(nat.seed_usd)}; it leaves out gateway hours "
+    console.print("[bold]Against the common estimate[/] (\"NAT ≈ $1,800, PrivateLink ≈ $400\"):", highlight=False)
+    console.print(f"  NAT: the estimate counts data processing, {human_usd(nat.common_estimate_usd)}; it leaves out "
+                  f"gateway hours "
                   f"and the public IPv4 address, {human_usd(nat.left_out_usd)}: {human_usd(nat.total_usd)}.",
                   highlight=False)
-    data, fixed = seed.lines[0], seed.lines[1]
-    console.print(f"  PrivateLink: the seed puts every byte through one interface endpoint, {human_usd(data.usd)} "
-                  f"+ {human_usd(fixed.usd)} fixed = {human_usd(seed.total_usd)}. Pulls need two ECR endpoints and "
+    data, fixed = common.lines[0], common.lines[1]
+    console.print(f"  PrivateLink: the estimate puts every byte through one interface endpoint, {human_usd(data.usd)} "
+                  f"+ {human_usd(fixed.usd)} fixed = {human_usd(common.total_usd)}. Pulls need two ECR endpoints and "
                   f"the layers come from S3 through the free gateway endpoint: the correct set-up costs "
                   f"{human_usd(ep.total_usd)}.", highlight=False)
 
 
 # -- fix / undo ------------------------------------------------------------------------------------------------
 
+def fix_plan_result(plan: Any) -> Result:
+    return Result("network-fix-plan", [a.as_dict() for a in plan.actions],
+                  {"vpc_id": plan.vpc_id, "account": plan.account, "region": plan.region,
+                   "actions": len(plan.actions)}, data=plan)
+
+
 def print_fix_plan_json(plan: Any) -> None:
-    dump_json(envelope("network-fix-plan", None, [a.as_dict() for a in plan.actions],
-                       {"vpc_id": plan.vpc_id, "account": plan.account, "region": plan.region,
-                        "actions": len(plan.actions)}, []))
+    render(fix_plan_result(plan), "json")
 
 
 def print_fix_plan(plan: Any, *, to_stderr: bool) -> None:
     console = stderr_console() if to_stderr else stdout_console()
     if plan.empty:
-        console.print(f"{plan.vpc_id}: nothing to fix; it has what image pulls need.", highlight=False)
+        console.print(text(f"{plan.vpc_id}: nothing to fix; it has what image pulls need."), highlight=False, markup=False)
         return
     console.print(rich_table(f"Plan for {plan.vpc_id}" + (f" ({plan.vpc_name})" if plan.vpc_name else "")
                              + f" · {plan.region}", [Column("n", "#", str, "right"), Column("action", "action"),
@@ -237,28 +265,38 @@ def print_fix_plan(plan: Any, *, to_stderr: bool) -> None:
                              [{"n": i + 1, **a.as_dict()} for i, a in enumerate(plan.actions)]))
 
 
+def results_result(results: list[Any], kind: str, totals: dict[str, Any]) -> Result:
+    """What `network fix --apply` / `undo --apply` did, step by step."""
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return Result(kind, [dataclasses.asdict(r) for r in results], {**totals, "by_status": counts},
+                  shape="network-steps")
+
+
 def print_results(results: list[Any], kind: str, totals: dict[str, Any], *, as_json: bool) -> None:
-    rows = [dataclasses.asdict(r) for r in results]
-    if as_json:
-        counts: dict[str, int] = {}
-        for r in results:
-            counts[r.status] = counts.get(r.status, 0) + 1
-        dump_json(envelope(kind, None, rows, {**totals, "by_status": counts}, []))
-        return
+    render(results_result(results, kind, totals), "json" if as_json else "table")
+
+
+def _results_table(res: Result) -> None:
     stdout_console().print(rich_table("Result", [Column("action", "action"), Column("status", "status"),
                                                  Column("resource_id", "resource"), Column("description", "what"),
-                                                 Column("detail", "detail")], rows))
+                                                 Column("detail", "detail")], res.items))
+
+
+def undo_plan_result(vpc: str, steps: list[Any]) -> Result:
+    return Result("network-undo-plan", [s.as_dict() for s in steps], {"vpc_id": vpc, "steps": len(steps)},
+                  data=(vpc, steps))
 
 
 def print_undo_plan_json(vpc: str, steps: list[Any]) -> None:
-    dump_json(envelope("network-undo-plan", None, [s.as_dict() for s in steps], {"vpc_id": vpc, "steps": len(steps)},
-                       []))
+    render(undo_plan_result(vpc, steps), "json")
 
 
 def print_undo_plan(vpc: str, steps: list[Any], *, to_stderr: bool) -> None:
     console = stderr_console() if to_stderr else stdout_console()
     if not steps:
-        console.print(f"{vpc}: nothing ecrwise created or changed here.", highlight=False)
+        console.print(text(f"{vpc}: nothing ecrwise created or changed here."), highlight=False, markup=False)
         return
     console.print(rich_table(f"Undo plan for {vpc}", [Column("n", "#", str, "right"), Column("kind", "step"),
                                                       Column("description", "what")],
@@ -284,3 +322,33 @@ def print_alarms(rows: list[dict[str, Any]], apply: bool) -> None:
         Column("median_daily_bytes", "median/day", human_bytes, "right"),
         Column("threshold_bytes_per_hour", "threshold/hour", human_bytes, "right"),
         Column("formula", "how")], rows))
+
+
+def alarms_result(rows: list[dict[str, Any]], apply: bool, snapshot: dict[str, Any] | None) -> Result:
+    return Result("network-alarms", rows, {"alarms": len(rows), "applied": apply}, [], snapshot,
+                  options={"apply": apply})
+
+
+def _cost_lines(res: Result) -> None:
+    for label, r in res.data:
+        print_cost(label, r)
+
+
+view(View("network", table=_audit_table, csv_columns=tuple(FINDINGS_CSV_COLUMNS),
+          csv_rows=lambda res: _audit_csv_rows(res.data[1])))
+view(View("network-cost", table=_cost_lines, csv_columns=tuple(COST_CSV_COLUMNS),
+          csv_rows=lambda res: [{"scope": label, "block": b.key, **line.as_dict()} for label, r in res.data
+                                for b in r.blocks.values() for line in b.lines]))
+# The plan printed before templates are written: Terraform / CloudFormation put it on stderr (stdout stays free).
+view(View("network-fix-plan", table=lambda res: print_fix_plan(res.data, to_stderr=False),
+          extra={"terraform": lambda res: print_fix_plan(res.data, to_stderr=True),
+                 "cloudformation": lambda res: print_fix_plan(res.data, to_stderr=True)}))
+# Steps and alarms print after --apply acted: every format --format offers works, so none fails afterwards.
+view(View("network-steps", table=_results_table,
+          csv_columns=("action", "status", "resource_id", "description", "detail")))
+view(View("network-alarms", table=lambda res: print_alarms(res.items, res.options["apply"]),
+          csv_columns=("alarm", "nat_gateway_id", "vpc_id", "status", "median_daily_bytes", "threshold_bytes_per_hour",
+                       "formula")))
+view(View("network-undo-plan", table=lambda res: print_undo_plan(*res.data, to_stderr=False),
+          csv_columns=("kind", "description"),
+          extra={"_table-stderr": lambda res: print_undo_plan(*res.data, to_stderr=True)}))

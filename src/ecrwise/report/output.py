@@ -12,10 +12,16 @@ from rich.console import Console
 from rich.table import Table
 
 from ecrwise import __version__
+from ecrwise.analysis.checks import SEVERITIES
 from ecrwise.pricing.money import usd  # noqa: F401  (re-exported for renderers)
+from ecrwise.report import sanitize
 from ecrwise.timefmt import iso
 
 FORMATS = ("table", "json", "csv")
+# The one severity order is `analysis.checks.SEVERITIES` (least severe first); renderers list the worst first.
+MOST_SEVERE_FIRST = tuple(reversed(SEVERITIES))
+SEVERITY_RANK = {s: i for i, s in enumerate(MOST_SEVERE_FIRST)}  # critical 0 … info 4
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
 def envelope(kind: str, snapshot: dict[str, Any] | None, items: list[dict[str, Any]], totals: dict[str, Any],
@@ -42,10 +48,25 @@ def dump_json(doc: Any, out: Any = None) -> None:
 
 def dump_csv(rows: Iterable[dict[str, Any]], columns: list[str], out: Any = None) -> None:
     out = out or sys.stdout
-    w = csv.writer(out, lineterminator="\n")
+    w = csv_writer(out)
     w.writerow(columns)
     for row in rows:
         w.writerow(["" if row.get(c) is None else _csv_value(row.get(c)) for c in columns])
+
+
+class _SafeWriter:
+    """csv.writer whose every cell passes the sanitiser (control characters, formula prefixes)."""
+
+    def __init__(self, out: Any) -> None:
+        self._w = csv.writer(out, lineterminator="\n")
+
+    def writerow(self, row: Iterable[Any]) -> None:
+        self._w.writerow([sanitize.csv_cell(v) for v in row])
+
+
+def csv_writer(out: Any = None) -> _SafeWriter:
+    """The one CSV writer renderers use."""
+    return _SafeWriter(out or sys.stdout)
 
 
 def _csv_value(v: Any) -> Any:
@@ -84,19 +105,28 @@ class Column:
     header: str
     fmt: Callable[[Any], str] = str
     justify: str = "left"
+    style: Callable[[Any], str] | None = None  # a Rich style per value (cells are never parsed as markup)
 
 
 def rich_table(title: str | None, columns: list[Column], rows: list[dict[str, Any]],
                footer: dict[str, Any] | None = None) -> Table:
-    table = Table(title=title, show_footer=footer is not None, header_style="bold", title_justify="left")
+    # Titles and cells carry AWS text: titles are escaped markup, cells `Text`, so nothing in them is markup.
+    table = Table(title=None if title is None else sanitize.title(title), show_footer=footer is not None,
+                  header_style="bold", title_justify="left")
     for c in columns:
         foot = c.fmt(footer[c.key]) if footer and c.key in footer and footer[c.key] is not None else ""
         if footer and c is columns[0] and c.key not in footer:
             foot = "total"
-        table.add_column(c.header, justify=c.justify, footer=foot)  # type: ignore[arg-type]
+        table.add_column(c.header, justify=c.justify, footer=sanitize.rich_text(foot))  # type: ignore[arg-type]
     for row in rows:
-        table.add_row(*[c.fmt(row.get(c.key)) if row.get(c.key) is not None else "-" for c in columns])
+        table.add_row(*[_cell(c, row.get(c.key)) for c in columns])
     return table
+
+
+def _cell(c: Column, value: Any) -> Any:
+    if value is None:
+        return sanitize.rich_text("-")
+    return sanitize.rich_text(c.fmt(value), c.style(value) if c.style else "")
 
 
 def stdout_console() -> Console:
@@ -112,8 +142,18 @@ def wide_console() -> Console:
     return Console(soft_wrap=False, width=None if sys.stdout.isatty() else max(Console().width, 200))
 
 
-def print_warnings(warnings: list[str]) -> None:
-    """The first 20 warnings on stderr (JSON output carries them all)."""
-    err = stderr_console()
-    for w in warnings[:20]:
-        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+def warning_text(w: str) -> Any:
+    """`warning: …` in yellow; the message (AWS error text, names) is sanitised and never markup."""
+    from rich.text import Text
+
+    return Text.assemble(("warning:", "yellow"), " ", sanitize.text(w))
+
+
+def print_warnings(warnings: list[str], *, limit: int | None = 20, say_more: bool = False,
+                   console: Console | None = None) -> None:
+    """The first `limit` warnings on stderr (JSON output carries them all); `say_more` counts the rest."""
+    err = console or stderr_console()
+    for w in warnings[:limit]:
+        err.print(warning_text(w), highlight=False)
+    if say_more and limit is not None and len(warnings) > limit:
+        err.print(warning_text(f"… and {len(warnings) - limit} more (see --format json)"), highlight=False)

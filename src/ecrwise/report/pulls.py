@@ -7,6 +7,8 @@ from typing import Any
 
 from ecrwise.report.output import (Column, dump_csv, human_bytes, human_usd, iso, print_warnings, rich_table,
                                    stdout_console, usd, wide_console)
+from ecrwise.report.render import Result, View, view
+from ecrwise.report.sanitize import styled, text
 
 CSV_COLUMNS = ["account", "region", "cluster", "service", "launch_type", "desired_count", "images",
                "task_starts_per_day", "starts_evidence", "crash_loop", "reasons", "bytes_per_start",
@@ -133,12 +135,13 @@ def print_table(report: Any, items: list[dict[str, Any]], title: str, warnings: 
     for i in items:
         if i["crash_loop"]:
             reasons = "; ".join(f"{r['reason']} ×{r['count']}" for r in i["reasons"][:3]) or "no stop reasons recorded"
-            console.print(f"[bold]{i['cluster']}/{i['service']}[/] crash-loops: {i['task_starts_per_day']:,.0f} starts/day "
-                          f"for {i['desired_count']} desired ({i['starts_evidence']}); {reasons}", highlight=False)
+            console.print(styled((f"{i['cluster']}/{i['service']}", "bold"),
+                                 f" crash-loops: {i['task_starts_per_day']:,.0f} starts/day for "
+                                 f"{i['desired_count']} desired ({i['starts_evidence']}); {reasons}"), highlight=False)
             for f in i["fixes"]:
                 saving = "-" if f["monthly_savings_usd"] is None else human_usd(f["monthly_savings_usd"])
-                console.print(f"  · {f['fix']} ({saving}/month): {f['detail']}"
-                              + (f" → {f['command']}" if f["command"] else ""), highlight=False)
+                console.print(text(f"  · {f['fix']} ({saving}/month): {f['detail']}"
+                                     + (f" → {f['command']}" if f["command"] else "")), highlight=False, markup=False)
     repos = [r for r in t["repositories"]][:10]
     if repos:
         console.print(rich_table("Pulls no ECS service explains (RepositoryPullCount, last 7 days; top 10)",
@@ -148,3 +151,22 @@ def print_table(report: Any, items: list[dict[str, Any]], title: str, warnings: 
                   f"${t['monthly_savings_usd']:,.2f}/month · `--format json` has every figure's arithmetic",
                   highlight=False)
     print_warnings(warnings)
+
+
+# -- the renderer layer's views -------------------------------------------------------------------------------
+
+def services_result(report: Any, items: list[dict[str, Any]], snapshot: dict[str, Any], warnings: list[str],
+                    title: str) -> Result:
+    return Result("pulls", items, report_totals(report), warnings, snapshot, title, data=report)
+
+
+def repositories_result(report: Any, snapshot: dict[str, Any], warnings: list[str], title: str) -> Result:
+    return Result("pulls-repositories", [repository_item(r) for r in report.repositories], report_totals(report),
+                  warnings, snapshot, title)
+
+
+view(View("pulls", table=lambda res: print_table(res.data, res.items, res.title or "", res.warnings),
+          csv_columns=tuple(CSV_COLUMNS), csv_rows=lambda res: [_flat(i) for i in res.items]))
+view(View("pulls-repositories", table=lambda res: print_repository_table(res.items, res.title or "", res.warnings),
+          csv_columns=tuple(REPO_CSV_COLUMNS),
+          csv_rows=lambda res: [dict(i, services=" ".join(i["services"])) for i in res.items]))

@@ -1,13 +1,13 @@
 """Rendering the repository inventory: JSON, CSV, table, and the playbook's classic CSV."""
 from __future__ import annotations
 
-import csv
 import sys
 from typing import Any
 
 from ecrwise.analysis.inventory import Inventory, RepoRow
-from ecrwise.report.output import (Column, dump_csv, human_bytes, human_time, human_usd, iso, rich_table,
+from ecrwise.report.output import (Column, csv_writer, dump_csv, human_bytes, human_time, human_usd, iso, rich_table,
                                    stdout_console, usd)
+from ecrwise.report.render import Result, View, view
 
 CSV_COLUMNS = ["account", "region", "repository", "images", "tagged_images", "untagged_images", "stored_bytes",
                "naive_bytes", "monthly_cost_usd", "last_pushed_at", "last_pulled_at", "pulls_30d",
@@ -35,6 +35,20 @@ def totals(inv: Inventory) -> dict[str, Any]:
         "median_monthly_cost_usd": usd(t["median_monthly_cost"]),
         "repositories_above_median": len(t["above_median"]), "above_median": t["above_median"],
     }
+
+
+def result(inv: Inventory, rows: list[RepoRow], snapshot: dict[str, Any], warnings: list[str],
+           title: str | None) -> Result:
+    """The `repos` result: one item per repository row (sorted, cut to --top by the caller)."""
+    return Result("repos", [item(r) for r in rows], totals(inv), warnings, snapshot, title, data=(inv, rows))
+
+
+def _table(res: Result) -> None:
+    inv, rows = res.data
+    print_table(inv, rows, res.title)
+    from ecrwise.report.output import print_warnings
+
+    print_warnings(res.warnings, say_more=True)
 
 
 def print_table(inv: Inventory, rows: list[RepoRow], title: str | None = None) -> None:
@@ -78,10 +92,13 @@ def playbook_cost(x: float) -> str:
 def print_playbook(rows: list[RepoRow]) -> None:
     """`Repositories,Size,Expected Cost`, as the FinOps playbook's script prints it: size in MB (2^20
     bytes, truncated), cost in USD. The figures are the billed (distinct-layer) ones."""
-    w = csv.writer(sys.stdout, lineterminator="\n")
+    w = csv_writer(sys.stdout)
     w.writerow(["Repositories", "Size", "Expected Cost"])
     for r in rows:
         w.writerow([r.repository, f"{r.stored_bytes // 2**20} MB", playbook_cost(r.monthly_cost)])
 
 
-__all__ = ["item", "totals", "print_table", "print_csv", "print_playbook", "human_time"]
+view(View("repos", table=_table, csv_columns=tuple(CSV_COLUMNS),
+          extra={"playbook": lambda res: print_playbook(res.data[1])}))
+
+__all__ = ["result", "item", "totals", "print_table", "print_csv", "print_playbook", "human_time"]

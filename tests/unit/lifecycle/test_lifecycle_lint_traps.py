@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 
 from ecrwise.cli.lifecycle import app
 from ecrwise.lifecycle.engine import evaluate, tags_match
-from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.lifecycle.policy import ARCHIVE_MIN_DAYS, Policy, Rule, count_all_vs_any, errors_only, lint, parse_policy
 from ecrwise.records.ecr import Image, ImageLayer, Repository
 from ecrwise.store import Store
