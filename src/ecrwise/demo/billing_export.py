@@ -16,7 +16,7 @@ from __future__ import annotations
 import calendar
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -313,3 +313,24 @@ def demo_usage(period: str = "2026-11") -> BillingUsage:
         credits_usd={a: 1.25},
         tax_usd={a: 0.8},
     )
+
+
+def cost_explorer_result(daily: dict[str, list[float | None]], start: date, *,
+                         next_token: str | None = None) -> dict:
+    """One `GetCostAndUsage` response page (DAILY, grouped by USAGE_TYPE) in the documented shape
+    (https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_GetCostAndUsage.html), for the
+    stand-in's configurable results: `daily` maps a usage type to its cost per day (None: no group that day)."""
+    n = max(len(v) for v in daily.values())
+    results = []
+    for i in range(n):
+        d = start + timedelta(days=i)
+        groups = [{"Keys": [ut], "Metrics": {"UnblendedCost": {"Amount": f"{costs[i]:.10f}", "Unit": "USD"},
+                                             "UsageQuantity": {"Amount": f"{costs[i] * 10:.10f}", "Unit": "N/A"}}}
+                  for ut, costs in daily.items() if i < len(costs) and costs[i] is not None]
+        results.append({"TimePeriod": {"Start": d.isoformat(), "End": (d + timedelta(days=1)).isoformat()},
+                        "Total": {}, "Groups": groups, "Estimated": i == n - 1})
+    doc: dict = {"ResultsByTime": results, "GroupDefinitions": [{"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
+                 "DimensionValueAttributes": []}
+    if next_token:
+        doc["NextPageToken"] = next_token
+    return doc
