@@ -67,6 +67,13 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(schema.IMPORTS_DDL)
 
 
+def require_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """For readers (a read-only store cannot create tables): a clear error when nothing was imported yet."""
+    n = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'billing_line_items'").fetchone()[0]
+    if not n:
+        raise UserError("the store has no billing data: run `ecrwise billing import PATH` first")
+
+
 def _is_data_file(p: Path) -> bool:
     return p.is_file() and p.name.lower().endswith(DATA_SUFFIXES)
 
@@ -258,7 +265,7 @@ def import_export(con: duckdb.DuckDBPyConnection, path: Path | str, *,
 
 
 def imported_periods(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    ensure_tables(con)
+    require_tables(con)
     rows = con.execute("SELECT billing_period, source_format, rows_kept, imported_at FROM billing_imports "
                        "ORDER BY billing_period").fetchall()
     return [{"billing_period": p, "source_format": f, "rows_kept": n, "imported_at": t} for p, f, n, t in rows]

@@ -23,7 +23,7 @@ from typing import Any, Iterable
 
 import duckdb
 
-from ecrwise.billing.importer import ensure_tables
+from ecrwise.billing.importer import require_tables
 from ecrwise.errors import UserError
 from ecrwise.pricing.book import GIB, PriceBook
 from ecrwise.pricing.money import usd as round_usd
@@ -116,7 +116,7 @@ def period_hours(period: str) -> int:
 
 
 def billing_periods(con: duckdb.DuckDBPyConnection) -> list[str]:
-    ensure_tables(con)
+    require_tables(con)
     return [r[0] for r in con.execute("SELECT DISTINCT billing_period FROM billing_line_items ORDER BY 1").fetchall()]
 
 
