@@ -34,14 +34,20 @@ def imported(tmp_path: Path, fmt: str, ff: str, u: BillingUsage | None = None) -
     return con
 
 
+@pytest.fixture(scope="module")
+def answers(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The demo month reconciled from each of the four forms, once for the module."""
+    u, tmp = demo_usage(), tmp_path_factory.mktemp("exports")
+    return {(fmt, ff): reconcile(imported(tmp, fmt, ff, u), BOOK, **estimates(u)) for fmt, ff in FORMS}
+
+
 def by_resource(rec):
     return {(r.kind, r.resource): r for r in rec.rows}
 
 
 @pytest.mark.parametrize("fmt,ff", FORMS)
-def test_known_answer(tmp_path: Path, fmt: str, ff: str) -> None:
-    u = demo_usage()
-    rec = reconcile(imported(tmp_path, fmt, ff, u), BOOK, **estimates(u))
+def test_known_answer(answers: dict, fmt: str, ff: str) -> None:
+    rec = answers[(fmt, ff)]
     rows = by_resource(rec)
     assert rec.billing_period == "2026-11"
     # Where the data agree, billed storage is within 1 % of the estimate (free tier counts as usage).
@@ -73,18 +79,15 @@ def test_known_answer(tmp_path: Path, fmt: str, ff: str) -> None:
     assert rows[("ecr_storage", "ml/trainer")].extra == {"free_tier_gb_months": 0.5}
 
 
-def test_cur_and_focus_give_the_same_answers(tmp_path: Path) -> None:
-    u = demo_usage()
-    answers = []
-    for fmt, ff in FORMS:
-        rec = reconcile(imported(tmp_path, fmt, ff, u), BOOK, **estimates(u))
-        answers.append(([r.as_dict() for r in rec.rows], rec.adjustments, rec.usage_by_category, rec.totals()))
-    for other in answers[1:]:
-        assert other[0] == answers[0][0]
-        assert other[2:] == answers[0][2:]
+def test_cur_and_focus_give_the_same_answers(answers: dict) -> None:
+    got = [([r.as_dict() for r in rec.rows], rec.adjustments, rec.usage_by_category, rec.totals())
+           for rec in (answers[f] for f in FORMS)]
+    for other in got[1:]:
+        assert other[0] == got[0][0]
+        assert other[2:] == got[0][2:]
         # FOCUS leaves ConsumedQuantity null on credit/tax lines where CUR writes 0.
         strip = [{k: v for k, v in a.items() if k != "usage_amount"} for a in other[1]]
-        assert strip == [{k: v for k, v in a.items() if k != "usage_amount"} for a in answers[0][1]]
+        assert strip == [{k: v for k, v in a.items() if k != "usage_amount"} for a in got[0][1]]
 
 
 def test_only_relevant_lines_kept(tmp_path: Path) -> None:

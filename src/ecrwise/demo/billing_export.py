@@ -97,76 +97,67 @@ def _ut(region: str, family: str, *, prefix_everywhere: bool = True) -> str:
     return f"{code}-{family}"
 
 
-def _split(total: float, days: int) -> list[float]:
-    """`total` over `days` days; the last day takes the rounding so the sum is exact."""
-    each = total / days
-    parts = [each] * (days - 1)
-    return parts + [total - sum(parts)]
-
-
-def line_items(u: BillingUsage, book: PriceBook) -> list[tuple]:
-    """The neutral rows (one per day, resource and usage type) both forms are written from."""
+def line_specs(u: BillingUsage, book: PriceBook) -> list[tuple]:
+    """One spec per resource and usage type: (…, total amount, unit, rate, …, days). SQL spreads each over
+    `days` daily line items (the last day takes the rounding); days 0 means one line over the whole period."""
     rows: list[tuple] = []
-    start, days = u.start, u.days
-    end = start + timedelta(days=days)
+    days = u.days
 
     def add(account: str, line_type: str, service: str, usage_type: str, op: str, region: str, rid: str,
-            amounts: list[float], unit: str, rate: float, desc: str, family: str) -> None:
-        for i, amount in enumerate(amounts):
-            d0 = start + timedelta(days=i)
-            rows.append((start, end, u.payer_account, account, line_type, service, usage_type, op, region, rid,
-                         d0, d0 + timedelta(days=1), amount, unit, rate, amount * rate, desc, family))
+            total: float, unit: str, rate: float, desc: str, family: str, ndays: int | None = None) -> None:
+        rows.append((account, line_type, service, usage_type, op, region, rid, total, unit, rate, 0.0, desc,
+                     family, days if ndays is None else ndays))
 
     for r in u.repos:
         price = book.price(r.region, "ecr_storage_gb_month").usd
         gbm = r.bytes_billed / GIB
         free = min(u.free_tier_gb_months.get(r.account, 0.0), gbm) if r is _first_repo(u, r.account) else 0.0
         add(r.account, "Usage", "AmazonECR", _ut(r.region, "TimedStorage-ByteHrs"), "PutImage", r.region,
-            f"arn:aws:ecr:{r.region}:{r.account}:repository/{r.repository}", _split(gbm - free, days), "GB-Mo",
+            f"arn:aws:ecr:{r.region}:{r.account}:repository/{r.repository}", gbm - free, "GB-Mo",
             price, f"${price} per GB-month of data storage", "Storage")
         if free:
             add(r.account, "Usage", "AmazonECR", _ut(r.region, "TimedStorage-ByteHrs"), "PutImage", r.region,
-                f"arn:aws:ecr:{r.region}:{r.account}:repository/{r.repository}", [free], "GB-Mo", 0.0,
-                "$0.00 per GB-month of data storage under the monthly free tier", "Storage")
+                f"arn:aws:ecr:{r.region}:{r.account}:repository/{r.repository}", free, "GB-Mo", 0.0,
+                "$0.00 per GB-month of data storage under the monthly free tier", "Storage", ndays=1)
     for n in u.nats:
         rid = f"arn:aws:ec2:{n.region}:{n.account}:natgateway/{n.nat_gateway_id}"
         hours = u.hours if n.hours is None else n.hours
         add(n.account, "Usage", "AmazonEC2", _ut(n.region, "NatGateway-Hours", prefix_everywhere=False),
-            "NatGateway", n.region, rid, _split(hours, days), "Hrs", book.price(n.region, "nat_gateway_hour").usd,
+            "NatGateway", n.region, rid, hours, "Hrs", book.price(n.region, "nat_gateway_hour").usd,
             "per NAT Gateway Hour", "NAT Gateway")
         add(n.account, "Usage", "AmazonEC2", _ut(n.region, "NatGateway-Bytes", prefix_everywhere=False),
-            "NatGateway", n.region, rid, _split((n.pull_bytes + n.other_bytes) / GIB, days), "GB",
+            "NatGateway", n.region, rid, (n.pull_bytes + n.other_bytes) / GIB, "GB",
             book.price(n.region, "nat_gateway_gb").usd, "per GB data processed by NAT Gateways", "NAT Gateway")
     for e in u.endpoints:
         rid = f"arn:aws:ec2:{e.region}:{e.account}:vpc-endpoint/{e.vpc_endpoint_id}"
         hours = (u.hours if e.hours is None else e.hours) * e.az_count
         add(e.account, "Usage", "AmazonVPC", _ut(e.region, "VpcEndpoint-Hours"), "VpcEndpoint", e.region, rid,
-            _split(hours, days), "Hrs", book.price(e.region, "vpc_interface_endpoint_az_hour").usd,
+            hours, "Hrs", book.price(e.region, "vpc_interface_endpoint_az_hour").usd,
             "per VPC Endpoint Hour", "VpcEndpoint")
         add(e.account, "Usage", "AmazonVPC", _ut(e.region, "VpcEndpoint-Bytes"), "VpcEndpoint", e.region, rid,
-            _split(e.bytes / GIB, days), "GB", book.price(e.region, "vpc_interface_endpoint_gb").usd,
+            e.bytes / GIB, "GB", book.price(e.region, "vpc_interface_endpoint_gb").usd,
             "per GB Data Processed by the VPC endpoint", "VpcEndpoint")
     for account, region, count in u.public_ipv4:
         add(account, "Usage", "AmazonVPC", _ut(region, "PublicIPv4:InUseAddress"), "AssociateAddressVPC", region,
-            f"arn:aws:ec2:{region}:{account}:ipv4pool-ec2", _split(count * u.hours, days), "Hrs",
+            f"arn:aws:ec2:{region}:{account}:ipv4pool-ec2", float(count * u.hours), "Hrs",
             book.price(region, "public_ipv4_hour").usd, "per In-use public IPv4 address per hour", "VPC")
     for account, region, nbytes in u.s3_bytes:
         add(account, "Usage", "AmazonS3", _ut(region, "TimedStorage-ByteHrs"), "StandardStorage", region,
-            f"demo-{account}-artifacts", _split(nbytes / GIB, days), "GB-Mo", 0.023,
+            f"demo-{account}-artifacts", nbytes / GIB, "GB-Mo", 0.023,
             "$0.023 per GB - first 50 TB / month of storage used", "Storage")
-    accounts = sorted({r[3] for r in rows})
+    accounts = sorted({r[0] for r in rows})
     # Noise the importer must drop: instance hours, and S3 of an account with nothing ecrwise reconciles.
     if accounts:
         add(accounts[0], "Usage", "AmazonEC2", "BoxUsage:m5.large", "RunInstances", "us-east-1",
-            "i-0demo0000000000001", _split(float(u.hours), days), "Hrs", 0.096, "m5.large Linux", "Compute Instance")
+            "i-0demo0000000000001", float(u.hours), "Hrs", 0.096, "m5.large Linux", "Compute Instance")
         add("999999999999", "Usage", "AmazonS3", "TimedStorage-ByteHrs", "StandardStorage", "us-east-1",
-            "unrelated-bucket", _split(50.0, days), "GB-Mo", 0.023, "S3 storage", "Storage")
+            "unrelated-bucket", 50.0, "GB-Mo", 0.023, "S3 storage", "Storage")
     for account, usd in sorted(u.credits_usd.items()):
-        rows.append((start, end, u.payer_account, account, "Credit", "AmazonECR", "", "", "", "", start, end,
-                     0.0, "", 0.0, -abs(usd), "AWS Promotional Credit", ""))
+        rows.append((account, "Credit", "AmazonECR", "", "", "", "", 0.0, "", 0.0, -abs(usd),
+                     "AWS Promotional Credit", "", 0))
     for account, usd in sorted(u.tax_usd.items()):
-        rows.append((start, end, u.payer_account, account, "Tax", "AmazonECR", "", "", "", "", start, end,
-                     0.0, "", 0.0, usd, "Tax for product code AmazonECR", ""))
+        rows.append((account, "Tax", "AmazonECR", "", "", "", "", 0.0, "", 0.0, usd,
+                     "Tax for product code AmazonECR", "", 0))
     return rows
 
 
@@ -174,10 +165,21 @@ def _first_repo(u: BillingUsage, account: str) -> RepoUsage | None:
     return next((r for r in u.repos if r.account == account), None)
 
 
-_NEUTRAL = """CREATE TEMP TABLE gen (period_start TIMESTAMP, period_end TIMESTAMP, payer VARCHAR, account VARCHAR,
-    line_type VARCHAR, service VARCHAR, usage_type VARCHAR, operation VARCHAR, region VARCHAR, resource_id VARCHAR,
-    t0 TIMESTAMP, t1 TIMESTAMP, amount DOUBLE, unit VARCHAR, rate DOUBLE, cost DOUBLE, description VARCHAR,
-    family VARCHAR)"""
+_SPECS = """CREATE TEMP TABLE spec (account VARCHAR, line_type VARCHAR, service VARCHAR, usage_type VARCHAR,
+    operation VARCHAR, region VARCHAR, resource_id VARCHAR, total DOUBLE, unit VARCHAR, rate DOUBLE,
+    fixed_cost DOUBLE, description VARCHAR, family VARCHAR, ndays INTEGER)"""
+# Daily line items from the specs, in SQL: day i of ndays carries total/ndays, the last day the remainder.
+_NEUTRAL = """CREATE TEMP TABLE gen AS
+    WITH d AS (
+        SELECT s.*, i, CASE WHEN s.ndays = 0 THEN 0.0 WHEN i < s.ndays - 1 THEN s.total / s.ndays
+                            ELSE s.total - (s.ndays - 1) * (s.total / s.ndays) END AS amount
+        FROM spec s, range(0, greatest(s.ndays, 1)) AS r(i))
+    SELECT $start::TIMESTAMP AS period_start, $end::TIMESTAMP AS period_end, $payer AS payer, account, line_type,
+           service, usage_type, operation, region, resource_id,
+           CASE WHEN ndays = 0 THEN $start::TIMESTAMP ELSE $start::TIMESTAMP + to_days(CAST(i AS INTEGER)) END AS t0,
+           CASE WHEN ndays = 0 THEN $end::TIMESTAMP ELSE $start::TIMESTAMP + to_days(CAST(i AS INTEGER) + 1) END AS t1,
+           amount, unit, rate, CASE WHEN ndays = 0 THEN fixed_cost ELSE amount * rate END AS cost, description, family
+    FROM d"""
 
 _FOCUS_CATEGORY = "CASE line_type WHEN 'Credit' THEN 'Credit' WHEN 'Tax' THEN 'Tax' ELSE 'Usage' END"
 
@@ -273,8 +275,9 @@ def write_export(u: BillingUsage, out_dir: Path | str, *, fmt: str = schema.CUR2
     data_file = data_dir / f"{name}-00001.{ext}"
     con = duckdb.connect()
     try:
-        con.execute(_NEUTRAL)
-        con.executemany("INSERT INTO gen VALUES (" + ", ".join("?" * 18) + ")", line_items(u, book))
+        con.execute(_SPECS)
+        con.executemany("INSERT INTO spec VALUES (" + ", ".join("?" * 14) + ")", line_specs(u, book))
+        con.execute(_NEUTRAL, {"start": u.start, "end": u.start + timedelta(days=u.days), "payer": u.payer_account})
         options = "FORMAT parquet, COMPRESSION snappy" if file_format == "parquet" else "HEADER, COMPRESSION gzip"
         target = str(data_file).replace("'", "''")
         con.execute(f"COPY ({select_sql(fmt, file_format == 'csv')}) TO '{target}' ({options})")
