@@ -48,3 +48,26 @@ def test_fetch_through_the_paginator(stub_env) -> None:
     nat_query = next(r for r in stub.requests if r["ServiceCode"] == "AmazonEC2")
     assert {"Type": "TERM_MATCH", "Field": "productFamily", "Value": "NAT Gateway"} in nat_query["Filters"]
     assert {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "eu-central-1"} in nat_query["Filters"]
+
+
+def test_prices_update_writes_a_loadable_price_file(aws: str, stub_env, tmp_path) -> None:
+    """The command end to end: STS from the moto stand-in, GetProducts from the stub (AWS_ENDPOINT_URL_PRICING
+    wins over AWS_ENDPOINT_URL for that service only)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from ecrwise.cli.prices import app
+    from ecrwise.pricing.book import load_price_book
+
+    stub_env([product("eu-west-1", "nat_gateway_gb", 0.05), product("eu-west-1", "fargate_gb_hour", 0.0049)])
+    out = tmp_path / "prices.json"
+    res = CliRunner().invoke(app, ["update", "--region", "eu-west-1", "-o", str(out), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["kind"] == "prices-update" and doc["totals"]["prices"] == 2
+    assert {i["item"]: i["effective_date"] for i in doc["items"]} == {"nat_gateway_gb": "2026-11-01T00:00:00Z",
+                                                                      "fargate_gb_hour": "2026-11-01T00:00:00Z"}
+    book = load_price_book(out)
+    assert book.price("eu-west-1", "nat_gateway_gb").usd == 0.05
+    assert book.price("eu-west-1", "nat_gateway_hour") == load_price_book().price("eu-west-1", "nat_gateway_hour")

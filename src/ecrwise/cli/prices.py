@@ -15,6 +15,11 @@ from ecrwise.report.output import Column, dump_json, envelope, print_warnings, r
 app = typer.Typer(help="Price book maintenance.", no_args_is_help=True)
 
 
+@app.callback()
+def _group() -> None:
+    """Price book maintenance (a group, so `prices update` keeps its name as more subcommands come)."""
+
+
 @app.command()
 def update(
     region: List[str] = typer.Option([], "--region", "-r", help="Region to price (repeatable; default: every "
