@@ -144,3 +144,14 @@ def trends(daily: Iterable[DailyCost], *, k: float = DEFAULT_K, window: int = DE
         anomalies = [Anomaly(s.day, ut, s.processed / MICRO, s.median / MICRO, s.ratio) for s in spikes]
         out.append(UsageTypeTrend(ut, cat, series, anomalies))
     return out
+
+
+def link_events(anomalies: Iterable[Anomaly], events: Iterable[tuple[date, str]], *,
+                days: int = 0) -> dict[tuple[date, str], list[str]]:
+    """For each anomaly (day, usage type): the labels of events (a crash-loop or NAT-spike finding, an apply)
+    within `days` days of it, so a bill spike points at its likely cause."""
+    evs = sorted(events)
+    out: dict[tuple[date, str], list[str]] = {}
+    for a in anomalies:
+        out[(a.day, a.usage_type)] = [label for d, label in evs if abs((d - a.day).days) <= days]
+    return out

@@ -297,6 +297,26 @@ def write_export(u: BillingUsage, out_dir: Path | str, *, fmt: str = schema.CUR2
     return path
 
 
+def usage_with_gaps(period: str, payer_account: str, repos: list[RepoUsage], nats: list[NatUsage],
+                    endpoints: list[EndpointUsage] | None = None, *, overbill_bytes: int = 2 * GIB,
+                    stray_nat_bytes: int = 40 * GIB) -> BillingUsage:
+    """A month billed from known usage (e.g. the demo estate's snapshot figures) with the two deliberate gaps:
+    the largest repository billed `overbill_bytes` more than estimated, and the busiest NAT gateway carrying
+    `stray_nat_bytes` that image pulls do not explain."""
+    repos, nats = list(repos), list(nats)
+    if repos:
+        i = max(range(len(repos)), key=lambda j: repos[j].stored_bytes)
+        r = repos[i]
+        repos[i] = RepoUsage(r.account, r.region, r.repository, r.stored_bytes, r.stored_bytes + overbill_bytes)
+    if nats:
+        i = max(range(len(nats)), key=lambda j: nats[j].pull_bytes)
+        n = nats[i]
+        nats[i] = NatUsage(n.account, n.region, n.nat_gateway_id, n.pull_bytes, n.other_bytes + stray_nat_bytes,
+                           n.hours)
+    return BillingUsage(period=period, payer_account=payer_account, repos=repos, nats=nats,
+                        endpoints=list(endpoints or []))
+
+
 def demo_usage(period: str = "2026-11") -> BillingUsage:
     """The demo estate's month with its deliberate gaps: `payments-api` billed 2 GiB more than estimated, and
     40 GiB of NAT bytes on nat-0demo00000000001 that image pulls do not explain."""
