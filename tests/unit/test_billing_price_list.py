@@ -10,7 +10,7 @@ import pytest
 from ecrwise.demo.pricing_stub import product
 from ecrwise.errors import UserError
 from ecrwise.pricing.book import load_price_book
-from ecrwise.pricing.price_list import SOURCE, parse_price_list, price_file
+from ecrwise.pricing.price_list import SOURCE, latest_price_file, parse_price_list, price_file
 
 
 def strings(*docs: dict) -> list[str]:
@@ -61,3 +61,11 @@ def test_bad_product_names_the_path() -> None:
     del doc["product"]["attributes"]
     with pytest.raises(UserError, match=r"PriceList\[1\]\.product\.attributes: Field required"):
         parse_price_list(strings(product("us-east-1", "nat_gateway_gb", 0.045), doc))
+
+
+def test_latest_price_file(tmp_path: Path) -> None:
+    assert latest_price_file(tmp_path) is None and latest_price_file(tmp_path / "nope") is None
+    for name in ("prices-2026-11-30.json", "prices-2026-12-02.json", "prices-2026-12-01.json", "prices-x.json",
+                 "other-2027-01-01.json"):
+        (tmp_path / name).write_text("{}")
+    assert latest_price_file(tmp_path) == tmp_path / "prices-2026-12-02.json"

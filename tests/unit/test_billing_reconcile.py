@@ -123,6 +123,17 @@ def test_reimport_replaces_the_period(tmp_path: Path) -> None:
         == ["2026-10", "2026-11"]
 
 
+def test_periods_from_the_data_without_the_layout(tmp_path: Path) -> None:
+    write_export(demo_usage(), tmp_path / "exp", file_format="csv")
+    flat = tmp_path / "flat.csv.gz"
+    shutil.copy(next((tmp_path / "exp").rglob("*.csv.gz")), flat)
+    con = duckdb.connect()
+    assert import_export(con, flat).periods == ["2026-11"]
+    # A re-import of the same month from the partitioned layout replaces it.
+    assert import_export(con, tmp_path / "exp").periods == ["2026-11"]
+    assert con.execute("SELECT count(*) FROM billing_imports").fetchone()[0] == 1
+
+
 def test_manifest_is_honoured(tmp_path: Path) -> None:
     manifest = write_export(demo_usage(), tmp_path / "exp")
     data = next((tmp_path / "exp").rglob("*.parquet"))

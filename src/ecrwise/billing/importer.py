@@ -16,6 +16,7 @@ DuckDB reads the local files itself (`read_parquet` / `read_csv`, compression de
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -207,6 +208,18 @@ def normalised_sql(fmt: str, reader: str, columns: list[str]) -> str:
     FROM {reader}"""
 
 
+_PARTITION = re.compile(r"BILLING_PERIOD=(\d{4}-\d{2})")
+
+
+def periods_from_paths(files: list[Path]) -> list[str] | None:
+    """The billing periods named by the delivery layout's `BILLING_PERIOD=YYYY-MM` folders, when every file
+    sits in one (AWS partitions CUR 2.0 by billing period, export delivery page); None otherwise."""
+    found = [_PARTITION.search(str(f)) for f in files]
+    if not found or not all(found):
+        return None
+    return sorted({m.group(1) for m in found if m})
+
+
 def _period_sql(fmt: str, reader: str) -> str:
     col = "bill_billing_period_start_date" if fmt == schema.CUR2 else "BillingPeriodStart"
     return f"SELECT DISTINCT strftime(CAST({col} AS TIMESTAMP), '%Y-%m') FROM {reader}"
@@ -235,7 +248,13 @@ def import_export(con: duckdb.DuckDBPyConnection, path: Path | str, *,
         con.execute(f"DROP TABLE IF EXISTS {STAGE}")
         con.execute(f"CREATE TEMP TABLE {STAGE} AS SELECT * FROM ({normalised_sql(fmt, reader, columns)}) "
                     "WHERE category IS NOT NULL")
-        periods = sorted(r[0] for r in con.execute(_period_sql(fmt, reader)).fetchall() if r[0])
+        # The periods the import replaces: from the partition folders when the layout names them (saves a
+        # second pass over a big gzip CSV), else from the data; plus any the kept rows carry.
+        named = periods_from_paths(files)
+        if named is None:
+            named = [r[0] for r in con.execute(_period_sql(fmt, reader)).fetchall() if r[0]]
+        kept = [r[0] for r in con.execute(f"SELECT DISTINCT billing_period FROM {STAGE}").fetchall() if r[0]]
+        periods = sorted(set(named) | set(kept))
     except duckdb.Error as e:
         raise UserError(f"{path}: cannot read the export: {str(e).splitlines()[0]}") from None
     context = ", ".join(f"'{c}'" for c in schema.CONTEXT_CATEGORIES)

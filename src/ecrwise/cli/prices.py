@@ -33,7 +33,7 @@ def update(
     """Fetch list prices (pricing:GetProducts) and write them as a `--price-file`."""
     from ecrwise.aws.pricing_api import fetch_price_lists
     from ecrwise.aws.session import Account, base_session, caller_account
-    from ecrwise.pricing.price_list import parse_price_list, price_file, provenance
+    from ecrwise.pricing.price_list import dated_file_name, parse_price_list, price_file, provenance
 
     regions = region or load_price_book().regions
     session = base_session(profile)
@@ -41,7 +41,7 @@ def update(
     parsed = parse_price_list([s for v in lists.values() for s in v], regions=regions)
     today = date.today()
     doc = price_file(parsed, today)
-    path = output or store_path(store).parent / f"prices-{today.isoformat()}.json"
+    path = output or store_path(store).parent / dated_file_name(today)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2) + "\n")
     load_price_book(path)  # what was written must load as a --price-file

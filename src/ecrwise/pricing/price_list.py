@@ -14,8 +14,10 @@ changes exactly those figures; each figure then names the Price List API and the
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any, Iterable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -158,3 +160,19 @@ def price_file(parsed: ParsedPrices, fetched: date) -> dict[str, Any]:
 def provenance(parsed: ParsedPrices) -> list[dict[str, Any]]:
     """Per item: the product (SKU), usage type, unit and effective date each figure came from."""
     return [p.as_dict() for _, p in sorted(parsed.points.items())]
+
+
+_DATED = re.compile(r"^prices-(\d{4}-\d{2}-\d{2})\.json$")
+
+
+def dated_file_name(fetched: date) -> str:
+    return f"prices-{fetched.isoformat()}.json"
+
+
+def latest_price_file(directory: Path) -> Path | None:
+    """The newest `prices-YYYY-MM-DD.json` in a directory (what `prices update` writes next to the store), for
+    commands to use when no --price-file is given; None when there is none."""
+    if not Path(directory).is_dir():
+        return None
+    dated = [(m.group(1), p) for p in Path(directory).iterdir() if (m := _DATED.match(p.name)) and p.is_file()]
+    return max(dated)[1] if dated else None
