@@ -150,6 +150,15 @@ def test_manifest_is_honoured(tmp_path: Path) -> None:
         find_export_files(tmp_path / "exp")
 
 
+def test_no_resource_ids_is_warned(tmp_path: Path) -> None:
+    write_export(demo_usage(), tmp_path / "exp")
+    con = duckdb.connect()
+    import_export(con, tmp_path / "exp")
+    con.execute("UPDATE billing_line_items SET resource_id = NULL, resource_name = NULL WHERE category = 'nat_bytes'")
+    rec = reconcile(con, BOOK, **estimates(demo_usage()))
+    assert any("60 line items have no resource id" in w for w in rec.warnings)
+
+
 def test_bad_input_is_a_user_error(tmp_path: Path) -> None:
     con = duckdb.connect()
     (tmp_path / "x.csv").write_text("a,b\n1,2\n")
@@ -158,6 +167,13 @@ def test_bad_input_is_a_user_error(tmp_path: Path) -> None:
     (tmp_path / "y.csv").write_text("line_item_usage_type,line_item_usage_amount\nNatGateway-Bytes,1\n")
     with pytest.raises(UserError, match="lacks column.*bill_billing_period_start_date"):
         import_export(con, tmp_path / "y.csv")
+    good = (tmp_path / "y.csv").read_text()
+    cols = ",".join(schema.CUR2_REQUIRED)
+    (tmp_path / "z.csv").write_text(cols + "\n" + ",".join("not-a-date" if c.endswith("_date") else "1"
+                                                           for c in schema.CUR2_REQUIRED) + "\n")
+    with pytest.raises(UserError, match="z.csv: cannot read the export"):
+        import_export(con, tmp_path / "z.csv")
+    assert good
     with pytest.raises(UserError, match="no such file"):
         import_export(con, tmp_path / "nope")
     with pytest.raises(UserError, match="no billing data"):

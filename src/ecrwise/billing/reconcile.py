@@ -132,7 +132,7 @@ def resolve_period(con: duckdb.DuckDBPyConnection, period: str | None) -> str:
 
 
 def _rank(rows: list[GapRow]) -> list[GapRow]:
-    return sorted(rows, key=lambda r: (-abs(r.gap_usd), r.kind, r.account, r.region, r.resource))
+    return sorted(rows, key=lambda r: (-abs(r.gap_usd), r.kind, r.account or "", r.region or "", r.resource or ""))
 
 
 def _temp(con: duckdb.DuckDBPyConnection, name: str, ddl: str, rows: list[tuple]) -> None:
@@ -281,6 +281,15 @@ def reconcile(con: duckdb.DuckDBPyConnection, book: PriceBook, *, period: str | 
     rows = (reconcile_storage(con, storage, book, p) + reconcile_nat(con, nat, book, p)
             + reconcile_endpoints(con, endpoints, book, p))
     warnings = []
+    anonymous = con.execute("""
+        SELECT count(*) FROM billing_line_items WHERE billing_period = ? AND kind IN ('usage', 'free_tier')
+        AND category IN ('ecr_storage', 'nat_bytes', 'nat_hours', 'vpce_hours', 'vpce_bytes') AND resource_id IS NULL""",
+                            [p]).fetchone()[0]
+    if anonymous:
+        # CUR 2.0 carries resource ids only when the export's table configuration has INCLUDE_RESOURCES
+        # (https://docs.aws.amazon.com/cur/latest/userguide/table-dictionary-cur2.html).
+        warnings.append(f"{anonymous} line items have no resource id, so they cannot be matched to a repository, "
+                        "NAT gateway or endpoint: create the export with resource ids included (INCLUDE_RESOURCES)")
     if not storage:
         warnings.append("no storage estimates given: every billed repository shows as unexplained")
     return Reconciliation(p, _rank(rows), adjustments(con, p, book), usage_by_category(con, p), warnings)
