@@ -44,3 +44,20 @@ def test_request_shape() -> None:
     r = request(date(2026, 11, 1), date(2026, 12, 1))
     assert r["Granularity"] == "DAILY" and r["GroupBy"] == [{"Type": "DIMENSION", "Key": "USAGE_TYPE"}]
     assert r["TimePeriod"] == {"Start": "2026-11-01", "End": "2026-12-01"}
+
+
+def test_trend_command_json(aws: str) -> None:
+    from typer.testing import CliRunner
+
+    from ecrwise.cli.billing import app
+
+    configure(aws, [page({"NatGateway-Bytes": [2.0, 2.1, 1.9, 2.0, 2.2, 2.0, 9.5],
+                          "USE1-TimedStorage-ByteHrs": [0.4] * 7}, START)])
+    res = CliRunner().invoke(app, ["trend", "--since", "2026-11-01", "--until", "2026-11-08", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["kind"] == "billing-trend" and doc["totals"]["anomaly_days"] == 1
+    nat = next(i for i in doc["items"] if i["usage_type"] == "NatGateway-Bytes")
+    assert nat["anomalies"][0]["day"] == "2026-11-07" and nat["anomalies"][0]["excess_usd"] == 7.5
+    table = CliRunner().invoke(app, ["trend", "--since", "2026-11-01", "--until", "2026-11-08"])
+    assert table.exit_code == 0 and "Anomaly days" in table.stdout
