@@ -1,10 +1,9 @@
 """The two AWS Data Exports tables ecrwise reads, and how their line items map onto one schema. Pure.
 
 Column names and types are those of AWS's data dictionaries:
-- CUR 2.0: https://docs.aws.amazon.com/cur/latest/userguide/table-dictionary-cur2.html (bill, identity,
-  line item, pricing and product column pages: .../table-dictionary-cur2-bill.html,
-  -identity.html, -line-item.html, -pricing.html, -product.html). Timestamps are `timestamp`, costs and
-  amounts `double`, `product`, `resource_tags`, `cost_category` and `discount` are `map<string,string>`.
+- CUR 2.0: https://docs.aws.amazon.com/cur/latest/userguide/table-dictionary-cur2.html and its column pages
+  (e.g. .../table-dictionary-cur2-identity.html, -pricing.html, -product.html). Timestamps are `timestamp`,
+  costs and amounts `double`, `product`, `resource_tags` and `cost_category` `map<string,string>`.
 - FOCUS 1.2 with AWS columns:
   https://docs.aws.amazon.com/cur/latest/userguide/table-dictionary-focus-1-2-aws-columns.html
   (BilledCost/EffectiveCost `double`, ChargePeriodStart/BillingPeriodStart `timestamp_milliseconds`,
@@ -212,7 +211,7 @@ def category_sql(service: str, usage_type: str) -> str:
 
 
 # -- kinds of charge --------------------------------------------------------------------------------------
-# CUR 2.0 line_item_line_item_type values (line item columns page): Usage, DiscountedUsage,
+# CUR line item types (https://docs.aws.amazon.com/cur/latest/userguide/Lineitem-columns.html, LineItemType): Usage, DiscountedUsage,
 # SavingsPlanCoveredUsage, Credit, Refund, Discount, BundledDiscount, EdpDiscount, PrivateRateDiscount,
 # Tax, Fee, RIFee, SavingsPlan* ... FOCUS ChargeCategory (FOCUS 1.2 columns page): Usage, Purchase, Tax, Credit,
 # Adjustment. Usage priced at zero (a free-tier tier of the rate) is `free_tier`, so it shows apart from usage.
