@@ -204,3 +204,20 @@ def test_usage_type_matching_sql_and_python_agree(service: str, usage_type: str,
     got = duckdb.connect().execute(f"SELECT {sql} FROM (SELECT ?::VARCHAR AS s, ?::VARCHAR AS u)",
                                    [service, usage_type]).fetchone()[0]
     assert got == expected
+
+
+def test_zone_aware_timestamps_stay_in_utc(tmp_path: Path) -> None:
+    """An export written with TIMESTAMPTZ columns, read in a session whose time zone is not UTC."""
+    write_export(demo_usage(), tmp_path / "exp")
+    src = next((tmp_path / "exp").rglob("*.parquet"))
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'America/New_York'")
+    tz = tmp_path / "tz.parquet"
+    con.execute(f"""COPY (SELECT * REPLACE (timezone('UTC', bill_billing_period_start_date) AS bill_billing_period_start_date,
+                                     timezone('UTC', line_item_usage_start_date) AS line_item_usage_start_date,
+                                     timezone('UTC', line_item_usage_end_date) AS line_item_usage_end_date)
+                  FROM read_parquet('{src}')) TO '{tz}' (FORMAT parquet)""")
+    assert "WITH TIME ZONE" in con.execute(f"DESCRIBE SELECT bill_billing_period_start_date FROM '{tz}'").fetchone()[1]
+    assert import_export(con, tz).periods == ["2026-11"]
+    first = con.execute("SELECT min(usage_start) FROM billing_line_items").fetchone()[0]
+    assert first.isoformat() == "2026-11-01T00:00:00"

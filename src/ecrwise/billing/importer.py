@@ -148,8 +148,8 @@ def _reader(files: list[Path]) -> str:
     return f"read_csv({names}, header = true, all_varchar = true, compression = 'auto', union_by_name = true)"
 
 
-def _columns(con: duckdb.DuckDBPyConnection, reader: str) -> list[str]:
-    return [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+def _columns(con: duckdb.DuckDBPyConnection, reader: str) -> dict[str, str]:
+    return {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
 
 
 def _resource_name(col: str) -> str:
@@ -158,16 +158,22 @@ def _resource_name(col: str) -> str:
                     ELSE nullif({col}, '') END"""
 
 
-def normalised_sql(fmt: str, reader: str, columns: list[str]) -> str:
+def normalised_sql(fmt: str, reader: str, columns: dict[str, str]) -> str:
     """One SELECT turning either form into billing_line_items' columns (without imported_at)."""
     have = set(columns)
 
     def opt(name: str) -> str:
         return name if name in have else "NULL"
 
+    def ts(name: str) -> str:
+        # A zone-aware column cast to TIMESTAMP would shift by the session's time zone: take its UTC wall time.
+        if columns.get(name, "").upper().startswith("TIMESTAMP WITH TIME ZONE"):
+            return f"timezone('UTC', {name})"
+        return f"CAST({name} AS TIMESTAMP)"
+
     if fmt == schema.CUR2:
         return f"""SELECT 'cur2' AS source_format,
-            strftime(CAST(bill_billing_period_start_date AS TIMESTAMP), '%Y-%m') AS billing_period,
+            strftime({ts('bill_billing_period_start_date')}, '%Y-%m') AS billing_period,
             CAST(bill_payer_account_id AS VARCHAR) AS payer_account,
             CAST(line_item_usage_account_id AS VARCHAR) AS account,
             line_item_line_item_type AS charge_type,
@@ -180,14 +186,14 @@ def normalised_sql(fmt: str, reader: str, columns: list[str]) -> str:
             nullif(product_region_code, '') AS region,
             nullif(line_item_resource_id, '') AS resource_id,
             {_resource_name('line_item_resource_id')} AS resource_name,
-            CAST(line_item_usage_start_date AS TIMESTAMP) AS usage_start,
-            CAST(line_item_usage_end_date AS TIMESTAMP) AS usage_end,
+            {ts('line_item_usage_start_date')} AS usage_start,
+            {ts('line_item_usage_end_date')} AS usage_end,
             CAST(line_item_usage_amount AS DOUBLE) AS usage_amount,
             nullif(pricing_unit, '') AS pricing_unit,
             CAST(line_item_unblended_cost AS DOUBLE) AS cost_usd
         FROM {reader}"""
     return f"""SELECT 'focus1.2' AS source_format,
-        strftime(CAST(BillingPeriodStart AS TIMESTAMP), '%Y-%m') AS billing_period,
+        strftime({ts('BillingPeriodStart')}, '%Y-%m') AS billing_period,
         CAST(BillingAccountId AS VARCHAR) AS payer_account,
         CAST(SubAccountId AS VARCHAR) AS account,
         ChargeCategory AS charge_type,
@@ -200,8 +206,8 @@ def normalised_sql(fmt: str, reader: str, columns: list[str]) -> str:
         nullif(RegionId, '') AS region,
         nullif(ResourceId, '') AS resource_id,
         {_resource_name('ResourceId')} AS resource_name,
-        CAST(ChargePeriodStart AS TIMESTAMP) AS usage_start,
-        CAST(ChargePeriodEnd AS TIMESTAMP) AS usage_end,
+        {ts('ChargePeriodStart')} AS usage_start,
+        {ts('ChargePeriodEnd')} AS usage_end,
         CAST(ConsumedQuantity AS DOUBLE) AS usage_amount,
         nullif(PricingUnit, '') AS pricing_unit,
         CAST(BilledCost AS DOUBLE) AS cost_usd
@@ -220,9 +226,11 @@ def periods_from_paths(files: list[Path]) -> list[str] | None:
     return sorted({m.group(1) for m in found if m})
 
 
-def _period_sql(fmt: str, reader: str) -> str:
+def _period_sql(fmt: str, reader: str, columns: dict[str, str]) -> str:
     col = "bill_billing_period_start_date" if fmt == schema.CUR2 else "BillingPeriodStart"
-    return f"SELECT DISTINCT strftime(CAST({col} AS TIMESTAMP), '%Y-%m') FROM {reader}"
+    expr = (f"timezone('UTC', {col})" if columns.get(col, "").upper().startswith("TIMESTAMP WITH TIME ZONE")
+            else f"CAST({col} AS TIMESTAMP)")
+    return f"SELECT DISTINCT strftime({expr}, '%Y-%m') FROM {reader}"
 
 
 def import_export(con: duckdb.DuckDBPyConnection, path: Path | str, *,
@@ -235,11 +243,11 @@ def import_export(con: duckdb.DuckDBPyConnection, path: Path | str, *,
         columns = _columns(con, reader)
     except duckdb.Error as e:
         raise UserError(f"{path}: cannot read the export: {str(e).splitlines()[0]}") from None
-    fmt = schema.detect_format(columns)
+    fmt = schema.detect_format(list(columns))
     if fmt is None:
         raise UserError(f"{path}: neither a CUR 2.0 nor a FOCUS 1.2 export (no line_item_usage_type or "
                         "BilledCost/ChargeCategory column)")
-    missing = schema.missing_columns(fmt, columns)
+    missing = schema.missing_columns(fmt, list(columns))
     if missing:
         raise UserError(f"{path}: {fmt} export lacks column(s) {', '.join(missing)}")
     stamp = (now or datetime.now(timezone.utc)).replace(tzinfo=None)
@@ -252,7 +260,7 @@ def import_export(con: duckdb.DuckDBPyConnection, path: Path | str, *,
         # second pass over a big gzip CSV), else from the data; plus any the kept rows carry.
         named = periods_from_paths(files)
         if named is None:
-            named = [r[0] for r in con.execute(_period_sql(fmt, reader)).fetchall() if r[0]]
+            named = [r[0] for r in con.execute(_period_sql(fmt, reader, columns)).fetchall() if r[0]]
         kept = [r[0] for r in con.execute(f"SELECT DISTINCT billing_period FROM {STAGE}").fetchall() if r[0]]
         periods = sorted(set(named) | set(kept))
     except duckdb.Error as e:
