@@ -1,0 +1,63 @@
+"""Cost Explorer through the stand-in: moto 5.2 serves `ce:GetCostAndUsage` from a queue of configured results
+(POST /moto-api/static/ce/cost-and-usage-results, moto/ce/models.py); each distinct request body takes the next
+one, so a NextPageToken request gets the second page."""
+from __future__ import annotations
+
+import json
+import urllib.request
+from datetime import date
+
+import boto3
+import pytest
+
+from ecrwise.aws.cost_explorer import daily_cost_pages, request
+from ecrwise.aws.session import Account
+from ecrwise.billing.trend import parse_cost_and_usage, trends
+from ecrwise.demo.standin import DEMO_ACCOUNT
+from ecrwise.demo.billing_export import cost_explorer_result as page
+
+START = date(2026, 11, 1)
+
+pytestmark = pytest.mark.standin
+
+
+def configure(url: str, results: list[dict]) -> None:
+    req = urllib.request.Request(f"{url}/moto-api/static/ce/cost-and-usage-results", method="POST",
+                                 data=json.dumps({"results": results, "account_id": DEMO_ACCOUNT}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    assert urllib.request.urlopen(req).status == 201
+
+
+def test_trend_flags_the_seeded_day(aws: str) -> None:
+    nat = [2.0, 2.1, 1.9, 2.0, 2.2, 2.0, 9.5]
+    configure(aws, [page({"NatGateway-Bytes": nat[:4]}, START, next_token="page-2"),
+                    page({"NatGateway-Bytes": nat[4:]}, date(2026, 11, 5))])
+    account = Account(DEMO_ACCOUNT, boto3.Session())
+    pages = daily_cost_pages(account, START, date(2026, 11, 8))
+    assert len(pages) == 2
+    (t,) = trends(parse_cost_and_usage(pages))
+    assert len(t.days) == 7
+    assert [a.day for a in t.anomalies] == [date(2026, 11, 7)]
+
+
+def test_request_shape() -> None:
+    r = request(date(2026, 11, 1), date(2026, 12, 1))
+    assert r["Granularity"] == "DAILY" and r["GroupBy"] == [{"Type": "DIMENSION", "Key": "USAGE_TYPE"}]
+    assert r["TimePeriod"] == {"Start": "2026-11-01", "End": "2026-12-01"}
+
+
+def test_trend_command_json(aws: str) -> None:
+    from typer.testing import CliRunner
+
+    from ecrwise.cli.billing import app
+
+    configure(aws, [page({"NatGateway-Bytes": [2.0, 2.1, 1.9, 2.0, 2.2, 2.0, 9.5],
+                          "USE1-TimedStorage-ByteHrs": [0.4] * 7}, START)])
+    res = CliRunner().invoke(app, ["trend", "--since", "2026-11-01", "--until", "2026-11-08", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["kind"] == "billing-trend" and doc["totals"]["anomaly_days"] == 1
+    nat = next(i for i in doc["items"] if i["usage_type"] == "NatGateway-Bytes")
+    assert nat["anomalies"][0]["day"] == "2026-11-07" and nat["anomalies"][0]["excess_usd"] == 7.5
+    table = CliRunner().invoke(app, ["trend", "--since", "2026-11-01", "--until", "2026-11-08"])
+    assert table.exit_code == 0 and "Anomaly days" in table.stdout

@@ -1,0 +1,73 @@
+"""`pricing:GetProducts` through a stub: moto 5.2 has no Pricing API, so `ecrwise.demo.pricing_stub` serves the
+documented response shape (PriceList as JSON strings, NextToken) on 127.0.0.1; the real botocore client and
+its paginator parse it."""
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from ecrwise.aws.pricing_api import QUERIES, fetch_price_lists
+from ecrwise.aws.session import Account
+from ecrwise.demo.pricing_stub import PricingStub, product
+from ecrwise.pricing.price_list import parse_price_list
+
+
+@pytest.fixture
+def stub_env(monkeypatch: pytest.MonkeyPatch):
+    def start(products):
+        stub = PricingStub(products, page_size=1)  # pages of one: the paginator must follow NextToken
+        stub.__enter__()
+        monkeypatch.setenv("AWS_ENDPOINT_URL_PRICING", stub.url)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        started.append(stub)
+        return stub
+
+    started: list[PricingStub] = []
+    yield start
+    for s in started:
+        s.__exit__(None, None, None)
+
+
+def test_fetch_through_the_paginator(stub_env) -> None:
+    stub = stub_env([product("eu-central-1", i, usd) for i, usd in [
+        ("ecr_storage_gb_month", 0.1), ("nat_gateway_hour", 0.06), ("nat_gateway_gb", 0.06),
+        ("vpc_interface_endpoint_az_hour", 0.012), ("public_ipv4_hour", 0.005), ("fargate_vcpu_hour", 0.05)]]
+        + [product("us-east-1", "nat_gateway_hour", 0.045)])
+    lists = fetch_price_lists(Account("123456789012", boto3.Session()), ["eu-central-1"])
+    assert set(lists) == {f"{svc}/eu-central-1" for svc, _ in QUERIES}
+    assert len(lists["AmazonEC2/eu-central-1"]) == 2  # two pages of one; us-east-1's NAT filtered out
+    parsed = parse_price_list([s for v in lists.values() for s in v])
+    assert {i for _, i in parsed.points} == {"ecr_storage_gb_month", "nat_gateway_hour", "nat_gateway_gb",
+                                             "vpc_interface_endpoint_az_hour", "public_ipv4_hour",
+                                             "fargate_vcpu_hour"}
+    assert parsed.points[("eu-central-1", "nat_gateway_hour")].usd == 0.06
+    nat_query = next(r for r in stub.requests if r["ServiceCode"] == "AmazonEC2")
+    assert {"Type": "TERM_MATCH", "Field": "productFamily", "Value": "NAT Gateway"} in nat_query["Filters"]
+    assert {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "eu-central-1"} in nat_query["Filters"]
+
+
+def test_prices_update_writes_a_loadable_price_file(aws: str, stub_env, tmp_path) -> None:
+    """The command end to end: STS from the moto stand-in, GetProducts from the stub (AWS_ENDPOINT_URL_PRICING
+    wins over AWS_ENDPOINT_URL for that service only)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from ecrwise.cli.prices import app
+    from ecrwise.pricing.book import load_price_book
+
+    stub_env([product("eu-west-1", "nat_gateway_gb", 0.05), product("eu-west-1", "fargate_gb_hour", 0.0049)])
+    out = tmp_path / "prices.json"
+    res = CliRunner().invoke(app, ["update", "--region", "eu-west-1", "-o", str(out), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["kind"] == "prices-update" and doc["totals"]["prices"] == 2
+    assert {i["item"]: i["effective_date"] for i in doc["items"]} == {"nat_gateway_gb": "2026-11-01T00:00:00Z",
+                                                                      "fargate_gb_hour": "2026-11-01T00:00:00Z"}
+    book = load_price_book(out)
+    assert book.price("eu-west-1", "nat_gateway_gb").usd == 0.05
+    assert book.price("eu-west-1", "nat_gateway_hour") == load_price_book().price("eu-west-1", "nat_gateway_hour")
