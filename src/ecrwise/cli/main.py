@@ -199,7 +199,10 @@ def _command():  # type: ignore[no-untyped-def]
 
 
 def _error(message: str, code: int) -> int:
-    typer.echo(f"ecrwise: error: {message}", err=True)
+    from ecrwise.report.sanitize import text
+
+    # Error texts can quote AWS (an error message, a resource name): they pass the output sanitiser too.
+    typer.echo(f"ecrwise: error: {text(message)}", err=True)
     return code
 
 

@@ -10,6 +10,11 @@ def _summary(res: Result) -> None:
     snap, s = res.data, res.totals
     print_warnings(res.warnings)
     counts = s["records"]
+    if getattr(snap, "pending", ""):  # the store stayed busy: the scan is kept beside it, merged later
+        print(line(f"scan kept in {snap.pending} (the store {s['store']} was busy); the next command that opens "
+                   f"the store merges it: {s['repositories']} repositories, {s['images']} images, "
+                   f"{len(snap.failures)} failure(s)"))
+        return
     print(line(f"snapshot {snap.id}: {s['repositories']} repositories, {s['images']} images in "
                f"{len(snap.accounts)} account(s) × {len(snap.regions)} region(s) "
                f"({', '.join(snap.regions)}); {len(snap.failures)} failure(s); store {s['store']}"))
