@@ -36,8 +36,12 @@ def load_records(store: Optional[Path], snapshot: Optional[int]) -> tuple[Snapsh
     """(snapshot, Records) with every record of the snapshot, of every collector family."""
     with open_store(store) as st:
         snap = st.snapshot(snapshot)
-        by_type = {cls: st.load(snap.id, cls) for cls in record_classes()}
-    return snap, Records(by_type, snap.id)
+        return snap, records_of(st, snap.id)
+
+
+def records_of(st: Store, snapshot_id: int) -> Records:
+    """Every record of one stored snapshot, from a store already open."""
+    return Records({cls: st.load(snapshot_id, cls) for cls in record_classes()}, snapshot_id)
 
 
 def snapshot_warnings(snap: Snapshot, records: Records, *, family: str = "ecs", marker: type = EcsCluster,
