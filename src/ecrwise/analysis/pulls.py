@@ -26,6 +26,7 @@ from typing import Any
 from ecrwise.records import Records
 from ecrwise.analysis.egress import EgressPath, NetworkIndex, egress_path
 from ecrwise.pricing.book import GIB, PriceBook
+from ecrwise.pricing.network_cost import MANIFEST_BYTES_PER_PULL
 from ecrwise.records.ecr import Image, ImageLayer, PullMetric
 from ecrwise.records.ecs import (Ec2Instance, EcsAgentConfig, EcsContainerDefinition, EcsContainerInstance,
                                  EcsDeployment, EcsService, EcsServiceEvent, EcsTask, EcsTaskContainer,
@@ -35,9 +36,10 @@ from ecrwise.records.network import (NatGateway, Route, RouteTable, SecurityGrou
                                      VpcEndpoint)
 
 DEFAULT_CRASH_LOOP_THRESHOLD = 12.0  # starts per desired task per day
-# One registry round trip per image per start: token, manifest and config requests and their TLS handshakes.
-# An estimate (ECR does not report it); it matters only where nothing else is downloaded.
-MANIFEST_BYTES_PER_IMAGE = 16 * 1024
+# The registry round trip of one image per start (token, manifest, one redirect per blob), as `network cost`
+# counts it: the one estimate, documented at `pricing.network_cost.MANIFEST_BYTES_PER_PULL`. It matters only
+# where nothing else is downloaded.
+MANIFEST_BYTES_PER_IMAGE = MANIFEST_BYTES_PER_PULL
 EVENTS_KEPT = 100  # ECS returns a service's 100 most recent events
 MIN_WINDOW = timedelta(hours=1)
 METRIC_DAYS = 7  # RepositoryPullCount: the mean of the last 7 complete days
