@@ -118,7 +118,7 @@ def apply_fix_plan(account: Account, plan: FixPlan, journal: Journal) -> list[St
             if a.kind == "enable-vpc-dns":
                 ec2.modify_vpc_attribute(VpcId=plan.vpc_id, **{a.attribute[0].upper() + a.attribute[1:]:  # type: ignore[index]
                                                               {"Value": True}})
-                ec2.createtags_of(Resources=[plan.vpc_id], Tags=[{"Key": TAG_VPC_DNS[a.attribute or ""],
+                ec2.create_tags(Resources=[plan.vpc_id], Tags=[{"Key": TAG_VPC_DNS[a.attribute or ""],
                                                                 "Value": "true"}])
                 res.resource_id = plan.vpc_id
             elif a.kind == "ensure-security-group":
@@ -144,7 +144,7 @@ def apply_fix_plan(account: Account, plan: FixPlan, journal: Journal) -> list[St
                 res.resource_id, res.detail = a.endpoint_id, f"added {group_id}"
             elif a.kind == "enable-private-dns":
                 ec2.modify_vpc_endpoint(VpcEndpointId=a.endpoint_id, PrivateDnsEnabled=True)
-                ec2.createtags_of(Resources=[a.endpoint_id], Tags=[{"Key": TAG_PRIVATE_DNS, "Value": "true"}])
+                ec2.create_tags(Resources=[a.endpoint_id], Tags=[{"Key": TAG_PRIVATE_DNS, "Value": "true"}])
                 res.resource_id = a.endpoint_id
                 now = ec2.describe_vpc_endpoints(VpcEndpointIds=[a.endpoint_id])["VpcEndpoints"][0]
                 if not now.get("PrivateDnsEnabled"):
@@ -231,13 +231,13 @@ def apply_undo(account: Account, region: str, vpc_id: str, steps: list[UndoStep]
         try:
             if s.kind == "detach-security-groups":
                 ec2.modify_vpc_endpoint(VpcEndpointId=s.resource_id, RemoveSecurityGroupIds=s.values)
-                ec2.deletetags_of(Resources=[s.resource_id], Tags=[{"Key": TAG_ADDED_SG}])
+                ec2.delete_tags(Resources=[s.resource_id], Tags=[{"Key": TAG_ADDED_SG}])
             elif s.kind == "disable-private-dns":
                 ec2.modify_vpc_endpoint(VpcEndpointId=s.resource_id, PrivateDnsEnabled=False)
-                ec2.deletetags_of(Resources=[s.resource_id], Tags=[{"Key": TAG_PRIVATE_DNS}])
+                ec2.delete_tags(Resources=[s.resource_id], Tags=[{"Key": TAG_PRIVATE_DNS}])
             elif s.kind == "remove-endpoint-subnets":
                 ec2.modify_vpc_endpoint(VpcEndpointId=s.resource_id, RemoveSubnetIds=s.values)
-                ec2.deletetags_of(Resources=[s.resource_id], Tags=[{"Key": TAG_ADDED_SUBNETS}])
+                ec2.delete_tags(Resources=[s.resource_id], Tags=[{"Key": TAG_ADDED_SUBNETS}])
             elif s.kind == "delete-endpoint":
                 resp = ec2.delete_vpc_endpoints(VpcEndpointIds=[s.resource_id])
                 bad = resp.get("Unsuccessful") or []
@@ -250,7 +250,7 @@ def apply_undo(account: Account, region: str, vpc_id: str, steps: list[UndoStep]
             elif s.kind == "disable-vpc-dns":
                 attr = s.values[0]
                 ec2.modify_vpc_attribute(VpcId=vpc_id, **{attr[0].upper() + attr[1:]: {"Value": False}})
-                ec2.deletetags_of(Resources=[vpc_id], Tags=[{"Key": TAG_VPC_DNS[attr]}])
+                ec2.delete_tags(Resources=[vpc_id], Tags=[{"Key": TAG_VPC_DNS[attr]}])
         except Exception as e:
             detail = api_error(e)
             if detail is None and not isinstance(e, RuntimeError):
