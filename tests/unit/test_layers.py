@@ -28,7 +28,7 @@ def _lint(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[bool, dict[
     for line in out.splitlines():
         for name in names:
             if line.startswith(name + " "):
-                status[name] = line[len(name):].strip()
+                status[name] = line[len(name):].split()[0]  # KEPT or BROKEN (then e.g. "(1 ignored import)")
     assert set(status) == set(names), out  # every contract ran
     return passed, status
 
@@ -77,6 +77,8 @@ def test_each_contract_breaks_on_its_violation(case, tmp_path, monkeypatch, caps
         names[c["id"]] = c["name"]
         lines.append("[[tool.importlinter.contracts]]")
         for key, value in c.items():
+            if key == "ignore_imports":
+                continue  # exceptions name ecrwise's own modules, which the probe does not have
             value = [v.replace("ecrwise", pkg) for v in value] if isinstance(value, list) else value
             lines.append(f"{key} = {_toml(value)}")
     config = tmp_path / "layers.toml"

@@ -2,7 +2,7 @@
 each with the reason it is in use. `analysis.in_use.find_in_use` finds them by walking this package, so a
 new source (EKS, Lambda, Batch, …) is one new module declaring
 
-    SOURCE = InUseSource(name="lambda", references=my_function)
+    SOURCE = InUseSource(name="lambda", references=my_function, reads=("lambda_functions", ...))
 
 where `my_function(query: InUseQuery) -> Iterable[Reference]`. A reference is
 `(image reference text or ImageRef, reason, digest or None)`: the digest, when the workload reports the one
@@ -35,6 +35,7 @@ class InUseQuery:
 class InUseSource:
     name: str
     references: Callable[[InUseQuery], Iterable[Reference]]
+    reads: tuple[str, ...] = ()  # the record tables `references` reads (the in-use fact's declared reads)
 
 
 @cache
@@ -46,3 +47,8 @@ def sources() -> tuple[InUseSource, ...]:
         if isinstance(source, InUseSource):
             found.append(source)
     return tuple(found)
+
+
+def reads() -> tuple[str, ...]:
+    """Every table finding what is in use reads: the images (to resolve tags) and each source's tables."""
+    return tuple(sorted({"images", *(t for s in sources() for t in s.reads)}))

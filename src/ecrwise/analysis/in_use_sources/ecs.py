@@ -51,4 +51,6 @@ def references(query: InUseQuery) -> Iterator[Reference]:
                 yield ref, f"rollback target {family}:{td.revision} of service {families[family]}", None
 
 
-SOURCE = InUseSource(name="ecs", references=references)
+SOURCE = InUseSource(name="ecs", references=references, reads=(
+    "ecs_services", "ecs_deployments", "ecs_task_definitions", "ecs_container_definitions", "ecs_tasks",
+    "ecs_task_containers"))
