@@ -125,5 +125,8 @@ def test_invariants(gb, azs, pulls):
 
 
 def test_model_constants():
+    from ecrwise.analysis.pulls import MANIFEST_BYTES_PER_IMAGE
+
     assert MANIFEST_BYTES_PER_PULL == 32 * 1024
+    assert MANIFEST_BYTES_PER_IMAGE == MANIFEST_BYTES_PER_PULL  # `pulls` counts a start's pull the same way
     assert DEFAULT_IMAGE_BYTES == 256 * 1024 * 1024

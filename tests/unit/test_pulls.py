@@ -127,7 +127,7 @@ def test_crash_loop_behind_nat_costs_whole_image_per_start():
     assert row.starts_evidence == "service-events"
     assert row.crash_loop
     assert row.layer_bytes_per_start == 600_000_000
-    assert row.manifest_bytes_per_start == MANIFEST_BYTES_PER_IMAGE
+    assert row.manifest_bytes_per_start == MANIFEST_BYTES_PER_IMAGE == 32 * 1024  # as `network cost` counts a pull
     per_start = 600_000_000 + MANIFEST_BYTES_PER_IMAGE
     assert row.nat_bytes_per_month == pytest.approx(starts * DAYS * per_start, rel=1e-9)
     assert row.nat_cost_per_month == pytest.approx(starts * DAYS * per_start / GIB * NAT_USD, rel=1e-9)
@@ -137,8 +137,11 @@ def test_crash_loop_behind_nat_costs_whole_image_per_start():
     # The S3 gateway endpoint saves the layer bytes; the image is what gets halved.
     assert fixes["s3-gateway-endpoint"].monthly_savings == pytest.approx(starts * DAYS * 600_000_000 / GIB * NAT_USD)
     assert fixes["smaller-image"].monthly_savings == pytest.approx(fixes["s3-gateway-endpoint"].monthly_savings / 2)
-    # Manifests alone (16 KiB a start) are worth less than a cent a month here: not listed.
-    assert "ecr-interface-endpoints" not in fixes
+    # Manifests alone (32 KiB a start) are worth about a cent a month here: NAT price less the endpoint's.
+    vpce_usd = BOOK.price(R, "vpc_interface_endpoint_gb").usd
+    assert fixes["ecr-interface-endpoints"].monthly_savings == pytest.approx(
+        starts * DAYS * MANIFEST_BYTES_PER_IMAGE / GIB * (NAT_USD - vpce_usd))
+    assert 0.005 < fixes["ecr-interface-endpoints"].monthly_savings < 0.01
 
 
 def test_s3_gateway_endpoint_takes_layers_off_the_nat():

@@ -13,6 +13,7 @@ from ecrwise.lifecycle.engine import evaluate
 from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.lifecycle.policy import Policy, Rule, lint, parse_policy
 from ecrwise.pricing.book import load_price_book
+from ecrwise.records import Records
 from ecrwise.records.ecr import Image, Repository
 from ecrwise.records.ecs import EcsContainerDefinition, EcsDeployment, EcsService, EcsTask, EcsTaskContainer, \
     EcsTaskDefinition
@@ -120,8 +121,9 @@ def test_in_use_by_running_digest_deployment_tag_and_rollback_revisions():
                    "RUNNING", "RUNNING", None, None, None, None, None, None, None, None, None, None, None)
     # The task runs v5's digest although its definition says :v3 (the tag moved after it started).
     tc = EcsTaskContainer(A, R, "arn:task/1", "web", f"{URI}/app:v3", d(5), "RUNNING", None, None)
-    res = find_in_use(imgs, [svc], [dep], [t for t, _ in tds], [c for _, c in tds], [task], [tc],
-                      rollback_revisions=2, extra=[(f"{URI}/app@{d(4)}", "lambda")])
+    records = Records({Image: imgs, EcsService: [svc], EcsDeployment: [dep], EcsTaskDefinition: [t for t, _ in tds],
+                       EcsContainerDefinition: [c for _, c in tds], EcsTask: [task], EcsTaskContainer: [tc]})
+    res = find_in_use(records, rollback_revisions=2, extra=[(f"{URI}/app@{d(4)}", "lambda")])
     used = res.digests((A, R, "app"))
     assert set(used) == {d(5), d(3), d(2), d(4)}  # not v1: only the newest two revisions are rollback targets
     assert any("running task" in r for r in used[d(5)]) and any("deployment" in r for r in used[d(3)])

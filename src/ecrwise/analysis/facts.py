@@ -22,8 +22,6 @@ from ecrwise.lifecycle.simulate import RepositoryResult, simulate
 from ecrwise.lifecycle.templates import get_template
 from ecrwise.pricing.book import PriceBook
 from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
-from ecrwise.records.ecs import (EcsContainerDefinition, EcsDeployment, EcsService, EcsTask, EcsTaskContainer,
-                                 EcsTaskDefinition)
 
 STANDARD_ITEM = "ecr_storage_gb_month"
 ARCHIVE_ITEM = "ecr_archive_storage_gb_month"
@@ -39,10 +37,8 @@ def inventory(ctx: Any) -> Inventory:
 
 
 def _find_in_use(records: Any) -> InUse:
-    """The one call of `analysis.in_use.find_in_use` (its signature is becoming `find_in_use(records)`)."""
-    return find_in_use(records.of(Image), records.of(EcsService), records.of(EcsDeployment),
-                       records.of(EcsTaskDefinition), records.of(EcsContainerDefinition), records.of(EcsTask),
-                       records.of(EcsTaskContainer))
+    """The one call of `analysis.in_use.find_in_use`."""
+    return find_in_use(records)
 
 
 @fact(reads=("images", "ecs_services", "ecs_deployments", "ecs_task_definitions", "ecs_container_definitions",

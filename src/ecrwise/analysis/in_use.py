@@ -1,48 +1,36 @@
-"""Which ECR images are in use and must never be expired: pure reasoning over a snapshot's ECS records.
+"""Which ECR images are in use and must never be expired: pure reasoning over a snapshot's records.
 
-In use means: the image a running task runs (by the digest the task reports, and by tag), the images of
-the task definitions of every current service deployment, the newest N revisions of each service's family
-(rollback targets, N=2 by default), and images a user lists in a file (EKS, Lambda, other accounts).
-Tags are resolved to digests against the snapshot's images, because a tag can move and a digest cannot.
+In use is what the in-use sources say (`analysis.in_use_sources`, one module each: ECS running tasks, current
+deployments and rollback targets; the images a user lists in a file for workloads the scan does not see).
+Each source names image references with a reason; tags are resolved to digests against the snapshot's images
+here, because a tag can move and a digest cannot.
 """
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from ecrwise.analysis.in_use_sources import InUseQuery, sources
 from ecrwise.errors import UserError
+from ecrwise.records import Records
 from ecrwise.records.ecr import Image
-from ecrwise.records.ecs import (EcsContainerDefinition, EcsDeployment, EcsService, EcsTask, EcsTaskContainer,
-                                 EcsTaskDefinition)
-
-# ACCOUNT.dkr.ecr.REGION.amazonaws.com[.cn]/REPO[:TAG][@DIGEST]
-_ECR_REF = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
-    r"(?P<repo>[a-z0-9][a-z0-9._/-]*?)(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[0-9a-f]{64}))?$")
+from ecrwise.records.image_ref import ImageRef, InvalidImageRef
+from ecrwise.records.image_ref import parse_image_ref as _parse_any
 
 RepoRef = tuple[str, str, str]  # (account, region, repository)
 
 
-@dataclass(frozen=True)
-class ImageRef:
-    account: str
-    region: str
-    repository: str
-    tag: str | None
-    digest: str | None
-
-
 def parse_image_ref(ref: str) -> ImageRef | None:
-    """An ECR image reference, or None for images from elsewhere (Docker Hub, public ECR, …)."""
-    m = _ECR_REF.match(ref.strip())
-    if not m:
+    """An ECR image reference, or None for images from elsewhere (Docker Hub, public ECR, …) and for text
+    that is no image reference at all."""
+    try:
+        parsed = _parse_any(ref)
+    except InvalidImageRef:
         return None
-    tag = m["tag"] if m["tag"] or m["digest"] else "latest"  # no tag and no digest means :latest
-    return ImageRef(m["account"], m["region"], m["repo"], tag, m["digest"])
+    return parsed if parsed.is_ecr else None
 
 
 @dataclass
@@ -85,24 +73,25 @@ def load_in_use_file(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-def find_in_use(images: Iterable[Image], services: Iterable[EcsService], deployments: Iterable[EcsDeployment],
-                task_definitions: Iterable[EcsTaskDefinition], containers: Iterable[EcsContainerDefinition],
-                tasks: Iterable[EcsTask], task_containers: Iterable[EcsTaskContainer], *,
-                rollback_revisions: int = 2, extra: Iterable[tuple[str, str]] = ()) -> InUse:
+def find_in_use(records: Records, *, extra: Iterable[tuple[str, str]] = (), rollback_revisions: int = 2) -> InUse:
+    """Every in-use source's references resolved to the snapshot's image digests, with their reasons.
+    `extra` are (image reference, reason) pairs a user lists; `rollback_revisions` how many of a workload's
+    newest definitions count as rollback targets."""
     result = InUse()
     by_tag: dict[tuple[RepoRef, str], str] = {}
     known: set[tuple[RepoRef, str]] = set()
-    for im in images:
+    for im in records.of(Image):
         key = (im.account, im.region, im.repository)
         known.add((key, im.digest))
         for tag in im.tags:
             by_tag[(key, tag)] = im.digest
+    repos = {r for r, _ in known}
 
-    def add_ref(ref_text: str, reason: str, digest: str | None = None) -> None:
-        ref = parse_image_ref(ref_text)
-        if ref is None:
+    def add_ref(ref_or_text: str | ImageRef, reason: str, digest: str | None = None) -> None:
+        ref = parse_image_ref(ref_or_text) if isinstance(ref_or_text, str) else ref_or_text
+        if ref is None or not ref.is_ecr:
             return
-        repo = (ref.account, ref.region, ref.repository)
+        repo = ref.repo_key
         wanted = digest or ref.digest
         if wanted:
             if (repo, wanted) in known:
@@ -111,42 +100,12 @@ def find_in_use(images: Iterable[Image], services: Iterable[EcsService], deploym
         resolved = by_tag.get((repo, ref.tag or "latest"))
         if resolved:
             result.add(repo, resolved, reason)
-        elif any(r == repo for r, _ in known):
-            result.warnings.append(f"{ref_text} ({reason}): tag not found in the snapshot")
+        elif repo in repos:
+            text = ref_or_text if isinstance(ref_or_text, str) else ref_or_text.name + f":{ref.tag}"
+            result.warnings.append(f"{text} ({reason}): tag not found in the snapshot")
 
-    images_of: dict[str, list[str]] = defaultdict(list)
-    for c in containers:
-        images_of[c.task_definition_arn].append(c.image)
-
-    # Running tasks: the digest they report is what they run, whatever the tag now points to.
-    running = {t.task_arn: t for t in tasks if t.last_status in ("RUNNING", "PENDING", "PROVISIONING", "ACTIVATING")
-               or t.desired_status == "RUNNING"}
-    for c in task_containers:
-        task = running.get(c.task_arn)
-        if task is None or not c.image:
-            continue
-        add_ref(c.image, f"running task {task.task_arn.rsplit('/', 1)[-1]}", c.image_digest)
-
-    # Current deployments of every service.
-    service_names = {s.service_arn: s.name for s in services}
-    for d in deployments:
-        if d.status in ("PRIMARY", "ACTIVE") and d.task_definition_arn:
-            for ref in images_of.get(d.task_definition_arn, []):
-                add_ref(ref, f"service {service_names.get(d.service_arn, d.service_arn)} deployment "
-                             f"{d.task_definition_arn.rsplit('/', 1)[-1]}")
-
-    # Rollback targets: the newest revisions of each service's family.
-    families = {s.task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]: s.name
-                for s in services if s.task_definition_arn}
-    revisions: dict[tuple[str, str, str], list[EcsTaskDefinition]] = defaultdict(list)
-    for td in task_definitions:
-        if td.family in families and td.status == "ACTIVE":
-            revisions[(td.account, td.region, td.family)].append(td)
-    for (_, _, family), tds in revisions.items():
-        for td in sorted(tds, key=lambda t: t.revision, reverse=True)[:rollback_revisions]:
-            for ref in images_of.get(td.task_definition_arn, []):
-                add_ref(ref, f"rollback target {family}:{td.revision} of service {families[family]}")
-
-    for ref, reason in extra:
-        add_ref(ref, reason)
+    query = InUseQuery(records, tuple(extra), rollback_revisions)
+    for source in sources():
+        for ref, reason, digest in source.references(query):
+            add_ref(ref, reason, digest)
     return result

@@ -26,25 +26,26 @@ from typing import Any
 from ecrwise.records import Records
 from ecrwise.analysis.egress import EgressPath, NetworkIndex, egress_path
 from ecrwise.pricing.book import GIB, PriceBook
+from ecrwise.pricing.network_cost import MANIFEST_BYTES_PER_PULL
 from ecrwise.records.ecr import Image, ImageLayer, PullMetric
 from ecrwise.records.ecs import (Ec2Instance, EcsAgentConfig, EcsContainerDefinition, EcsContainerInstance,
                                  EcsDeployment, EcsService, EcsServiceEvent, EcsTask, EcsTaskContainer,
                                  EcsTaskDefinition)
+from ecrwise.records.image_ref import split_image_ref
 from ecrwise.records.network import (NatGateway, Route, RouteTable, SecurityGroupRule, Subnet, Vpc,
                                      VpcEndpoint)
 
 DEFAULT_CRASH_LOOP_THRESHOLD = 12.0  # starts per desired task per day
-# One registry round trip per image per start: token, manifest and config requests and their TLS handshakes.
-# An estimate (ECR does not report it); it matters only where nothing else is downloaded.
-MANIFEST_BYTES_PER_IMAGE = 16 * 1024
+# The registry round trip of one image per start (token, manifest, one redirect per blob), as `network cost`
+# counts it: the one estimate, documented at `pricing.network_cost.MANIFEST_BYTES_PER_PULL`. It matters only
+# where nothing else is downloaded.
+MANIFEST_BYTES_PER_IMAGE = MANIFEST_BYTES_PER_PULL
 EVENTS_KEPT = 100  # ECS returns a service's 100 most recent events
 MIN_WINDOW = timedelta(hours=1)
 METRIC_DAYS = 7  # RepositoryPullCount: the mean of the last 7 complete days
 PULL_BEHAVIORS = ("default", "always", "once", "prefer-cached")
 
 _STARTED = re.compile(r"has started (\d+) tasks?")
-_ECR_URI = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr(-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/"
-                      r"(?P<repo>[^:@]+)(:(?P<tag>[^@]+))?(@(?P<digest>sha256:[0-9a-f]{64}))?$")
 _FAILURE_EVENT = re.compile(r"unhealthy|failed (ELB|container) health checks|health checks? failed|"
                             r"is unable to consistently start tasks|CannotPullContainer", re.I)
 
@@ -173,19 +174,13 @@ class PullsReport:
 # -- helpers -------------------------------------------------------------------------------------------
 
 def parse_image(uri: str) -> dict[str, str | None]:
-    """An image reference split into account, region, repository, tag, digest (account None outside ECR)."""
-    m = _ECR_URI.match(uri)
-    if m:
-        return {"account": m["account"], "region": m["region"], "repository": m["repo"],
-                "tag": m["tag"] or (None if m["digest"] else "latest"), "digest": m["digest"]}
-    name, digest = (uri.split("@", 1) + [None])[:2] if "@" in uri else (uri, None)
-    tag = None
-    last = name.rsplit("/", 1)[-1]
-    if ":" in last:
-        name, tag = name.rsplit(":", 1)
-    elif digest is None:
-        tag = "latest"
-    return {"account": None, "region": None, "repository": name, "tag": tag, "digest": digest}
+    """An image reference split into account, region, repository, tag, digest (account None outside ECR;
+    outside ECR the repository keeps its registry: `ghcr.io/a/b`). The parts are what a client would ask
+    for (`records.image_ref.split_image_ref`), checked or not: a malformed name still says where its pull
+    goes, and fails there."""
+    ref = split_image_ref(uri)
+    return {"account": ref.account, "region": ref.region, "repository": ref.repository if ref.is_ecr else ref.name,
+            "tag": ref.tag, "digest": ref.digest}
 
 
 def classify_reason(text: str) -> str:

@@ -14,6 +14,8 @@ from ecrwise.aws.manifests import ACCEPTED_MEDIA_TYPES, parse_manifest
 from ecrwise.aws.session import Account
 from ecrwise.aws.tasks import Task, TaskResult
 from ecrwise.aws import metrics
+from ecrwise.aws.families import CollectorFamily
+from ecrwise.records import ecr as ecr_records
 from ecrwise.records.ecr import Image, ImageLayer, Repository
 
 IAM_ACTIONS = [
@@ -122,3 +124,9 @@ def collect_repository(account: Account, region: str, repo: dict[str, Any]) -> T
 def _utc(t: datetime | None) -> datetime | None:
     from datetime import timezone
     return t.astimezone(timezone.utc) if t is not None else None
+
+
+# The CloudWatch RepositoryPullCount metrics are part of this family (`with_metrics`); their tasks report
+# failures as "cloudwatch", which the pull and network commands warn about.
+FAMILY = CollectorFamily(name="ecr", records=(ecr_records,), iam_actions=(*IAM_ACTIONS, *metrics.IAM_ACTIONS),
+                         region_task=region_task, warn=("cloudwatch",))

@@ -17,8 +17,10 @@ from typing import Any, Iterable
 
 import botocore.exceptions
 
+from ecrwise.aws.families import CollectorFamily
 from ecrwise.aws.session import Account, error_code
 from ecrwise.aws.tasks import Task, TaskResult
+from ecrwise.records import ecs as ecs_records
 from ecrwise.records.ecs import (Ec2Instance, EcsAgentConfig, EcsCluster, EcsContainerDefinition,
                                  EcsContainerInstance, EcsDeployment, EcsService, EcsServiceEvent, EcsTask,
                                  EcsTaskContainer, EcsTaskDefinition, decode_user_data, parse_agent_config)
@@ -343,3 +345,7 @@ def _agent_config(acct: str, region: str, source: str, source_id: str, raw: str 
     del text, raw  # the raw user data (which may hold secrets) goes no further
     result.records.append(EcsAgentConfig(acct, region, source, source_id, settings, redacted, writes,
                                          sorted(instance_ids)))
+
+
+FAMILY = CollectorFamily(name="ecs", records=(ecs_records,), iam_actions=tuple(IAM_ACTIONS), region_task=region_task,
+                         warn=("ecs",), summary=(EcsService, EcsTask))

@@ -1,5 +1,7 @@
 """Least-privilege IAM policies, derived from the code: every module under `ecrwise.aws` declares the
-actions it calls (`IAM_ACTIONS` for reading, `APPLY_IAM_ACTIONS` for changes), and this collects them."""
+actions it calls, and this collects them. A collector family declares its read actions in its `FAMILY`
+(`ecrwise.aws.families`); other modules (scan, accounts, the `--apply` modules' re-reads) in `IAM_ACTIONS`;
+changes in `APPLY_IAM_ACTIONS`."""
 from __future__ import annotations
 
 import importlib
@@ -7,6 +9,7 @@ import pkgutil
 from typing import Any
 
 import ecrwise.aws as aws_pkg
+from ecrwise.aws.families import CollectorFamily
 
 
 def declared_actions() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -15,8 +18,10 @@ def declared_actions() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     apply: dict[str, list[str]] = {}
     for info in sorted(pkgutil.iter_modules(aws_pkg.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{aws_pkg.__name__}.{info.name}")
-        if getattr(module, "IAM_ACTIONS", None):
-            read[info.name] = sorted(set(module.IAM_ACTIONS))
+        family = getattr(module, "FAMILY", None)
+        actions = family.iam_actions if isinstance(family, CollectorFamily) else getattr(module, "IAM_ACTIONS", None)
+        if actions:
+            read[info.name] = sorted(set(actions))
         if getattr(module, "APPLY_IAM_ACTIONS", None):
             apply[info.name] = sorted(set(module.APPLY_IAM_ACTIONS))
     return read, apply

@@ -13,9 +13,11 @@ from typing import Any, Iterable
 
 import botocore.exceptions
 
+from ecrwise.aws.families import CollectorFamily
 from ecrwise.aws.metrics import MAX_QUERIES, day_window
 from ecrwise.aws.session import Account, error_code
 from ecrwise.aws.tasks import Task, TaskResult
+from ecrwise.records import network as network_records
 from ecrwise.records.network import (NatGateway, NatMetric, Route, RouteTable, SecurityGroupRule, Subnet, Vpc,
                                      VpcEndpoint)
 
@@ -271,3 +273,8 @@ def by_type(records: Iterable[Any]) -> dict[type, list[Any]]:
     for r in records:
         out.setdefault(type(r), []).append(r)
     return out
+
+
+# NAT gateway byte metrics are part of this family; their tasks report failures as "network".
+FAMILY = CollectorFamily(name="network", records=(network_records,), iam_actions=tuple(IAM_ACTIONS),
+                         region_task=region_task, warn=("network",), summary=(Vpc, VpcEndpoint, NatGateway))

@@ -10,9 +10,7 @@ from typing import Any, Callable
 import botocore.exceptions
 
 from ecrwise.aws import accounts as accounts_mod
-from ecrwise.aws import ecr
-from ecrwise.aws import ecs as ecs_collector
-from ecrwise.aws import network as network_collector
+from ecrwise.aws.families import families
 from ecrwise.aws.session import Account, base_session, check_regions, error_code, is_denied
 from ecrwise.aws.tasks import Task, TaskResult
 from ecrwise.errors import AwsUnavailable, UserError
@@ -21,12 +19,6 @@ from ecrwise.records.scan import ScanFailure
 # --all-regions lists the regions (the collectors declare the rest; `aws.iam` gathers them all).
 IAM_ACTIONS = ["ec2:DescribeRegions"]
 
-# Service families a scan can collect, and the function giving the first task for one account and region.
-SERVICES: dict[str, Callable[[Account, str], Task]] = {
-    "ecr": lambda account, region: ecr.region_task(account, region),
-    "ecs": lambda account, region: ecs_collector.region_task(account, region),
-    "network": lambda account, region: network_collector.region_task(account, region),
-}
 
 
 @dataclass
@@ -36,7 +28,7 @@ class ScanOptions:
     all_regions: bool = False
     role_arns: list[str] = field(default_factory=list)
     org_role: str | None = None
-    only: list[str] = field(default_factory=lambda: list(SERVICES))
+    only: list[str] = field(default_factory=lambda: list(families()))  # every collector family
     workers: int = 16
 
 
@@ -66,9 +58,10 @@ def resolve_regions(session: Any, opts: ScanOptions, account: Account | None = N
 
 
 def run_scan(opts: ScanOptions, progress: ProgressHook | None = None) -> ScanResult:
-    unknown = [s for s in opts.only if s not in SERVICES]
+    known = families()
+    unknown = [s for s in opts.only if s not in known]
     if unknown:
-        raise UserError(f"--only {unknown[0]}: unknown service family (known: {', '.join(SERVICES)})")
+        raise UserError(f"--only {unknown[0]}: unknown service family (known: {', '.join(known)})")
     started = datetime.now(timezone.utc)
     session = base_session(opts.profile)
     home = session.region_name or (opts.regions[0] if opts.regions else "us-east-1")
@@ -78,7 +71,7 @@ def run_scan(opts: ScanOptions, progress: ProgressHook | None = None) -> ScanRes
         raise AwsUnavailable("no account could be reached: " + "; ".join(f"{f.message}" for f in failures))
     regions = resolve_regions(session, opts)
 
-    roots = [SERVICES[svc](acct, region) for acct in accounts for region in regions for svc in opts.only]
+    roots = [known[svc].region_task(acct, region) for acct in accounts for region in regions for svc in opts.only]
     records: dict[type, list[Any]] = defaultdict(list)
     root_outcomes: list[bool] = []  # True = ran, False = denied
 

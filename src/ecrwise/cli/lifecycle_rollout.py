@@ -23,14 +23,10 @@ BackupDirOpt = typer.Option(None, "--backup-dir", help="Where backups are writte
 
 def _in_use(st, sid: int, in_use_file: Optional[Path], rollback: int):  # type: ignore[no-untyped-def]
     from ecrwise.analysis.in_use import find_in_use, load_in_use_file
-    from ecrwise.records.ecr import Image
-    from ecrwise.records.ecs import (EcsContainerDefinition, EcsDeployment, EcsService, EcsTask,
-                                     EcsTaskContainer, EcsTaskDefinition)
+    from ecrwise.cli.snapshot_data import records_of
 
     extra = load_in_use_file(in_use_file) if in_use_file else []
-    return find_in_use(st.load(sid, Image), st.load(sid, EcsService), st.load(sid, EcsDeployment),
-                       st.load(sid, EcsTaskDefinition), st.load(sid, EcsContainerDefinition), st.load(sid, EcsTask),
-                       st.load(sid, EcsTaskContainer), rollback_revisions=rollback, extra=extra)
+    return find_in_use(records_of(st, sid), extra=extra, rollback_revisions=rollback)
 
 
 @app.command("plan")

@@ -34,6 +34,11 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     pass
 
 
+def _families() -> list[str]:
+    from ecrwise.aws.families import family_names
+    return family_names()
+
+
 @app.command()
 def scan(
     profile: Optional[str] = typer.Option(None, "--profile", envvar="AWS_PROFILE", help="AWS profile."),
@@ -43,7 +48,7 @@ def scan(
     org_role: Optional[str] = typer.Option(None, "--org-role",
                                            help="Assume this role name in every active account of the organization."),
     only: Optional[str] = typer.Option(None, "--only", help="Comma-separated service families to collect "
-                                       "(default: all, i.e. ecr,ecs,network as far as this version collects them)."),
+                                       f"(default: all, i.e. {','.join(_families())})."),
     workers: int = typer.Option(16, "--workers", min=1, max=128, help="Concurrent requests."),
     store: Optional[Path] = StoreOpt,
     fmt: Fmt = FormatOpt,

@@ -1,6 +1,6 @@
 """`ecrwise network`: the VPC endpoint audit, NAT-versus-endpoint cost, fixes (templates or --apply), undo and
 NAT alarms. Thin: loads a snapshot, calls `analysis.network_checks` / `pricing.network_cost` /
-`remediate.network_templates` / `remediate.network_fix` / `aws.network_apply`, renders with `report.network`.
+`remediate.network_templates` / `remediate.network_fix` / `remediate.network_apply`, renders with `report.network`.
 """
 from __future__ import annotations
 
@@ -239,7 +239,7 @@ def undo_cmd(
 ) -> None:
     """Remove what `ecrwise network fix --apply` created in a VPC and reverse the changes it recorded; nothing
     else is touched."""
-    from ecrwise.aws.network_apply import plan_undo
+    from ecrwise.remediate.network_apply import plan_undo
     from ecrwise.remediate import network_fix
 
     _, _, vpc_rec = _snapshot_vpc(store, None, vpc)
@@ -281,7 +281,7 @@ def alarms_cmd(
 ) -> None:
     """CloudWatch alarms on each NAT gateway's bytes processed, thresholds from its 30-day history."""
     from ecrwise.analysis.nat_traffic import alarm_specs, nat_series
-    from ecrwise.aws.network_apply import alarm_request, apply_alarms
+    from ecrwise.remediate.network_apply import alarm_request, apply_alarms
     from ecrwise.records.network import NatGateway, NatMetric
 
     snap, records = load_records(store, snapshot)
@@ -299,7 +299,7 @@ def alarms_cmd(
                 raise
             account = None  # without --apply and without AWS: show the alarms as they would be created
         if account is None:
-            from ecrwise.aws.network_apply import StepResult
+            from ecrwise.remediate.network_apply import StepResult
             results += [StepResult("alarm", s.name, "planned", s.name, s.formula) for s in mine]
         else:
             results += apply_alarms(account, mine, actions=sns_topic, apply=apply)

@@ -8,7 +8,8 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ecrwise import __version__
-from ecrwise.aws.scan import SERVICES, ScanOptions, run_scan
+from ecrwise.aws.families import family_names
+from ecrwise.aws.scan import ScanOptions, run_scan
 from ecrwise.cli.common import Fmt
 from ecrwise.records.ecr import Image, Repository
 from ecrwise.report.output import stderr_console
@@ -22,7 +23,7 @@ def run_and_save(*, profile: str | None, regions: list[str], all_regions: bool, 
     check_format("scan", fmt)
     check_store(store)  # a --store that is not an ecrwise store, or is broken, fails before the collecting
     opts = ScanOptions(profile=profile, regions=regions, all_regions=all_regions, role_arns=role_arns,
-                       org_role=org_role, only=only or list(SERVICES), workers=workers)
+                       org_role=org_role, only=only or family_names(), workers=workers)
     show = sys.stderr.isatty() and not quiet
     if show:
         with Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TextColumn("tasks (account × region × repository)"),

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ecrwise.demo.estate import (DOCKER_MANIFEST, MB, NETWORK_REGION, Estate, EstateImage, EstateRepository,
-                                 _base_layers, _client, _create_repository, _digest, _manifest,
-                                 _put_pull_metrics, _set_times_in_state)
+from ecrwise.demo.estate_ecr import (DOCKER_MANIFEST, MB, NETWORK_REGION, Estate, EstateImage, EstateRepository,
+                                     _base_layers, _client, _create_repository, _digest, _manifest,
+                                     _put_pull_metrics, _set_times_in_state)
 
 # Not a real credential: the demo shows that ecrwise redacts it everywhere.
 FAKE_REGISTRY_PASSWORD = "demo-not-a-real-password-5d41402abc4b"

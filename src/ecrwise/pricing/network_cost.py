@@ -11,11 +11,13 @@ Pure: prices come from the price book, every line is quantity × unit price = US
                 from S3; plus `logs` with `logs=True`.
 (d) `s3-only`   only the free S3 gateway endpoint; the NAT keeps carrying the (tiny) ECR API/manifest bytes.
 
-The manifest-bytes model. A pull makes one GetAuthorizationToken call (ecr.api) and, on the registry API
-(ecr.dkr), fetches the manifest (two for a multi-arch index) and gets one redirect to S3 per blob (config and
-each layer). The blobs themselves come from S3. We count 4 KiB for the token exchange and 28 KiB for
-manifests and redirects: 32 KiB per pull, rounded up from a ten-layer image's ~20 KiB. Without a pull
-count, pulls are estimated as pull bytes / 256 MiB (a typical compressed service image). Both are
+The manifest-bytes model (`MANIFEST_BYTES_PER_PULL`, also what `analysis.pulls` counts per image per task
+start). A pull makes one GetAuthorizationToken call (ecr.api) and, on the registry API (ecr.dkr), fetches the
+manifest (two for a multi-arch index) and asks for each blob (config and each layer), which the registry
+answers with a redirect (OCI distribution spec, "Pulling a Layer": the blob endpoint "MAY issue a 307
+redirect"); ECR stores the layers in S3, so the blobs themselves come from S3 ("Amazon ECR uses Amazon S3 to
+store your image layers", https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html). Without
+a pull count, pulls are estimated as pull bytes / 256 MiB (a typical compressed service image). Both are
 parameters; at any plausible value the interface endpoints carry well under 0.1% of the pull bytes.
 
 GB means GiB (2^30 bytes), as AWS bills.
@@ -29,8 +31,14 @@ from ecrwise.pricing.book import GIB, Price, PriceBook
 
 KIB = 1024
 MIB = 1024 * KIB
-API_BYTES_PER_PULL = 4 * KIB  # GetAuthorizationToken request and answer, TLS included
-DKR_BYTES_PER_PULL = 28 * KIB  # manifest(s) and one S3 redirect per blob
+# ECR API and registry bytes of one image pull: an estimate (ECR reports no such figure), the one figure both
+# `network cost` and `pulls` use. 4 KiB for the GetAuthorizationToken exchange (ecr.api) with its TLS handshake;
+# 28 KiB on ecr.dkr for the registry's TLS handshake, the manifest (and an index's child manifest) and one
+# round trip per blob, each request carrying the registry token and each answer a presigned S3 URL, about 2 KiB
+# a blob: ~20 KiB for a ten-layer image, rounded up. A start on an EC2 host that already has the image asks only
+# for the manifest, so there it is an upper bound.
+API_BYTES_PER_PULL = 4 * KIB
+DKR_BYTES_PER_PULL = 28 * KIB
 MANIFEST_BYTES_PER_PULL = API_BYTES_PER_PULL + DKR_BYTES_PER_PULL
 DEFAULT_IMAGE_BYTES = 256 * MIB  # only to estimate a pull count when none is given
 

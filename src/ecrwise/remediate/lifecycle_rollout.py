@@ -42,9 +42,8 @@ from ecrwise.lifecycle.policy import Policy, Rule, parse_policy
 from ecrwise.lifecycle.simulate import simulate
 from ecrwise.pricing.book import PriceBook
 from ecrwise.pricing.money import usd
+from ecrwise.records import Records
 from ecrwise.records.ecr import Image, ImageLayer, Repository
-from ecrwise.records.ecs import (EcsContainerDefinition, EcsDeployment, EcsService, EcsTask, EcsTaskContainer,
-                                 EcsTaskDefinition)
 from ecrwise.remediate.backup import read_json, write_backup
 from ecrwise.remediate.integrity import check_seal, seal
 
@@ -430,12 +429,10 @@ def live_in_use(images: list[Image], ecs_records: list[Any], rollback_revisions:
     """digest → reasons of the images of `repo` in use now: derived from live ECS exactly as `plan` derives
     it from a snapshot, plus everything the plan itself recorded as in use (which covers `--in-use-file`
     images, by the digest they resolved to when planning, and ECS in accounts or regions not re-read)."""
-    of: dict[type, list[Any]] = {}
+    of: dict[type, list[Any]] = {Image: list(images)}
     for r in ecs_records:
         of.setdefault(type(r), []).append(r)
-    found = find_in_use(images, of.get(EcsService, []), of.get(EcsDeployment, []), of.get(EcsTaskDefinition, []),
-                        of.get(EcsContainerDefinition, []), of.get(EcsTask, []), of.get(EcsTaskContainer, []),
-                        rollback_revisions=rollback_revisions)
+    found = find_in_use(Records(of), rollback_revisions=rollback_revisions)
     used = {d: list(r) for d, r in found.digests(repo).items()}
     for u in planned:
         used.setdefault(u.digest, []).extend(x for x in u.reasons if x not in used[u.digest])

@@ -1,5 +1,5 @@
 """`ecrwise network fix` and `undo`: audit a VPC from its live network state, write the fix as Terraform /
-CloudFormation, or apply it (and undo it) through `ecrwise.aws.network_apply` with a journal written before
+CloudFormation, or apply it (and undo it) through `ecrwise.remediate.network_apply` with a journal written before
 the first change and after every step.
 """
 from __future__ import annotations
@@ -11,14 +11,14 @@ from typing import Any, Callable
 from ecrwise.records import Records
 from ecrwise.analysis.network_checks import VpcAudit, audit_network
 from ecrwise.aws.network import by_type
-from ecrwise.aws.network_apply import (Journal, StepResult, UndoStep, apply_fix_plan, apply_undo, live_records,
-                                       prior_state)
+from ecrwise.aws.network_apply import live_records
 from ecrwise.aws.session import Account, error_code
 from ecrwise.errors import AwsUnavailable, UserError
 from ecrwise.inputs import output_errors
 from ecrwise.pricing.book import PriceBook
 from ecrwise.records import network as net
 from ecrwise.remediate import network_templates as tpl
+from ecrwise.remediate.network_apply import Journal, StepResult, UndoStep, apply_fix_plan, apply_undo, prior_state
 
 
 class _LiveNetwork(Records):

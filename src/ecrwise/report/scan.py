@@ -1,6 +1,7 @@
 """Rendering `ecrwise scan`'s summary: the JSON envelope, or a line per snapshot and what the families collected."""
 from __future__ import annotations
 
+from ecrwise.aws.families import summary_tables
 from ecrwise.report.output import print_warnings
 from ecrwise.report.render import Result, View, view
 from ecrwise.report.sanitize import line
@@ -18,8 +19,7 @@ def _summary(res: Result) -> None:
     print(line(f"snapshot {snap.id}: {s['repositories']} repositories, {s['images']} images in "
                f"{len(snap.accounts)} account(s) × {len(snap.regions)} region(s) "
                f"({', '.join(snap.regions)}); {len(snap.failures)} failure(s); store {s['store']}"))
-    extra = {k: counts[k] for k in ("ecs_services", "ecs_tasks", "vpcs", "vpc_endpoints", "nat_gateways")
-             if counts.get(k)}
+    extra = {k: counts[k] for k in summary_tables() if counts.get(k)}  # the tables each family names
     if extra:
         print("  also: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in extra.items()))
 
