@@ -7,7 +7,6 @@ here, because a tag can move and a digest cannot.
 """
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path

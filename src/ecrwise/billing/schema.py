@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 
+from ecrwise.pricing.usage_types import REGION_PREFIX, usage_family  # noqa: F401  (re-exported)
+
 CUR2 = "cur2"
 FOCUS12 = "focus1.2"
 
@@ -147,23 +149,17 @@ def missing_columns(fmt: str, columns: list[str]) -> list[str]:
 
 
 # -- usage types ------------------------------------------------------------------------------------------
-# AWS usage types carry a region prefix (`USE1-`, `EUC1-`, `APN1-`, and `EU-` for eu-west-1), except some
-# services' us-east-1 types, which have none (`NatGateway-Hours`). Both forms are matched by stripping the
-# prefix first. The families below are those AWS bills these resources under (ECR pricing:
-# https://aws.amazon.com/ecr/pricing/, VPC/NAT/IPv4 pricing: https://aws.amazon.com/vpc/pricing/, PrivateLink:
-# https://aws.amazon.com/privatelink/pricing/); Cost Explorer groups by the same values (USAGE_TYPE dimension,
+# Usage types' region prefixes (`USE1-`, `EUC1-`, `EU-`, none for some us-east-1 types) are stripped by
+# `pricing.usage_types.usage_family`, which the Price List parser shares. The families below are those AWS
+# bills these resources under (ECR pricing: https://aws.amazon.com/ecr/pricing/, VPC/NAT/IPv4 pricing:
+# https://aws.amazon.com/vpc/pricing/, PrivateLink: https://aws.amazon.com/privatelink/pricing/); Cost Explorer
+# groups by the same values (USAGE_TYPE dimension,
 # https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_GetDimensionValues.html).
-REGION_PREFIX = r"^(?:[A-Z]{2,4}[0-9]+|EU)-"
-_PREFIX_RE = re.compile(REGION_PREFIX)
 
 CORE_CATEGORIES = ("ecr_storage", "ecr_data_transfer", "ecr_other", "nat_hours", "nat_bytes", "vpce_hours",
                    "vpce_bytes", "public_ipv4")
 # Kept only for accounts that have some core line in the same billing period.
 CONTEXT_CATEGORIES = ("s3", "data_transfer")
-
-
-def usage_family(usage_type: str | None) -> str:
-    return _PREFIX_RE.sub("", usage_type or "", count=1)
 
 
 def category(service_code: str | None, usage_type: str | None) -> str | None:

@@ -25,7 +25,7 @@ from operator import attrgetter
 from typing import Callable, Iterable, Sequence
 
 from ecrwise.lifecycle.images import ARCHIVE, STANDARD, LifecycleImage
-from ecrwise.lifecycle.policy import Policy, Rule
+from ecrwise.lifecycle.policy import Policy, Rule, wildcard_match
 
 EXPIRE = "expire"
 TRANSITION = "transition"
@@ -89,23 +89,6 @@ def tags_match(rule: Rule, tags: Sequence[str]) -> bool:
         return all(any(t.startswith(p) for t in tags) for p in rule.tag_prefixes)
     assert rule.tag_patterns is not None
     return all(any(wildcard_match(p, t) for t in tags) for p in rule.tag_patterns)
-
-
-def wildcard_match(pattern: str, tag: str) -> bool:
-    """'*' matches any run of characters; independent of the regex translation so tests can compare them."""
-    parts = pattern.split("*")
-    if len(parts) == 1:
-        return pattern == tag
-    first, last = parts[0], parts[-1]
-    if not tag.startswith(first) or not tag[len(first):].endswith(last) or len(tag) < len(first) + len(last):
-        return False
-    pos, end = len(first), len(tag) - len(last)
-    for mid in parts[1:-1]:
-        k = tag.find(mid, pos, end)
-        if k < 0:
-            return False
-        pos = k + len(mid)
-    return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -632,7 +632,6 @@ def count_all_vs_any(policy: "Policy", images: Iterable["LifecycleImage"]) -> li
     and higher-priority rules are left out, so "all" is what the rule can ever select and "any" is what
     the author probably meant. Pure; the CLI feeds it a snapshot's images.
     """
-    from ecrwise.lifecycle.engine import wildcard_match  # the engine imports this module
 
     imgs = [im for im in images if im.tags]
     out: list[dict[str, Any]] = []
@@ -798,3 +797,21 @@ def parse_policy(text_or_obj: str | bytes | dict[str, Any], source: str = "polic
         ))
     return Policy(tuple(sorted(rules, key=lambda r: r.priority)),
                   warnings=tuple(i for i in issues if i.severity == WARNING))
+
+
+def wildcard_match(pattern: str, tag: str) -> bool:
+    """'*' matches any run of characters; independent of the regex translation so tests can compare them (the engine matches
+    with it; it lives here so lint's counting and the engine share it without an import cycle)."""
+    parts = pattern.split("*")
+    if len(parts) == 1:
+        return pattern == tag
+    first, last = parts[0], parts[-1]
+    if not tag.startswith(first) or not tag[len(first):].endswith(last) or len(tag) < len(first) + len(last):
+        return False
+    pos, end = len(first), len(tag) - len(last)
+    for mid in parts[1:-1]:
+        k = tag.find(mid, pos, end)
+        if k < 0:
+            return False
+        pos = k + len(mid)
+    return True

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ecrwise.billing.schema import usage_family
+from ecrwise.pricing.usage_types import usage_family
 from ecrwise.errors import UserError
 
 SOURCE = ("AWS Price List API (pricing:GetProducts, "

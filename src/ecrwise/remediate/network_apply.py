@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ecrwise.analysis.nat_traffic import PROCESSED, AlarmSpec
-from ecrwise.aws.network_apply import (api_error, delete_group, existing_alarms, live_endpoints, live_records,
-                                       merge_tag, tags_of, wait_gone)
+from ecrwise.aws.network_apply import (api_error, delete_group, existing_alarms, live_endpoints, merge_tag, tags_of, wait_gone)
 from ecrwise.aws.session import Account
 from ecrwise.remediate.backup import write_durably
 from ecrwise.remediate.network_templates import (MANAGED_KEY, MANAGED_VALUE, PURPOSE_KEY, SG_NAME, TAG_ADDED_SG,
