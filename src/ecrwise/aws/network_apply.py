@@ -41,6 +41,14 @@ def live_endpoints(ec2: Any, vpc_id: str) -> list[dict[str, Any]]:
             if (e.get("State") or "").lower() not in collector.GONE_STATES]
 
 
+def security_groups(ec2: Any, vpc_id: str, tags: dict[str, str], name: str | None = None) -> list[dict[str, Any]]:
+    """The VPC's security groups carrying these tags (and this name), every page of them."""
+    filters = [{"Name": "vpc-id", "Values": [vpc_id]}, *({"Name": f"tag:{k}", "Values": [v]} for k, v in tags.items())]
+    if name:
+        filters.append({"Name": "group-name", "Values": [name]})
+    return collector._pages(ec2, "describe_security_groups", "SecurityGroups", Filters=filters)
+
+
 def tags_of(items: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in items or []}
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ecrwise.analysis.nat_traffic import PROCESSED, AlarmSpec
-from ecrwise.aws.network_apply import (api_error, delete_group, existing_alarms, live_endpoints, merge_tag, tags_of, wait_gone)
+from ecrwise.aws.network_apply import (api_error, delete_group, existing_alarms, live_endpoints, merge_tag,
+                                      security_groups, tags_of, wait_gone)
 from ecrwise.aws.session import Account
 from ecrwise.remediate.backup import write_durably
 from ecrwise.remediate.network_templates import (MANAGED_KEY, MANAGED_VALUE, PURPOSE_KEY, SG_NAME, TAG_ADDED_SG,
@@ -73,9 +74,7 @@ def prior_state(account: Account, plan: FixPlan) -> dict[str, Any]:
 
 
 def find_managed_group(ec2: Any, vpc_id: str) -> dict[str, Any] | None:
-    groups = ec2.describe_security_groups(Filters=[
-        {"Name": "vpc-id", "Values": [vpc_id]}, {"Name": f"tag:{MANAGED_KEY}", "Values": [MANAGED_VALUE]},
-        {"Name": "group-name", "Values": [SG_NAME]}]).get("SecurityGroups", [])
+    groups = security_groups(ec2, vpc_id, {MANAGED_KEY: MANAGED_VALUE}, SG_NAME)
     return groups[0] if groups else None
 
 
@@ -205,9 +204,7 @@ def plan_undo(account: Account, region: str, vpc_id: str) -> list[UndoStep]:
             subnets = tags[TAG_ADDED_SUBNETS].split()
             steps.append(UndoStep("remove-endpoint-subnets", eid, f"remove {', '.join(subnets)} from {short} "
                                   f"endpoint {eid}", subnets))
-    for g in ec2.describe_security_groups(Filters=[
-            {"Name": "vpc-id", "Values": [vpc_id]},
-            {"Name": f"tag:{MANAGED_KEY}", "Values": [MANAGED_VALUE]}]).get("SecurityGroups", []):
+    for g in security_groups(ec2, vpc_id, {MANAGED_KEY: MANAGED_VALUE}):
         steps.append(UndoStep("delete-security-group", g["GroupId"],
                               f"delete security group {g['GroupId']} ({g.get('GroupName')}, created by ecrwise)"))
     vpcs = ec2.describe_vpcs(VpcIds=[vpc_id]).get("Vpcs", [])
