@@ -1,18 +1,18 @@
 """`ecrwise billing`: import AWS Data Exports, reconcile estimates with the bill, Cost Explorer trends,
 realised savings. Thin: parses options, calls `ecrwise.billing` / `ecrwise.aws.cost_explorer` /
-`ecrwise.aws.billing_s3`, and prints with one small output function per command."""
+`ecrwise.aws.billing_s3`, and renders the result with `report.billing` (no format branches here)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
 from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, StoreOpt, open_store, prices, store_path
 from ecrwise.errors import UserError
-from ecrwise.report.output import (Column, dump_json, envelope, human_bytes, human_usd, print_warnings,
-                                   rich_table, stdout_console)
+from ecrwise.report import billing as view
+from ecrwise.report.render import check_format, render
 
 app = typer.Typer(help="Import CUR 2.0 / FOCUS 1.2 exports, reconcile estimates with the bill, Cost Explorer "
                        "trends, realised savings.", no_args_is_help=True)
@@ -51,6 +51,7 @@ def import_cmd(
     """Import an export's relevant line items; a billing period re-imported replaces its old rows."""
     from ecrwise.billing.importer import import_export
 
+    check_format("billing-import", fmt)
     local: Path | str = path
     if path.startswith("s3://"):
         from ecrwise.aws.billing_s3 import download_export
@@ -58,18 +59,7 @@ def import_cmd(
         local = download_export(_account(profile), path, _cache_dir(store))
     with open_store(store, read_only=False) as s:
         result = import_export(s.con, local)
-    _show_import(result, fmt)
-
-
-def _show_import(result: Any, fmt: Fmt) -> None:
-    items = [{"category": c, "rows": n} for c, n in result.rows_by_category.items()]
-    if fmt is Fmt.json:
-        dump_json(envelope("billing-import", None, items, result.as_dict(), result.warnings))
-        return
-    stdout_console().print(rich_table(
-        f"Imported {result.source_format} {', '.join(result.periods) or '-'}: {result.rows_kept} line items kept",
-        [Column("category", "category"), Column("rows", "line items", justify="right")], items))
-    print_warnings(result.warnings)
+    render(view.import_result(result), fmt)
 
 
 # -- reconcile ---------------------------------------------------------------------------------------------
@@ -90,31 +80,7 @@ def reconcile(
     kwargs = load_estimates(estimates) if estimates else {}
     with open_store(store, read_only=True) as s:  # the estimates go into temp tables, in memory
         rec = run(s.con, prices(price_file), period=period, **kwargs)
-    _show_reconcile(rec, fmt)
-
-
-def _show_reconcile(rec: Any, fmt: Fmt) -> None:
-    items = [r.as_dict() for r in rec.rows]
-    if fmt is Fmt.json:
-        doc = envelope("billing-reconcile", None, items, rec.totals(), rec.warnings)
-        doc["adjustments"] = rec.adjustments
-        doc["usage_by_category"] = rec.usage_by_category
-        dump_json(doc)
-        return
-    con = stdout_console()
-    con.print(rich_table(f"Billed vs estimated, {rec.billing_period}", [
-        Column("kind", "kind"), Column("account", "account"), Column("region", "region"),
-        Column("resource", "resource"), Column("billed_bytes", "billed", human_bytes, "right"),
-        Column("estimated_bytes", "estimated", human_bytes, "right"),
-        Column("gap_bytes", "gap", human_bytes, "right"), Column("gap_pct", "gap %", lambda x: f"{x:+.1f}%", "right"),
-        Column("gap_usd", "gap $", human_usd, "right"), Column("billed_usd", "billed $", human_usd, "right"),
-        Column("note", "note")], items))
-    con.print(rich_table("Free tier, credits, discounts, tax (apart from usage)", [
-        Column("account", "account"), Column("kind", "kind"), Column("charge_type", "charge"),
-        Column("category", "category"), Column("usage_amount", "usage", lambda x: f"{x:,.3f}", "right"),
-        Column("cost_usd", "billed $", human_usd, "right"),
-        Column("list_value_usd", "at list price", human_usd, "right")], rec.adjustments))
-    print_warnings(rec.warnings)
+    render(view.reconcile_result(rec), fmt)
 
 
 # -- trend -------------------------------------------------------------------------------------------------
@@ -135,31 +101,12 @@ def trend(
     from ecrwise.aws.cost_explorer import daily_cost_pages
     from ecrwise.billing.trend import parse_cost_and_usage, trends
 
+    check_format("billing-trend", fmt)
     end = _day(until, "--until") if until else date.today()
     start = _day(since, "--since") if since else end - timedelta(days=30)
     pages = daily_cost_pages(_account(profile), start, end)
     out = trends(parse_cost_and_usage(pages), k=spike_k, window=spike_window, min_spike_usd=min_spike_usd)
-    _show_trend(out, start, end, fmt)
-
-
-def _show_trend(out: list[Any], start: date, end: date, fmt: Fmt) -> None:
-    items = [t.as_dict() for t in out]
-    anomalies = [a.as_dict() for t in out for a in t.anomalies]
-    totals = {"since": start, "until": end, "usage_types": len(out), "anomaly_days": len(anomalies),
-              "total_usd": round(sum(t.total_usd for t in out), 2)}
-    if fmt is Fmt.json:
-        dump_json(envelope("billing-trend", None, items, totals, []))
-        return
-    con = stdout_console()
-    con.print(rich_table(f"Cost per usage type, {start} to {end}", [
-        Column("usage_type", "usage type"), Column("category", "category"),
-        Column("total_usd", "total $", human_usd, "right"),
-        Column("anomalies", "anomaly days", lambda a: ", ".join(str(x["day"]) for x in a) or "-")], items))
-    if anomalies:
-        con.print(rich_table("Anomaly days", [
-            Column("day", "day"), Column("usage_type", "usage type"), Column("cost_usd", "cost $", human_usd, "right"),
-            Column("median_usd", "median $", human_usd, "right"), Column("excess_usd", "excess $", human_usd, "right")],
-            anomalies))
+    render(view.trend_result(out, start, end), fmt)
 
 
 # -- savings -----------------------------------------------------------------------------------------------
@@ -175,19 +122,7 @@ def savings(
     from ecrwise.billing.savings import realised_savings
 
     with open_store(store, read_only=True) as s:
-        rows = realised_savings(s.con, _day(since, "--since"), days=days)
-    _show_savings(rows, fmt)
+        day = _day(since, "--since")
+        rows = realised_savings(s.con, day, days=days)
+    render(view.savings_result(rows, day), fmt)
 
-
-def _show_savings(rows: list[Any], fmt: Fmt) -> None:
-    items = [r.as_dict() for r in rows]
-    totals = {"realised_monthly_usd": round(sum(r.realised_monthly_usd for r in rows), 2)}
-    if fmt is Fmt.json:
-        dump_json(envelope("billing-savings", None, items, totals, []))
-        return
-    stdout_console().print(rich_table("Billed before and after", [
-        Column("category", "category"), Column("account", "account"), Column("resource", "resource"),
-        Column("before_monthly_usd", "before $/month", human_usd, "right"),
-        Column("after_monthly_usd", "after $/month", human_usd, "right"),
-        Column("realised_monthly_usd", "saved $/month", human_usd, "right"),
-        Column("predicted_monthly_usd", "predicted $/month", human_usd, "right")], items, footer=totals))
