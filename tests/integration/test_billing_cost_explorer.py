@@ -46,18 +46,31 @@ def test_request_shape() -> None:
     assert r["TimePeriod"] == {"Start": "2026-11-01", "End": "2026-12-01"}
 
 
-def test_trend_command_json(aws: str) -> None:
-    from typer.testing import CliRunner
+def test_trend_command_in_every_format(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`ecrwise billing trend` through the mounted CLI (in process)."""
+    import csv
+    import io
 
-    from ecrwise.cli.billing import app
+    from ecrwise.cli.main import main
 
-    configure(aws, [page({"NatGateway-Bytes": [2.0, 2.1, 1.9, 2.0, 2.2, 2.0, 9.5],
-                          "USE1-TimedStorage-ByteHrs": [0.4] * 7}, START)])
-    res = CliRunner().invoke(app, ["trend", "--since", "2026-11-01", "--until", "2026-11-08", "--format", "json"])
-    assert res.exit_code == 0, res.output
-    doc = json.loads(res.stdout)
+    def run(*args: str) -> str:
+        with pytest.raises(SystemExit) as e:
+            main(["billing", "trend", "--since", "2026-11-01", "--until", "2026-11-08", *args])
+        out = capsys.readouterr()
+        assert e.value.code == 0, out.err
+        return out.out
+
+    # The stand-in keeps the queued result for the request body that took it: all three runs get the same one.
+    result = page({"NatGateway-Bytes": [2.0, 2.1, 1.9, 2.0, 2.2, 2.0, 9.5], "USE1-TimedStorage-ByteHrs": [0.4] * 7},
+                  START)
+    configure(aws, [result])
+    doc = json.loads(run("--format", "json"))
     assert doc["kind"] == "billing-trend" and doc["totals"]["anomaly_days"] == 1
     nat = next(i for i in doc["items"] if i["usage_type"] == "NatGateway-Bytes")
     assert nat["anomalies"][0]["day"] == "2026-11-07" and nat["anomalies"][0]["excess_usd"] == 7.5
-    table = CliRunner().invoke(app, ["trend", "--since", "2026-11-01", "--until", "2026-11-08"])
-    assert table.exit_code == 0 and "Anomaly days" in table.stdout
+    table = run()
+    assert "Anomaly days" in table and "2026-11-07" in table
+    rows = list(csv.DictReader(io.StringIO(run("--format", "csv"))))
+    assert len(rows) == 14  # two usage types × seven days
+    flagged = [(r["usage_type"], r["day"], r["median_usd"]) for r in rows if r["anomaly"] == "true"]
+    assert flagged == [("NatGateway-Bytes", "2026-11-07", "2.0")]

@@ -1,62 +1,118 @@
-"""The `billing` sub-app on generated exports (not yet mounted in `ecrwise`: invoked directly)."""
+"""`ecrwise billing import|reconcile|savings` through the mounted CLI (`ecrwise.cli.main.main`, in process) on
+generated exports, in every format; `trend` and `prices update` need AWS and are in tests/integration."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from ecrwise.billing import schema
-from ecrwise.cli.billing import app
-from ecrwise.demo.billing_export import NatUsage, demo_usage, write_export
-from ecrwise.errors import UserError
+from ecrwise.cli.main import main
+from ecrwise.demo.billing_export import NatUsage, RepoUsage, demo_usage, write_export
 from ecrwise.pricing.book import GIB
 
 
-def run(*args: str) -> str:
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert result.exit_code == 0, result.output
-    return result.stdout
+def cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as e:
+        main([str(a) for a in args])
+    out = capsys.readouterr()
+    return e.value.code, out.out, out.err
 
 
-def test_import_reconcile_json_and_table(tmp_path: Path) -> None:
-    u = demo_usage()
-    write_export(u, tmp_path / "exp", fmt=schema.FOCUS12, file_format="csv")
-    store = tmp_path / "s.duckdb"
-    doc = json.loads(run("import", tmp_path / "exp", "--store", store, "--format", "json"))
-    assert doc["kind"] == "billing-import" and doc["totals"]["billing_periods"] == ["2026-11"]
-    est = tmp_path / "est.json"
-    est.write_text(json.dumps({
+def ok(capsys: pytest.CaptureFixture[str], *args: object) -> str:
+    code, out, err = cli(capsys, *args)
+    assert code == 0, err
+    return out
+
+
+def estimates_file(u, path: Path) -> Path:  # type: ignore[no-untyped-def]
+    path.write_text(json.dumps({
         "storage": [{"account": r.account, "region": r.region, "repository": r.repository,
                      "estimated_bytes": r.stored_bytes} for r in u.repos],
         "nat": [{"account": n.account, "region": n.region, "nat_gateway_id": n.nat_gateway_id,
                  "pull_bytes": n.pull_bytes} for n in u.nats],
         "endpoints": [{"account": e.account, "region": e.region, "vpc_endpoint_id": e.vpc_endpoint_id,
                        "az_count": e.az_count, "expected_bytes": e.bytes} for e in u.endpoints]}))
-    doc = json.loads(run("reconcile", "--store", store, "--estimates", est, "--format", "json"))
+    return path
+
+
+@pytest.fixture
+def imported(tmp_path: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    u = demo_usage()
+    write_export(u, tmp_path / "exp", fmt=schema.FOCUS12, file_format="csv")
+    store = tmp_path / "s.duckdb"
+    doc = json.loads(ok(capsys, "billing", "import", tmp_path / "exp", "--store", store, "--format", "json"))
+    assert doc["kind"] == "billing-import" and doc["totals"]["billing_periods"] == ["2026-11"]
+    return u, store, doc
+
+
+def test_import_in_every_format(imported, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    u, store, doc = imported
+    by_cat = {i["category"]: i["rows"] for i in doc["items"]}
+    assert by_cat["ecr_storage"] == 4 * 30 + 1  # four repositories a day, plus the month's free-tier line
+    table = ok(capsys, "billing", "import", tmp_path / "exp", "--store", store)
+    assert "Imported focus1.2 2026-11:" in table and "ecr_storage" in table
+    rows = list(csv.DictReader(io.StringIO(ok(capsys, "billing", "import", tmp_path / "exp", "--store", store,
+                                              "--format", "csv"))))
+    assert {r["category"]: int(r["rows"]) for r in rows} == by_cat
+
+
+def test_reconcile_in_every_format(imported, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    u, store, _ = imported
+    est = estimates_file(u, tmp_path / "est.json")
+    doc = json.loads(ok(capsys, "billing", "reconcile", "--store", store, "--estimates", est, "--format", "json"))
     assert doc["kind"] == "billing-reconcile"
     top = doc["items"][0]
     assert (top["resource"], top["gap_bytes"], top["gap_usd"]) == ("nat-0demo00000000001", 40 * GIB, 1.8)
     assert {a["kind"] for a in doc["adjustments"]} == {"credit", "tax", "free_tier"}
-    out = run("reconcile", "--store", store, "--estimates", est)
+    assert doc["usage_by_category"]
+    out = ok(capsys, "billing", "reconcile", "--store", store, "--estimates", est)
     assert "Billed vs estimated, 2026-11" in out and "payments-api" in out and "free_tier" in out
+    rows = list(csv.DictReader(io.StringIO(ok(capsys, "billing", "reconcile", "--store", store, "--estimates", est,
+                                              "--format", "csv"))))
+    assert [r["resource"] for r in rows] == [i["resource"] for i in doc["items"]]
+    pay = next(r for r in rows if r["resource"] == "payments-api")
+    assert (int(pay["gap_bytes"]), float(pay["gap_usd"])) == (2 * GIB, 0.2)
 
 
-def test_estimates_file_errors_name_the_path(tmp_path: Path) -> None:
-    write_export(demo_usage(), tmp_path / "exp")
-    store = tmp_path / "s.duckdb"
-    run("import", tmp_path / "exp", "--store", store)
+def test_estimates_file_errors_name_the_path(imported, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, store, _ = imported
     est = tmp_path / "est.json"
     est.write_text(json.dumps({"storage": [{"account": "1", "region": "us-east-1", "repository": "x",
                                             "estimated_bytes": -1}]}))
-    with pytest.raises(UserError, match=r"est.json: storage\.0\.estimated_bytes: Input should be greater"):
-        run("reconcile", "--store", store, "--estimates", est)
+    code, out, err = cli(capsys, "billing", "reconcile", "--store", store, "--estimates", est)
+    assert code == 2 and out == ""
+    assert "est.json: storage.0.estimated_bytes: Input should be greater" in err
 
 
-def test_savings_before_and_after(tmp_path: Path) -> None:
+def test_unsupported_format_is_a_usage_error(imported, capsys: pytest.CaptureFixture[str]) -> None:
+    _, store, _ = imported
+    code, _, err = cli(capsys, "billing", "reconcile", "--store", store, "--format", "sarif")
+    assert code == 2 and "sarif" in err
+
+
+def test_bill_text_is_sanitised_in_table_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A repository name is AWS text: terminal escapes are shown escaped, a formula is neutralised; JSON keeps it."""
+    hostile = "=HYPERLINK(\"x\")\x1b]8;;http://evil\x07"
+    u = demo_usage()
+    u.repos.append(RepoUsage("111111111111", "us-east-1", hostile, GIB))
+    write_export(u, tmp_path / "exp")
+    store = tmp_path / "s.duckdb"
+    ok(capsys, "billing", "import", tmp_path / "exp", "--store", store)
+    doc = json.loads(ok(capsys, "billing", "reconcile", "--store", store, "--format", "json"))
+    assert hostile in {i["resource"] for i in doc["items"]}
+    table = ok(capsys, "billing", "reconcile", "--store", store)
+    assert "\x1b" not in table and "\x07" not in table and "\\x1b" in table
+    out = ok(capsys, "billing", "reconcile", "--store", store, "--format", "csv")
+    assert "\x1b" not in out
+    cells = {r["resource"] for r in csv.DictReader(io.StringIO(out))}
+    assert any(c.startswith("'=HYPERLINK") for c in cells)
+
+
+def test_savings_in_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     october = demo_usage("2026-10")
     november = demo_usage("2026-11")
     # The fix between the two months: the stray NAT bytes are gone.
@@ -65,8 +121,9 @@ def test_savings_before_and_after(tmp_path: Path) -> None:
     store = tmp_path / "s.duckdb"
     for u in (october, november):
         write_export(u, tmp_path / u.period)
-        run("import", tmp_path / u.period, "--store", store)
-    doc = json.loads(run("savings", "--since", "2026-11-01", "--store", store, "--format", "json"))
+        ok(capsys, "billing", "import", tmp_path / u.period, "--store", store)
+    doc = json.loads(ok(capsys, "billing", "savings", "--since", "2026-11-01", "--store", store, "--format", "json"))
+    assert doc["kind"] == "billing-savings" and doc["totals"]["since"] == "2026-11-01"
     rows = {(i["category"], i["resource"]): i for i in doc["items"]}
     nat = rows[("nat_bytes", "nat-0demo00000000001")]
     assert (nat["before_days"], nat["after_days"]) == (31, 29)  # the day of the change is left out
@@ -77,3 +134,14 @@ def test_savings_before_and_after(tmp_path: Path) -> None:
     # Storage is prorated over each month's hours: the same repository in October and November saves nothing.
     web = rows[("ecr_storage", "web/frontend")]
     assert web["realised_monthly_usd"] == 0.0 and web["before_monthly_usd"] == web["after_monthly_usd"] == 1.2
+    table = ok(capsys, "billing", "savings", "--since", "2026-11-01", "--store", store)
+    assert "Billed before and after 2026-11-01" in table and "nat-0demo00000000001" in table
+    assert f"${doc['totals']['realised_monthly_usd']:,.2f}" in table  # the footer total
+    out = ok(capsys, "billing", "savings", "--since", "2026-11-01", "--store", store, "--format", "csv")
+    first = next(csv.DictReader(io.StringIO(out)))
+    assert first["resource"] == "nat-0demo00000000001" and float(first["realised_monthly_usd"]) == round(expect, 2)
+
+
+def test_savings_bad_date_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "billing", "savings", "--since", "November", "--store", tmp_path / "s.duckdb")
+    assert code == 2 and "--since November: not a date" in err

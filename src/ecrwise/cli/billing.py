@@ -121,8 +121,8 @@ def savings(
     """Billed cost per repository / NAT gateway / endpoint before and after a date, as a monthly rate."""
     from ecrwise.billing.savings import realised_savings
 
+    day = _day(since, "--since")
     with open_store(store, read_only=True) as s:
-        day = _day(since, "--since")
         rows = realised_savings(s.con, day, days=days)
     render(view.savings_result(rows, day), fmt)
 
