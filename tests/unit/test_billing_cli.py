@@ -68,7 +68,7 @@ def test_reconcile_in_every_format(imported, tmp_path: Path, capsys: pytest.Capt
     top = doc["items"][0]
     assert (top["resource"], top["gap_bytes"], top["gap_usd"]) == ("nat-0demo00000000001", 40 * GIB, 1.8)
     assert {a["kind"] for a in doc["adjustments"]} == {"credit", "tax", "free_tier"}
-    assert doc["usage_by_category"]
+    assert doc["usage_by_category"] and doc["totals"]["estimate_sources"]["storage"] == "--estimates"
     out = ok(capsys, "billing", "reconcile", "--store", store, "--estimates", est)
     assert "Billed vs estimated, 2026-11" in out and "payments-api" in out and "free_tier" in out
     rows = list(csv.DictReader(io.StringIO(ok(capsys, "billing", "reconcile", "--store", store, "--estimates", est,
@@ -145,3 +145,64 @@ def test_savings_in_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_savings_bad_date_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = cli(capsys, "billing", "savings", "--since", "November", "--store", tmp_path / "s.duckdb")
     assert code == 2 and "--since November: not a date" in err
+
+
+# -- reconcile fed from the store's snapshots -------------------------------------------------------------
+
+def _ecr_snapshot(st, taken_at, sizes: dict[str, int]) -> int:  # type: ignore[no-untyped-def]
+    """An ECR-only snapshot: one repository per entry, holding one image of one layer of that many bytes."""
+    from ecrwise.records.ecr import Image, ImageLayer, Repository
+
+    a, r = "111111111111", "us-east-1"
+    recs = {Repository: [Repository(a, r, n, f"arn:aws:ecr:{r}:{a}:repository/{n}", f"{a}.dkr.ecr.{r}.amazonaws.com/{n}",
+                                    taken_at, "MUTABLE", False, "AES256") for n in sizes],
+            Image: [Image(a, r, n, f"sha256:{n}", ["v1"], taken_at, None, b, "m", None, b) for n, b in sizes.items()],
+            ImageLayer: [ImageLayer(a, r, n, f"sha256:{n}", f"sha256:layer-{n}", b) for n, b in sizes.items()]}
+    return st.save_scan(taken_at, [a], [r], ["ecr"], recs, [], "t").id
+
+
+def test_reconcile_from_snapshots_without_estimates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Storage is the snapshots' step function averaged over the month: 10 GiB until 16 November 00:00, then
+    20 GiB, is 15 GiB over November; `gone` is deleted mid-month (half its bytes); NAT has no ECS data."""
+    from datetime import datetime, timezone
+
+    from ecrwise.demo.billing_export import BillingUsage
+    from ecrwise.store import Store
+
+    store = tmp_path / "s.duckdb"
+    with Store(store) as st:
+        first = _ecr_snapshot(st, datetime(2026, 10, 30, tzinfo=timezone.utc), {"app": 10 * GIB, "gone": 4 * GIB})
+        second = _ecr_snapshot(st, datetime(2026, 11, 16, tzinfo=timezone.utc), {"app": 20 * GIB})
+        _ecr_snapshot(st, datetime(2026, 12, 5, tzinfo=timezone.utc), {"app": 99 * GIB})  # after: not deciding
+    a = "111111111111"
+    u = BillingUsage("2026-11", a, repos=[RepoUsage(a, "us-east-1", "app", 15 * GIB),
+                                          RepoUsage(a, "us-east-1", "gone", 2 * GIB, billed_bytes=3 * GIB)],
+                     nats=[NatUsage(a, "us-east-1", "nat-0abc", pull_bytes=0, other_bytes=10 * GIB)])
+    write_export(u, tmp_path / "exp")
+    ok(capsys, "billing", "import", tmp_path / "exp", "--store", store)
+    doc = json.loads(ok(capsys, "billing", "reconcile", "--store", store, "--format", "json"))
+    rows = {i["resource"]: i for i in doc["items"]}
+    assert rows["app"]["estimated_bytes"] == 15 * GIB and abs(rows["app"]["gap_pct"]) < 1.0
+    assert (rows["gone"]["estimated_bytes"], rows["gone"]["gap_bytes"]) == (2 * GIB, GIB)
+    assert rows["nat-0abc"]["note"].startswith("no pull attribution") and rows["nat-0abc"]["gap_bytes"] == 10 * GIB
+    assert doc["totals"]["estimate_sources"] == {"storage": f"snapshots {first}, {second}", "nat": "none",
+                                                 "endpoints": "none"}
+    assert any("no snapshot with ECS and network data" in w for w in doc["warnings"])
+    assert not any("no storage estimates given" in w for w in doc["warnings"])
+    # --estimates replaces the snapshots for the kinds it lists, and only those.
+    est = tmp_path / "est.json"
+    est.write_text(json.dumps({"storage": [{"account": a, "region": "us-east-1", "repository": "app",
+                                            "estimated_bytes": 14 * GIB}]}))
+    doc = json.loads(ok(capsys, "billing", "reconcile", "--store", store, "--estimates", est, "--format", "json"))
+    rows = {i["resource"]: i for i in doc["items"]}
+    assert rows["app"]["gap_bytes"] == GIB and rows["gone"]["estimated_bytes"] is None
+    assert doc["totals"]["estimate_sources"]["storage"] == "--estimates"
+    table = ok(capsys, "billing", "reconcile", "--store", store)
+    assert f"estimates: storage from snapshots {first}, {second}" in table
+
+
+def test_reconcile_on_a_store_without_snapshots_says_so(imported, capsys: pytest.CaptureFixture[str]) -> None:
+    _, store, _ = imported
+    doc = json.loads(ok(capsys, "billing", "reconcile", "--store", store, "--format", "json"))
+    assert doc["totals"]["estimate_sources"] == {"storage": "none", "nat": "none", "endpoints": "none"}
+    assert any("no snapshot with ECR data" in w for w in doc["warnings"])

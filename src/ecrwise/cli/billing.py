@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from ecrwise.cli.billing_feed import snapshot_estimates
 from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, StoreOpt, open_store, prices, store_path
 from ecrwise.errors import UserError
 from ecrwise.report import billing as view
@@ -67,20 +68,28 @@ def import_cmd(
 @app.command()
 def reconcile(
     estimates: Optional[Path] = typer.Option(None, "--estimates", help="JSON file of estimates "
-                                             "({storage, nat, endpoints}); see docs/billing.md."),
+                                             "({storage, nat, endpoints}); a kind it lists replaces the "
+                                             "snapshots' estimate for that kind. See docs/billing.md."),
     period: Optional[str] = PeriodOpt,
     store: Optional[Path] = StoreOpt,
     price_file: Optional[Path] = PriceFileOpt,
     fmt: Fmt = FormatOpt,
 ) -> None:
-    """Billed versus estimated per repository, NAT gateway and endpoint; gaps in % and $, ranked."""
+    """Billed versus estimated per repository, NAT gateway and endpoint; gaps in % and $, ranked. Storage and
+    NAT pull bytes are estimated from the store's snapshots unless --estimates gives them."""
     from ecrwise.billing.inputs import load_estimates
-    from ecrwise.billing.reconcile import reconcile as run
+    from ecrwise.billing.reconcile import reconcile as run, resolve_period
 
-    kwargs = load_estimates(estimates) if estimates else {}
+    check_format("billing-reconcile", fmt)
+    given = load_estimates(estimates) if estimates else {}
+    book = prices(price_file)
     with open_store(store, read_only=True) as s:  # the estimates go into temp tables, in memory
-        rec = run(s.con, prices(price_file), period=period, **kwargs)
-    render(view.reconcile_result(rec), fmt)
+        p = resolve_period(s.con, period)
+        feed = snapshot_estimates(s, p, book, skip={k for k, v in given.items() if v})
+        kwargs = {k: given.get(k) or feed.estimates.get(k, []) for k in ("storage", "nat", "endpoints")}
+        sources = {k: "--estimates" if given.get(k) else feed.sources.get(k, "none") for k in kwargs}
+        rec = run(s.con, book, period=p, **kwargs)
+    render(view.reconcile_result(rec, sources=sources, warnings=feed.warnings), fmt)
 
 
 # -- trend -------------------------------------------------------------------------------------------------

@@ -36,13 +36,33 @@ def _import_table(res: Result) -> None:
 RECONCILE_CSV_COLUMNS = ("kind", "billing_period", "account", "region", "resource", "resource_id", "unit",
                          "billed_quantity", "estimated_quantity", "gap_quantity", "billed_bytes", "estimated_bytes",
                          "gap_bytes", "gap_pct", "billed_usd", "gap_usd", "note")
+def _pct(x: float) -> str:
+    return f"{0.0 if abs(x) < 0.05 else x:+.1f}%"  # no "-0.0%" for a gap that rounds to nothing
+
+
+def _signed_usd(x: float) -> str:
+    return "$0.00" if abs(x) < 0.005 else f"{'+' if x > 0 else '-'}${abs(x):,.2f}"
+
+
+def _amount(row: dict[str, Any], which: str) -> str | None:
+    """Bytes for storage and NAT rows; AZ-hours (and bytes when known) for endpoint rows."""
+    if row["kind"] != "vpce":
+        return None if row[f"{which}_bytes"] is None else human_bytes(row[f"{which}_bytes"])
+    q = row[f"{which}_quantity"]
+    if q is None:
+        return None
+    text = f"{q:,.0f} AZ-h"
+    if row[f"{which}_bytes"] is not None:
+        text += f" · {human_bytes(row[f'{which}_bytes'])}"
+    return text
+
+
 RECONCILE_COLUMNS = [
     Column("kind", "kind"), Column("account", "account"), Column("region", "region"),
-    Column("resource", "resource"), Column("billed_bytes", "billed", human_bytes, "right"),
-    Column("estimated_bytes", "estimated", human_bytes, "right"),
-    Column("gap_bytes", "gap", human_bytes, "right"), Column("gap_pct", "gap %", lambda x: f"{x:+.1f}%", "right"),
-    Column("gap_usd", "gap $", human_usd, "right"), Column("billed_usd", "billed $", human_usd, "right"),
-    Column("note", "note")]
+    Column("resource", "resource"), Column("billed", "billed", justify="right"),
+    Column("estimated", "estimated", justify="right"), Column("gap", "gap", justify="right"),
+    Column("gap_pct", "gap %", _pct, "right"), Column("gap_usd", "gap $", _signed_usd, "right"),
+    Column("billed_usd", "billed $", human_usd, "right"), Column("note", "note")]
 ADJUSTMENT_COLUMNS = [
     Column("account", "account"), Column("kind", "kind"), Column("charge_type", "charge"),
     Column("category", "category"), Column("usage_amount", "usage", lambda x: f"{x:,.3f}", "right"),
@@ -67,11 +87,16 @@ def reconcile_result(rec: Any, *, sources: dict[str, str] | None = None,
 
 def _reconcile_table(res: Result) -> None:
     con = wide_console()
-    con.print(rich_table(res.title, RECONCILE_COLUMNS, res.items))
-    con.print(rich_table("Free tier, credits, discounts, tax (apart from usage)", ADJUSTMENT_COLUMNS, res.data))
+    rows = [dict(r, billed=_amount(r, "billed"), estimated=_amount(r, "estimated"), gap=_amount(r, "gap"))
+            for r in res.items]
+    con.print(rich_table(res.title, RECONCILE_COLUMNS, rows))
     t = res.totals
-    line = (f"{t['rows']} rows · gaps ${t['gap_usd']:,.2f} at list price · billed usage ${t['billed_usage_usd']:,.2f}"
-            f" · adjustments ${t['adjustments_usd']:,.2f}")
+    if res.data:
+        con.print(rich_table("Free tier, credits, discounts, tax (apart from usage)", ADJUSTMENT_COLUMNS, res.data))
+    else:
+        con.print(f"No free tier, credits, discounts or tax in {t['billing_period']}.", highlight=False)
+    line = (f"{t['rows']} rows · gaps {_signed_usd(t['gap_usd'])} at list price · billed usage "
+            f"${t['billed_usage_usd']:,.2f} · adjustments ${t['adjustments_usd']:,.2f}")
     if t.get("estimate_sources"):
         line += " · estimates: " + ", ".join(f"{k} from {v}" for k, v in t["estimate_sources"].items())
     con.print(line, highlight=False, markup=False)
