@@ -11,6 +11,7 @@ from typing import Any
 
 from ecrwise.report.output import (Column, envelope, human_bytes, human_usd, print_warnings, rich_table,
                                    stdout_console, wide_console)
+from ecrwise.report import sanitize
 from ecrwise.report.render import Result, View, view
 
 # -- billing import ----------------------------------------------------------------------------------------
@@ -21,13 +22,15 @@ IMPORT_CSV_COLUMNS = ("category", "rows")
 def import_result(res: Any) -> Result:
     """`billing import`: one item per kept category of line items."""
     items = [{"category": c, "rows": n} for c, n in res.rows_by_category.items()]
-    title = f"Imported {res.source_format} {', '.join(res.periods) or '-'}: {res.rows_kept} line items kept"
+    title = f"Imported {res.source_format} {', '.join(res.periods) or '-'}: {res.rows_kept:,} line items kept"
     return Result("billing-import", items, res.as_dict(), list(res.warnings), title=title)
 
 
 def _import_table(res: Result) -> None:
-    stdout_console().print(rich_table(res.title, [Column("category", "category"),
-                                                  Column("rows", "line items", str, "right")], res.items))
+    con = stdout_console()
+    con.print(rich_table(None, [Column("category", "category"),
+                                Column("rows", "line items", lambda n: f"{n:,}", "right")], res.items))
+    con.print(sanitize.rich_text(f"{res.title} from {len(res.totals['files'])} file(s)"), highlight=False)
     print_warnings(res.warnings)
 
 
