@@ -154,8 +154,9 @@ def _ecr_snapshot(st, taken_at, sizes: dict[str, int]) -> int:  # type: ignore[n
     from ecrwise.records.ecr import Image, ImageLayer, Repository
 
     a, r = "111111111111", "us-east-1"
-    recs = {Repository: [Repository(a, r, n, f"arn:aws:ecr:{r}:{a}:repository/{n}", f"{a}.dkr.ecr.{r}.amazonaws.com/{n}",
-                                    taken_at, "MUTABLE", False, "AES256") for n in sizes],
+    recs = {Repository: [Repository(a, r, n, f"arn:aws:ecr:{r}:{a}:repository/{n}",
+                                    f"{a}.dkr.ecr.{r}.amazonaws.com/{n}", taken_at, "MUTABLE", False, "AES256")
+                         for n in sizes],
             Image: [Image(a, r, n, f"sha256:{n}", ["v1"], taken_at, None, b, "m", None, b) for n, b in sizes.items()],
             ImageLayer: [ImageLayer(a, r, n, f"sha256:{n}", f"sha256:layer-{n}", b) for n, b in sizes.items()]}
     return st.save_scan(taken_at, [a], [r], ["ecr"], recs, [], "t").id

@@ -9,7 +9,6 @@ from typing import Optional
 
 import typer
 
-from ecrwise.cli.billing_feed import snapshot_estimates
 from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, StoreOpt, open_store, prices, store_path
 from ecrwise.errors import UserError
 from ecrwise.report import billing as view
@@ -79,6 +78,7 @@ def reconcile(
     NAT pull bytes are estimated from the store's snapshots unless --estimates gives them."""
     from ecrwise.billing.inputs import load_estimates
     from ecrwise.billing.reconcile import reconcile as run, resolve_period
+    from ecrwise.cli.billing_feed import snapshot_estimates
 
     check_format("billing-reconcile", fmt)
     given = load_estimates(estimates) if estimates else {}
