@@ -13,6 +13,7 @@ from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, StoreOpt, open_stor
 from ecrwise.errors import UserError
 from ecrwise.report import billing as view
 from ecrwise.report.render import check_format, render
+from ecrwise.store import STORE_ENV
 
 app = typer.Typer(help="Import CUR 2.0 / FOCUS 1.2 exports, reconcile estimates with the bill, Cost Explorer "
                        "trends, realised savings.", no_args_is_help=True)
@@ -103,19 +104,31 @@ def trend(
     min_spike_usd: float = typer.Option(1.0, "--min-spike-usd", min=0.0,
                                         help="Over a zero median, a day must cost more than this."),
     profile: Optional[str] = ProfileOpt,
+    store: Optional[Path] = typer.Option(None, "--store", envvar=STORE_ENV, show_default=False,
+                                         help="Store whose NAT spike days the anomaly days link to (default: the "
+                                              "default store, when there is one)."),
     fmt: Fmt = FormatOpt,
 ) -> None:
     """Daily cost per usage type (ECR, NAT gateway, VPC endpoints, public IPv4) from Cost Explorer, anomaly days
-    flagged."""
+    flagged and linked to the NAT spike days of the same day in the store."""
     from ecrwise.aws.cost_explorer import daily_cost_pages
-    from ecrwise.billing.trend import parse_cost_and_usage, trends
+    from ecrwise.billing.trend import link_events, parse_cost_and_usage, trends
 
     check_format("billing-trend", fmt)
     end = _day(until, "--until") if until else date.today()
     start = _day(since, "--since") if since else end - timedelta(days=30)
+    links, linked = None, None
+    if store is not None or store_path(None).exists():  # a store named but missing is an error; none, no links
+        from ecrwise.cli.billing_feed import nat_spike_events
+
+        with open_store(store, read_only=True) as s:
+            events, linked = nat_spike_events(s)
     pages = daily_cost_pages(_account(profile), start, end)
     out = trends(parse_cost_and_usage(pages), k=spike_k, window=spike_window, min_spike_usd=min_spike_usd)
-    render(view.trend_result(out, start, end), fmt)
+    if linked is not None:
+        nat = [a for t in out if (t.category or "").startswith("nat_") for a in t.anomalies]
+        links = link_events(nat, events)
+    render(view.trend_result(out, start, end, links=links, linked_snapshots=linked), fmt)
 
 
 # -- savings -----------------------------------------------------------------------------------------------

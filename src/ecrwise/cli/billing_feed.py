@@ -8,19 +8,22 @@
   one subnet per Availability Zone, https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html,
   and is billed per AZ-hour, https://aws.amazon.com/privatelink/pricing/); the audit knows no bytes.
 
+And, for `billing trend`, the NAT spike days of the store's CloudWatch data (`nat_spike_events`).
+
 Loading from the store is here, next to `cli/snapshot_data.py`; the arithmetic is in the pure modules.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Iterable
 
 from ecrwise.billing.estimates import (StorageSample, average_storage, deciding_times, nat_pulls_for_period,
                                        period_bounds)
 from ecrwise.billing.reconcile import EndpointExpectation
 from ecrwise.cli.snapshot_data import inventory_of, record_classes
-from ecrwise.pricing.book import PriceBook
+from ecrwise.pricing.book import GIB, PriceBook
 from ecrwise.records import Records
 from ecrwise.records.network import VpcEndpoint
 from ecrwise.store import Snapshot, Store
@@ -103,3 +106,27 @@ def _network(st: Store, period: str, book: PriceBook, snaps: list[Snapshot], wan
             for e in records.of(VpcEndpoint)
             if e.endpoint_type == "Interface" and e.subnet_ids and e.state.lower() == "available"]
         feed.sources["endpoints"] = f"snapshot {snap.id} (endpoint audit)"
+
+
+def nat_spike_events(st: Store) -> tuple[list[tuple[date, str]], list[int]]:
+    """(day, label) of every NAT-gateway spike day in the store's CloudWatch data (`ecrwise network`'s rule,
+    `analysis.nat_traffic`), over all snapshots that scanned the network (a later snapshot's value of a day
+    wins), and the ids of those snapshots. A Cost Explorer anomaly day of NAT usage links to these."""
+    from ecrwise.analysis.nat_traffic import nat_series
+    from ecrwise.records.network import NatGateway, NatMetric
+
+    snaps = sorted((s for s in st.snapshots() if "network" in s.services), key=lambda s: s.id)
+    metrics: dict[tuple[str, str, str, str, date], NatMetric] = {}
+    gateways: dict[tuple[str, str, str], NatGateway] = {}
+    for s in snaps:
+        for m in st.load(s.id, NatMetric):
+            metrics[(m.account, m.region, m.nat_gateway_id, m.metric, m.day)] = m
+        for g in st.load(s.id, NatGateway):
+            gateways[(g.account, g.region, g.nat_gateway_id)] = g
+    events = []
+    for series in nat_series(metrics.values(), gateways.values()):
+        for sp in series.spikes:
+            times = f", {sp.ratio:.1f}× the median" if sp.ratio else ""
+            events.append((sp.day, f"NAT spike {series.nat_gateway_id} ({series.region}): "
+                                   f"{sp.processed / GIB:,.1f} GiB processed{times}"))
+    return events, [s.id for s in snaps]

@@ -109,15 +109,25 @@ def _reconcile_table(res: Result) -> None:
 # -- billing trend -----------------------------------------------------------------------------------------
 
 TREND_CSV_COLUMNS = ("usage_type", "category", "day", "cost_usd", "usage_quantity", "estimated", "anomaly",
-                     "median_usd")
+                     "median_usd", "findings")
 
 
-def trend_result(trends: list[Any], start: date, end: date) -> Result:
-    """`billing trend`: one item per usage type with its daily costs and anomaly days."""
+def trend_result(trends: list[Any], start: date, end: date, *,
+                 links: dict[tuple[date, str], list[str]] | None = None,
+                 linked_snapshots: list[int] | None = None) -> Result:
+    """`billing trend`: one item per usage type with its daily costs and anomaly days. With `links` (from the
+    store's NAT spike days), each NAT anomaly carries the `findings` of the same day."""
     items = [t.as_dict() for t in trends]
-    anomalies = [a.as_dict() for t in trends for a in t.anomalies]
+    if links is not None:
+        for i in items:
+            for a in i["anomalies"]:
+                a["findings"] = links.get((a["day"], i["usage_type"]), []) if i["category"] and \
+                    i["category"].startswith("nat_") else []
+    anomalies = [a for i in items for a in i["anomalies"]]
     totals = {"since": start, "until": end, "usage_types": len(items), "anomaly_days": len(anomalies),
               "total_usd": round(sum(t.total_usd for t in trends), 2)}
+    if linked_snapshots is not None:
+        totals["linked_snapshots"] = linked_snapshots
     return Result("billing-trend", items, totals, [], title=f"Cost per usage type, {start} to {end}", data=anomalies)
 
 
@@ -131,7 +141,8 @@ def _trend_rows(res: Result) -> list[dict[str, Any]]:
             rows.append({"usage_type": i["usage_type"], "category": i["category"], "day": d["day"].isoformat(),
                          "cost_usd": d["cost_usd"], "usage_quantity": d["usage_quantity"],
                          "estimated": d["estimated"], "anomaly": a is not None,
-                         "median_usd": None if a is None else a["median_usd"]})
+                         "median_usd": None if a is None else a["median_usd"],
+                         "findings": "; ".join(a.get("findings", [])) if a else None})
     return rows
 
 
@@ -142,10 +153,12 @@ def _trend_table(res: Result) -> None:
         Column("total_usd", "total $", human_usd, "right"),
         Column("anomalies", "anomaly days", lambda a: ", ".join(str(x["day"]) for x in a) or "-")], res.items))
     if res.data:
-        con.print(rich_table("Anomaly days", [
-            Column("day", "day"), Column("usage_type", "usage type"), Column("cost_usd", "cost $", human_usd, "right"),
-            Column("median_usd", "median $", human_usd, "right"),
-            Column("excess_usd", "excess $", human_usd, "right")], res.data))
+        cols = [Column("day", "day"), Column("usage_type", "usage type"),
+                Column("cost_usd", "cost $", human_usd, "right"), Column("median_usd", "median $", human_usd, "right"),
+                Column("excess_usd", "excess $", human_usd, "right")]
+        if "linked_snapshots" in res.totals:
+            cols.append(Column("findings", "same day in the store", lambda f: "; ".join(f) or "-"))
+        con.print(rich_table("Anomaly days", cols, res.data))
     print_warnings(res.warnings)
 
 
