@@ -46,18 +46,74 @@ def test_request_shape() -> None:
     assert r["TimePeriod"] == {"Start": "2026-11-01", "End": "2026-12-01"}
 
 
-def test_trend_command_json(aws: str) -> None:
-    from typer.testing import CliRunner
+def test_trend_command_in_every_format(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`ecrwise billing trend` through the mounted CLI (in process)."""
+    import csv
+    import io
 
-    from ecrwise.cli.billing import app
+    from ecrwise.cli.main import main
 
-    configure(aws, [page({"NatGateway-Bytes": [2.0, 2.1, 1.9, 2.0, 2.2, 2.0, 9.5],
-                          "USE1-TimedStorage-ByteHrs": [0.4] * 7}, START)])
-    res = CliRunner().invoke(app, ["trend", "--since", "2026-11-01", "--until", "2026-11-08", "--format", "json"])
-    assert res.exit_code == 0, res.output
-    doc = json.loads(res.stdout)
+    def run(*args: str) -> str:
+        with pytest.raises(SystemExit) as e:
+            main(["billing", "trend", "--since", "2026-11-01", "--until", "2026-11-08", *args])
+        out = capsys.readouterr()
+        assert e.value.code == 0, out.err
+        return out.out
+
+    # The stand-in keeps the queued result for the request body that took it: all three runs get the same one.
+    result = page({"NatGateway-Bytes": [2.0, 2.1, 1.9, 2.0, 2.2, 2.0, 9.5], "USE1-TimedStorage-ByteHrs": [0.4] * 7},
+                  START)
+    configure(aws, [result])
+    doc = json.loads(run("--format", "json"))
     assert doc["kind"] == "billing-trend" and doc["totals"]["anomaly_days"] == 1
     nat = next(i for i in doc["items"] if i["usage_type"] == "NatGateway-Bytes")
     assert nat["anomalies"][0]["day"] == "2026-11-07" and nat["anomalies"][0]["excess_usd"] == 7.5
-    table = CliRunner().invoke(app, ["trend", "--since", "2026-11-01", "--until", "2026-11-08"])
-    assert table.exit_code == 0 and "Anomaly days" in table.stdout
+    table = run()
+    assert "Anomaly days" in table and "2026-11-07" in table
+    rows = list(csv.DictReader(io.StringIO(run("--format", "csv"))))
+    assert len(rows) == 14  # two usage types × seven days
+    flagged = [(r["usage_type"], r["day"], r["median_usd"]) for r in rows if r["anomaly"] == "true"]
+    assert flagged == [("NatGateway-Bytes", "2026-11-07", "2.0")]
+
+
+def test_nat_anomaly_days_link_to_the_store_nat_spikes(aws: str, tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The seeded Cost Explorer anomaly (NatGateway-Bytes on 7 November) names the NAT spike the store's CloudWatch
+    data has that day; the storage anomaly the same day links to nothing (a NAT spike does not explain it)."""
+    import csv
+    import io
+    from datetime import datetime, timezone
+
+    from ecrwise.cli.main import main
+    from ecrwise.pricing.book import GIB
+    from ecrwise.records.network import NatGateway, NatMetric
+    from ecrwise.store import Store
+
+    a, r, nat = DEMO_ACCOUNT, "us-east-1", "nat-0spiky"
+    days = [date(2026, 11, d) for d in range(1, 8)]
+    recs = {NatGateway: [NatGateway(a, r, nat, "vpc-1", "subnet-1", "available", "public")],
+            NatMetric: [NatMetric(a, r, nat, "BytesInFromDestination", d, (20 if d.day == 7 else 2) * GIB)
+                        for d in days]}
+    store = tmp_path / "s.duckdb"
+    with Store(store) as st:
+        st.save_scan(datetime(2026, 11, 8, tzinfo=timezone.utc), [a], [r], ["network"], recs, [], "t")
+    configure(aws, [page({"NatGateway-Bytes": [2.0, 2.1, 1.9, 2.0, 2.2, 2.0, 9.5],
+                          "USE1-TimedStorage-ByteHrs": [0.4, 0.4, 0.4, 0.4, 0.4, 0.4, 4.0]}, START)])
+
+    def run(*args: str) -> str:
+        with pytest.raises(SystemExit) as e:
+            main(["billing", "trend", "--since", "2026-11-01", "--until", "2026-11-08", "--store", str(store), *args])
+        out = capsys.readouterr()
+        assert e.value.code == 0, out.err
+        return out.out
+
+    doc = json.loads(run("--format", "json"))
+    assert doc["totals"]["anomaly_days"] == 2 and doc["totals"]["linked_snapshots"] == [1]
+    by_type = {i["usage_type"]: i["anomalies"] for i in doc["items"]}
+    (nat_day,) = by_type["NatGateway-Bytes"]
+    assert nat_day["day"] == "2026-11-07"
+    assert nat_day["findings"] == [f"NAT spike {nat} (us-east-1): 20.0 GiB processed, 10.0× the median"]
+    assert by_type["USE1-TimedStorage-ByteHrs"][0]["findings"] == []
+    assert f"NAT spike {nat}" in run()
+    rows = [r for r in csv.DictReader(io.StringIO(run("--format", "csv"))) if r["anomaly"] == "true"]
+    assert {r["usage_type"]: r["findings"] for r in rows} == {
+        "NatGateway-Bytes": nat_day["findings"][0], "USE1-TimedStorage-ByteHrs": ""}

@@ -7,16 +7,14 @@ from pathlib import Path
 
 import boto3
 import pytest
-from typer.testing import CliRunner
-
 from ecrwise.billing import schema
-from ecrwise.cli.billing import app
+from ecrwise.cli.main import main
 from ecrwise.demo.billing_export import demo_usage, write_export
 
 pytestmark = pytest.mark.standin
 
 
-def test_import_from_s3(aws: str, tmp_path: Path) -> None:
+def test_import_from_s3(aws: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     manifest = write_export(demo_usage(), tmp_path / "local", fmt=schema.CUR2, file_format="csv")
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="demo-billing")
@@ -26,10 +24,11 @@ def test_import_from_s3(aws: str, tmp_path: Path) -> None:
     s3.put_object(Bucket="demo-billing", Key="exports/README.txt", Body=b"not an export file")
     store = tmp_path / "store" / "s.duckdb"
     for _ in range(2):
-        res = CliRunner().invoke(app, ["import", "s3://demo-billing/exports", "--store", str(store),
-                                       "--format", "json"])
-        assert res.exit_code == 0, res.output
-        doc = json.loads(res.stdout)
+        with pytest.raises(SystemExit) as e:
+            main(["billing", "import", "s3://demo-billing/exports", "--store", str(store), "--format", "json"])
+        out = capsys.readouterr()
+        assert e.value.code == 0, out.err
+        doc = json.loads(out.out)
         assert doc["totals"]["billing_periods"] == ["2026-11"] and doc["totals"]["manifests"]
     cache = tmp_path / "store" / "billing-cache" / "demo-billing" / "exports"
     assert (cache / manifest.relative_to(tmp_path / "local")).is_file()

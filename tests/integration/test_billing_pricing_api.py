@@ -50,24 +50,43 @@ def test_fetch_through_the_paginator(stub_env) -> None:
     assert {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "eu-central-1"} in nat_query["Filters"]
 
 
-def test_prices_update_writes_a_loadable_price_file(aws: str, stub_env, tmp_path) -> None:
-    """The command end to end: STS from the moto stand-in, GetProducts from the stub (AWS_ENDPOINT_URL_PRICING
-    wins over AWS_ENDPOINT_URL for that service only)."""
+def test_prices_update_writes_a_loadable_price_file(aws: str, stub_env, tmp_path, capsys) -> None:
+    """`ecrwise prices update` through the mounted CLI (in process), end to end: STS from the moto stand-in,
+    GetProducts from the stub (AWS_ENDPOINT_URL_PRICING wins over AWS_ENDPOINT_URL for that service only)."""
+    import csv
+    import io
     import json
 
-    from typer.testing import CliRunner
-
-    from ecrwise.cli.prices import app
+    from ecrwise.cli.main import main
     from ecrwise.pricing.book import load_price_book
+
+    def run(*args: str) -> str:
+        with pytest.raises(SystemExit) as e:
+            main(["prices", "update", "--region", "eu-west-1", *args])
+        out = capsys.readouterr()
+        assert e.value.code == 0, out.err
+        return out.out
 
     stub_env([product("eu-west-1", "nat_gateway_gb", 0.05), product("eu-west-1", "fargate_gb_hour", 0.0049)])
     out = tmp_path / "prices.json"
-    res = CliRunner().invoke(app, ["update", "--region", "eu-west-1", "-o", str(out), "--format", "json"])
-    assert res.exit_code == 0, res.output
-    doc = json.loads(res.stdout)
+    doc = json.loads(run("-o", str(out), "--format", "json"))
     assert doc["kind"] == "prices-update" and doc["totals"]["prices"] == 2
     assert {i["item"]: i["effective_date"] for i in doc["items"]} == {"nat_gateway_gb": "2026-11-01T00:00:00Z",
                                                                       "fargate_gb_hour": "2026-11-01T00:00:00Z"}
     book = load_price_book(out)
     assert book.price("eu-west-1", "nat_gateway_gb").usd == 0.05
     assert book.price("eu-west-1", "nat_gateway_hour") == load_price_book().price("eu-west-1", "nat_gateway_hour")
+    table = run("-o", str(tmp_path / "t.json"))
+    assert "Wrote" in table and "nat_gateway_gb" in table and "0.0049" in table
+    rows = list(csv.DictReader(io.StringIO(run("-o", str(tmp_path / "c.json"), "--format", "csv"))))
+    assert {r["item"]: float(r["usd"]) for r in rows} == {"nat_gateway_gb": 0.05, "fargate_gb_hour": 0.0049}
+
+
+def test_prices_update_checks_the_format_before_any_request(stub_env, tmp_path, capsys) -> None:
+    from ecrwise.cli.main import main
+
+    stub = stub_env([product("eu-west-1", "nat_gateway_gb", 0.05)])
+    with pytest.raises(SystemExit) as e:
+        main(["prices", "update", "-o", str(tmp_path / "p.json"), "--format", "sarif"])
+    assert e.value.code == 2 and "sarif" in capsys.readouterr().err
+    assert stub.requests == [] and not (tmp_path / "p.json").exists()

@@ -7,6 +7,7 @@ its size differs; the cache keeps the key layout, so the export's Manifest.json 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import botocore.exceptions
 
@@ -14,6 +15,7 @@ from ecrwise.aws.session import Account, error_code, is_denied
 from ecrwise.errors import AwsUnavailable, UserError
 
 IAM_ACTIONS = ["s3:ListBucket", "s3:GetObject"]
+IAM_GROUP = "billing"  # in `iam-policy --billing`, not in the scan's --read-only policy
 SUFFIXES = (".parquet", ".csv.gz", ".csv", "Manifest.json")
 
 
@@ -24,6 +26,28 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     if not bucket:
         raise UserError(f"{uri}: no bucket name")
     return bucket, prefix
+
+
+def iam_statements(export_prefixes: list[str]) -> list[dict[str, Any]]:
+    """The S3 statements of `iam-policy --billing`: scoped to the export prefixes when given. ListBucket is a
+    bucket action, narrowed to the prefix with the `s3:prefix` condition key; GetObject is an object action on
+    `bucket/prefix/*` (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html,
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-condition-keys.html)."""
+    if not export_prefixes:
+        return [{"Sid": "EcrwiseBillingExportRead", "Effect": "Allow", "Action": sorted(IAM_ACTIONS), "Resource": "*"}]
+    out: list[dict[str, Any]] = []
+    for i, uri in enumerate(export_prefixes):
+        bucket, prefix = parse_s3_uri(uri)
+        prefix = prefix.strip("/")
+        sid = "" if len(export_prefixes) == 1 else str(i + 1)
+        listing: dict[str, Any] = {"Sid": f"EcrwiseBillingExportList{sid}", "Effect": "Allow",
+                                   "Action": ["s3:ListBucket"], "Resource": f"arn:aws:s3:::{bucket}"}
+        if prefix:  # the import lists with Prefix=<prefix> as given, with or without a trailing slash
+            listing["Condition"] = {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}}
+        out.append(listing)
+        out.append({"Sid": f"EcrwiseBillingExportRead{sid}", "Effect": "Allow", "Action": ["s3:GetObject"],
+                    "Resource": f"arn:aws:s3:::{bucket}/{prefix}/*" if prefix else f"arn:aws:s3:::{bucket}/*"})
+    return out
 
 
 def download_export(account: Account, uri: str, cache_dir: Path, region: str = "us-east-1") -> Path:

@@ -17,6 +17,7 @@ from ecrwise.aws.session import Account, error_code, is_denied
 from ecrwise.errors import AwsUnavailable, UserError
 
 IAM_ACTIONS = ["ce:GetCostAndUsage"]
+IAM_GROUP = "billing"  # in `iam-policy --billing`, not in the scan's --read-only policy
 
 CE_REGION = "us-east-1"
 # Cost Explorer's SERVICE dimension values: NAT gateway usage is billed under "EC2 - Other".

@@ -16,6 +16,7 @@ from ecrwise.aws.session import Account, error_code, is_denied
 from ecrwise.errors import AwsUnavailable
 
 IAM_ACTIONS = ["pricing:GetProducts"]
+IAM_GROUP = "billing"  # in `iam-policy --billing`, not in the scan's --read-only policy
 
 PRICING_REGION = "us-east-1"
 # (service code, extra TERM_MATCH filters): the price-book items each query covers.

@@ -38,6 +38,16 @@ def _utc(t: datetime) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
+def deciding_times(times: Iterable[datetime], period: str) -> list[datetime]:
+    """The snapshot times that decide the period, oldest first: the last one before it (if any), then those
+    inside it; with only snapshots after the period, the nearest one stands for it."""
+    start, end = period_bounds(period)
+    ordered = sorted(_utc(t) for t in times)
+    before = [t for t in ordered if t < start]
+    steps = ([before[-1]] if before else []) + [t for t in ordered if start <= t < end]
+    return steps or ordered[:1]
+
+
 def average_storage(samples: Iterable[StorageSample], period: str) -> list[StorageEstimate]:
     """Time-weighted mean bytes per repository over the period."""
     start, end = period_bounds(period)
@@ -46,13 +56,7 @@ def average_storage(samples: Iterable[StorageSample], period: str) -> list[Stora
         by_time[_utc(s.taken_at)][(s.account, s.region, s.repository)] = s.stored_bytes
     if not by_time:
         return []
-    times = sorted(by_time)
-    inside = [t for t in times if start <= t < end]
-    before = [t for t in times if t < start]
-    # The snapshots that decide the period: the last one before it (if any), then those inside it.
-    steps = ([before[-1]] if before else []) + inside
-    if not steps:  # only snapshots after the period: the nearest one stands for it
-        steps = [times[0]]
+    steps = deciding_times(by_time, period)
     repos = {k for t in steps for k in by_time[t]}
     total = (end - start).total_seconds()
     out = []

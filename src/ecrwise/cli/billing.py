@@ -1,18 +1,19 @@
 """`ecrwise billing`: import AWS Data Exports, reconcile estimates with the bill, Cost Explorer trends,
 realised savings. Thin: parses options, calls `ecrwise.billing` / `ecrwise.aws.cost_explorer` /
-`ecrwise.aws.billing_s3`, and prints with one small output function per command."""
+`ecrwise.aws.billing_s3`, and renders the result with `report.billing` (no format branches here)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import typer
 
 from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, StoreOpt, open_store, prices, store_path
 from ecrwise.errors import UserError
-from ecrwise.report.output import (Column, dump_json, envelope, human_bytes, human_usd, print_warnings,
-                                   rich_table, stdout_console)
+from ecrwise.report import billing as view
+from ecrwise.report.render import check_format, render
+from ecrwise.store import STORE_ENV
 
 app = typer.Typer(help="Import CUR 2.0 / FOCUS 1.2 exports, reconcile estimates with the bill, Cost Explorer "
                        "trends, realised savings.", no_args_is_help=True)
@@ -51,6 +52,7 @@ def import_cmd(
     """Import an export's relevant line items; a billing period re-imported replaces its old rows."""
     from ecrwise.billing.importer import import_export
 
+    check_format("billing-import", fmt)
     local: Path | str = path
     if path.startswith("s3://"):
         from ecrwise.aws.billing_s3 import download_export
@@ -58,18 +60,7 @@ def import_cmd(
         local = download_export(_account(profile), path, _cache_dir(store))
     with open_store(store, read_only=False) as s:
         result = import_export(s.con, local)
-    _show_import(result, fmt)
-
-
-def _show_import(result: Any, fmt: Fmt) -> None:
-    items = [{"category": c, "rows": n} for c, n in result.rows_by_category.items()]
-    if fmt is Fmt.json:
-        dump_json(envelope("billing-import", None, items, result.as_dict(), result.warnings))
-        return
-    stdout_console().print(rich_table(
-        f"Imported {result.source_format} {', '.join(result.periods) or '-'}: {result.rows_kept} line items kept",
-        [Column("category", "category"), Column("rows", "line items", justify="right")], items))
-    print_warnings(result.warnings)
+    render(view.import_result(result), fmt)
 
 
 # -- reconcile ---------------------------------------------------------------------------------------------
@@ -77,44 +68,29 @@ def _show_import(result: Any, fmt: Fmt) -> None:
 @app.command()
 def reconcile(
     estimates: Optional[Path] = typer.Option(None, "--estimates", help="JSON file of estimates "
-                                             "({storage, nat, endpoints}); see docs/billing.md."),
+                                             "({storage, nat, endpoints}); a kind it lists replaces the "
+                                             "snapshots' estimate for that kind. See docs/billing.md."),
     period: Optional[str] = PeriodOpt,
     store: Optional[Path] = StoreOpt,
     price_file: Optional[Path] = PriceFileOpt,
     fmt: Fmt = FormatOpt,
 ) -> None:
-    """Billed versus estimated per repository, NAT gateway and endpoint; gaps in % and $, ranked."""
+    """Billed versus estimated per repository, NAT gateway and endpoint; gaps in % and $, ranked. Storage and
+    NAT pull bytes are estimated from the store's snapshots unless --estimates gives them."""
     from ecrwise.billing.inputs import load_estimates
-    from ecrwise.billing.reconcile import reconcile as run
+    from ecrwise.billing.reconcile import reconcile as run, resolve_period
+    from ecrwise.cli.billing_feed import snapshot_estimates
 
-    kwargs = load_estimates(estimates) if estimates else {}
+    check_format("billing-reconcile", fmt)
+    given = load_estimates(estimates) if estimates else {}
+    book = prices(price_file)
     with open_store(store, read_only=True) as s:  # the estimates go into temp tables, in memory
-        rec = run(s.con, prices(price_file), period=period, **kwargs)
-    _show_reconcile(rec, fmt)
-
-
-def _show_reconcile(rec: Any, fmt: Fmt) -> None:
-    items = [r.as_dict() for r in rec.rows]
-    if fmt is Fmt.json:
-        doc = envelope("billing-reconcile", None, items, rec.totals(), rec.warnings)
-        doc["adjustments"] = rec.adjustments
-        doc["usage_by_category"] = rec.usage_by_category
-        dump_json(doc)
-        return
-    con = stdout_console()
-    con.print(rich_table(f"Billed vs estimated, {rec.billing_period}", [
-        Column("kind", "kind"), Column("account", "account"), Column("region", "region"),
-        Column("resource", "resource"), Column("billed_bytes", "billed", human_bytes, "right"),
-        Column("estimated_bytes", "estimated", human_bytes, "right"),
-        Column("gap_bytes", "gap", human_bytes, "right"), Column("gap_pct", "gap %", lambda x: f"{x:+.1f}%", "right"),
-        Column("gap_usd", "gap $", human_usd, "right"), Column("billed_usd", "billed $", human_usd, "right"),
-        Column("note", "note")], items))
-    con.print(rich_table("Free tier, credits, discounts, tax (apart from usage)", [
-        Column("account", "account"), Column("kind", "kind"), Column("charge_type", "charge"),
-        Column("category", "category"), Column("usage_amount", "usage", lambda x: f"{x:,.3f}", "right"),
-        Column("cost_usd", "billed $", human_usd, "right"),
-        Column("list_value_usd", "at list price", human_usd, "right")], rec.adjustments))
-    print_warnings(rec.warnings)
+        p = resolve_period(s.con, period)
+        feed = snapshot_estimates(s, p, book, skip={k for k, v in given.items() if v})
+        kwargs = {k: given.get(k) or feed.estimates.get(k, []) for k in ("storage", "nat", "endpoints")}
+        sources = {k: "--estimates" if given.get(k) else feed.sources.get(k, "none") for k in kwargs}
+        rec = run(s.con, book, period=p, **kwargs)
+    render(view.reconcile_result(rec, sources=sources, warnings=feed.warnings), fmt)
 
 
 # -- trend -------------------------------------------------------------------------------------------------
@@ -128,38 +104,31 @@ def trend(
     min_spike_usd: float = typer.Option(1.0, "--min-spike-usd", min=0.0,
                                         help="Over a zero median, a day must cost more than this."),
     profile: Optional[str] = ProfileOpt,
+    store: Optional[Path] = typer.Option(None, "--store", envvar=STORE_ENV, show_default=False,
+                                         help="Store whose NAT spike days the anomaly days link to (default: the "
+                                              "default store, when there is one)."),
     fmt: Fmt = FormatOpt,
 ) -> None:
     """Daily cost per usage type (ECR, NAT gateway, VPC endpoints, public IPv4) from Cost Explorer, anomaly days
-    flagged."""
+    flagged and linked to the NAT spike days of the same day in the store."""
     from ecrwise.aws.cost_explorer import daily_cost_pages
-    from ecrwise.billing.trend import parse_cost_and_usage, trends
+    from ecrwise.billing.trend import link_events, parse_cost_and_usage, trends
 
+    check_format("billing-trend", fmt)
     end = _day(until, "--until") if until else date.today()
     start = _day(since, "--since") if since else end - timedelta(days=30)
+    links, linked = None, None
+    if store is not None or store_path(None).exists():  # a store named but missing is an error; none, no links
+        from ecrwise.cli.billing_feed import nat_spike_events
+
+        with open_store(store, read_only=True) as s:
+            events, linked = nat_spike_events(s)
     pages = daily_cost_pages(_account(profile), start, end)
     out = trends(parse_cost_and_usage(pages), k=spike_k, window=spike_window, min_spike_usd=min_spike_usd)
-    _show_trend(out, start, end, fmt)
-
-
-def _show_trend(out: list[Any], start: date, end: date, fmt: Fmt) -> None:
-    items = [t.as_dict() for t in out]
-    anomalies = [a.as_dict() for t in out for a in t.anomalies]
-    totals = {"since": start, "until": end, "usage_types": len(out), "anomaly_days": len(anomalies),
-              "total_usd": round(sum(t.total_usd for t in out), 2)}
-    if fmt is Fmt.json:
-        dump_json(envelope("billing-trend", None, items, totals, []))
-        return
-    con = stdout_console()
-    con.print(rich_table(f"Cost per usage type, {start} to {end}", [
-        Column("usage_type", "usage type"), Column("category", "category"),
-        Column("total_usd", "total $", human_usd, "right"),
-        Column("anomalies", "anomaly days", lambda a: ", ".join(str(x["day"]) for x in a) or "-")], items))
-    if anomalies:
-        con.print(rich_table("Anomaly days", [
-            Column("day", "day"), Column("usage_type", "usage type"), Column("cost_usd", "cost $", human_usd, "right"),
-            Column("median_usd", "median $", human_usd, "right"), Column("excess_usd", "excess $", human_usd, "right")],
-            anomalies))
+    if linked is not None:
+        nat = [a for t in out if (t.category or "").startswith("nat_") for a in t.anomalies]
+        links = link_events(nat, events)
+    render(view.trend_result(out, start, end, links=links, linked_snapshots=linked), fmt)
 
 
 # -- savings -----------------------------------------------------------------------------------------------
@@ -174,20 +143,8 @@ def savings(
     """Billed cost per repository / NAT gateway / endpoint before and after a date, as a monthly rate."""
     from ecrwise.billing.savings import realised_savings
 
+    day = _day(since, "--since")
     with open_store(store, read_only=True) as s:
-        rows = realised_savings(s.con, _day(since, "--since"), days=days)
-    _show_savings(rows, fmt)
+        rows = realised_savings(s.con, day, days=days)
+    render(view.savings_result(rows, day), fmt)
 
-
-def _show_savings(rows: list[Any], fmt: Fmt) -> None:
-    items = [r.as_dict() for r in rows]
-    totals = {"realised_monthly_usd": round(sum(r.realised_monthly_usd for r in rows), 2)}
-    if fmt is Fmt.json:
-        dump_json(envelope("billing-savings", None, items, totals, []))
-        return
-    stdout_console().print(rich_table("Billed before and after", [
-        Column("category", "category"), Column("account", "account"), Column("resource", "resource"),
-        Column("before_monthly_usd", "before $/month", human_usd, "right"),
-        Column("after_monthly_usd", "after $/month", human_usd, "right"),
-        Column("realised_monthly_usd", "saved $/month", human_usd, "right"),
-        Column("predicted_monthly_usd", "predicted $/month", human_usd, "right")], items, footer=totals))

@@ -110,13 +110,25 @@ def demo(
 def iam_policy(
     read_only: bool = typer.Option(False, "--read-only", help="The policy a scan needs."),
     apply: bool = typer.Option(False, "--apply", help="The extra actions `--apply` commands need."),
+    billing: bool = typer.Option(False, "--billing", help="What `ecrwise billing` and `ecrwise prices` need."),
+    export_prefix: List[str] = typer.Option([], "--export-prefix", help="With --billing: scope s3:ListBucket / "
+                                            "s3:GetObject to this s3://bucket/prefix (repeatable)."),
 ) -> None:
     """Print the least-privilege IAM policy, derived from the actions the code declares it calls."""
-    from ecrwise.aws.iam import apply_policy, read_only_policy
-    from ecrwise.report.output import dump_json
+    from ecrwise.aws.iam import apply_policy, billing_policy, read_only_policy
+    from ecrwise.report.output import dump_json, stderr_console
 
-    if read_only == apply:
-        raise UserError("iam-policy: give exactly one of --read-only or --apply")
+    if read_only + apply + billing != 1:
+        raise UserError("iam-policy: give exactly one of --read-only, --apply or --billing")
+    if export_prefix and not billing:
+        raise UserError("iam-policy: --export-prefix goes with --billing")
+    if billing:
+        dump_json(billing_policy(export_prefix))
+        if not export_prefix:  # on stderr: stdout stays the policy document alone
+            stderr_console().print("note: s3:GetObject and s3:ListBucket are on every bucket (\"*\"); give "
+                                   "--export-prefix s3://bucket/prefix to scope them to the export", highlight=False,
+                                   markup=False)
+        return
     dump_json(read_only_policy() if read_only else apply_policy())
 
 
@@ -154,6 +166,12 @@ def _mount_subcommands() -> None:
     app.add_typer(report_app, name="report", help="Write the self-contained HTML report (--html FILE).")
     app.add_typer(history_app, name="history", help="Storage across snapshots; savings realised between two.")
     app.add_typer(export_app, name="export", help="Export the snapshot tables as partitioned Parquet (--parquet DIR).")
+    from ecrwise.cli.billing import app as billing_app
+    from ecrwise.cli.prices import app as prices_app
+    app.add_typer(billing_app, name="billing", help="Import CUR 2.0 / FOCUS 1.2 exports, reconcile estimates with the "
+                  "bill, Cost Explorer trends, realised savings.")
+    app.add_typer(prices_app, name="prices", help="Current list prices from the AWS Price List API into a dated price "
+                  "file.")
 
 
 _mount_subcommands()

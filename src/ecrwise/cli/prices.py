@@ -1,16 +1,18 @@
-"""`ecrwise prices update`: current list prices from the AWS Price List API into a dated price file. Thin."""
+"""`ecrwise prices update`: current list prices from the AWS Price List API into a dated price file. Thin:
+fetches, parses, writes, renders with `report.billing`."""
 from __future__ import annotations
 
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import List, Optional
 
 import typer
 
 from ecrwise.cli.common import Fmt, FormatOpt, StoreOpt, store_path
 from ecrwise.pricing.book import load_price_book
-from ecrwise.report.output import Column, dump_json, envelope, print_warnings, rich_table, stdout_console
+from ecrwise.report import billing as view
+from ecrwise.report.render import check_format, render
 
 app = typer.Typer(help="Price book maintenance.", no_args_is_help=True)
 
@@ -35,6 +37,7 @@ def update(
     from ecrwise.aws.session import Account, base_session, caller_account
     from ecrwise.pricing.price_list import dated_file_name, parse_price_list, price_file, provenance
 
+    check_format("prices-update", fmt)  # before any request is made
     regions = region or load_price_book().regions
     session = base_session(profile)
     lists = fetch_price_lists(Account(caller_account(session, "us-east-1"), session), regions)
@@ -45,14 +48,5 @@ def update(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2) + "\n")
     load_price_book(path)  # what was written must load as a --price-file
-    _show_update(path, provenance(parsed), parsed.warnings, fmt)
+    render(view.prices_update_result(path, provenance(parsed), parsed.warnings), fmt)
 
-
-def _show_update(path: Path, items: list[dict[str, Any]], warnings: list[str], fmt: Fmt) -> None:
-    if fmt is Fmt.json:
-        dump_json(envelope("prices-update", None, items, {"price_file": str(path), "prices": len(items)}, warnings))
-        return
-    stdout_console().print(rich_table(f"Wrote {path}", [
-        Column("region", "region"), Column("item", "item"), Column("usd", "USD", lambda x: f"{x:g}", "right"),
-        Column("unit", "unit"), Column("usage_type", "usage type"), Column("effective_date", "effective")], items))
-    print_warnings(warnings)

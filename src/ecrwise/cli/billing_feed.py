@@ -1,0 +1,132 @@
+"""The estimates `billing reconcile` sets against the bill, from the store's snapshots (no --estimates needed):
+
+- storage per repository: each deciding snapshot's distinct-layer bytes (`inventory_of`), averaged over the
+  billing period by `billing.estimates.average_storage`;
+- NAT pull bytes per gateway: `analysis.pulls.analyse_pulls` on the snapshot that best stands for the period
+  (its per-service NAT bytes a month, summed per gateway, scaled to the period's hours);
+- VPC endpoints: the same snapshot's interface endpoints, one billed AZ per subnet (an interface endpoint takes
+  one subnet per Availability Zone, https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html,
+  and is billed per AZ-hour, https://aws.amazon.com/privatelink/pricing/); the audit knows no bytes.
+
+And, for `billing trend`, the NAT spike days of the store's CloudWatch data (`nat_spike_events`).
+
+Loading from the store is here, next to `cli/snapshot_data.py`; the arithmetic is in the pure modules.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Iterable
+
+from ecrwise.billing.estimates import (StorageSample, average_storage, deciding_times, nat_pulls_for_period,
+                                       period_bounds)
+from ecrwise.billing.reconcile import EndpointExpectation
+from ecrwise.cli.snapshot_data import inventory_of, record_classes
+from ecrwise.pricing.book import GIB, PriceBook
+from ecrwise.records import Records
+from ecrwise.records.network import VpcEndpoint
+from ecrwise.store import Snapshot, Store
+
+
+@dataclass
+class Feed:
+    estimates: dict[str, list[Any]] = field(default_factory=dict)  # storage, nat, endpoints
+    sources: dict[str, str] = field(default_factory=dict)          # where each kind came from
+    warnings: list[str] = field(default_factory=list)
+
+
+def _day(s: Snapshot) -> str:
+    return f"{s.taken_at:%Y-%m-%d %H:%M} UTC"
+
+
+def _stand_in(snaps: list[Snapshot], period: str) -> Snapshot | None:
+    """The last snapshot taken before the period ends, else the first one after it."""
+    _, end = period_bounds(period)
+    before = [s for s in snaps if s.taken_at < end]
+    return before[-1] if before else (snaps[0] if snaps else None)
+
+
+def snapshot_estimates(st: Store, period: str, book: PriceBook, *, skip: Iterable[str] = ()) -> Feed:
+    """Storage, NAT and endpoint estimates for `period` from `st`'s snapshots; kinds in `skip` are left out
+    (the caller has them from --estimates)."""
+    feed = Feed()
+    skip = set(skip)
+    snaps = sorted(st.snapshots(), key=lambda s: (s.taken_at, s.id))
+    if "storage" not in skip:
+        _storage(st, period, book, [s for s in snaps if "ecr" in s.services], feed)
+    wanted = {"nat", "endpoints"} - skip
+    if wanted:
+        _network(st, period, book, [s for s in snaps if {"ecs", "network"} <= set(s.services)], wanted, feed)
+    return feed
+
+
+def _storage(st: Store, period: str, book: PriceBook, snaps: list[Snapshot], feed: Feed) -> None:
+    if not snaps:
+        feed.warnings.append("the store has no snapshot with ECR data: no storage estimates (run `ecrwise scan`, "
+                             "or give --estimates)")
+        return
+    by_time = {s.taken_at: s for s in snaps}  # two snapshots at one instant: the later id wins
+    steps = [by_time[t] for t in deciding_times(by_time, period)]
+    samples = [StorageSample(s.taken_at, r.account, r.region, r.repository, r.stored_bytes)
+               for s in steps for r in inventory_of(st, s.id, book).rows]
+    feed.estimates["storage"] = average_storage(samples, period)
+    feed.sources["storage"] = "snapshot" + ("s " if len(steps) > 1 else " ") + ", ".join(str(s.id) for s in steps)
+    start, end = period_bounds(period)
+    if steps[0].taken_at >= end:
+        feed.warnings.append(f"no snapshot before or during {period}: snapshot {steps[0].id} ({_day(steps[0])}) "
+                             "stands for the whole period")
+    elif steps[0].taken_at > start:
+        feed.warnings.append(f"the first snapshot of {period} is snapshot {steps[0].id} ({_day(steps[0])}): its "
+                             "storage is assumed from the start of the period")
+
+
+def _network(st: Store, period: str, book: PriceBook, snaps: list[Snapshot], wanted: set[str], feed: Feed) -> None:
+    from ecrwise.analysis.pulls import analyse_pulls
+
+    snap = _stand_in(snaps, period)
+    if snap is None:
+        feed.warnings.append("the store has no snapshot with ECS and network data, so NAT gateway bytes are not "
+                             "attributed to image pulls (every billed NAT byte shows as unexplained) and endpoints "
+                             "have no audit: run `ecrwise scan` (all services), or give --estimates")
+        return
+    records = Records({cls: st.load(snap.id, cls) for cls in record_classes()}, snap.id)
+    if "nat" in wanted:
+        report = analyse_pulls(records, book, now=snap.taken_at)
+        per_nat: dict[tuple[str, str, str], int] = defaultdict(int)
+        for s in report.services:
+            if s.nat_gateway_id and s.nat_bytes_per_month:
+                per_nat[(s.account, s.region, s.nat_gateway_id)] += s.nat_bytes_per_month
+        feed.estimates["nat"] = nat_pulls_for_period(dict(per_nat), period)
+        feed.sources["nat"] = f"snapshot {snap.id} (ecrwise pulls)"
+        feed.warnings += [f"pulls, snapshot {snap.id}: {w}" for w in report.warnings]
+    if "endpoints" in wanted:
+        feed.estimates["endpoints"] = [
+            EndpointExpectation(e.account, e.region, e.endpoint_id, len(e.subnet_ids))
+            for e in records.of(VpcEndpoint)
+            if e.endpoint_type == "Interface" and e.subnet_ids and e.state.lower() == "available"]
+        feed.sources["endpoints"] = f"snapshot {snap.id} (endpoint audit)"
+
+
+def nat_spike_events(st: Store) -> tuple[list[tuple[date, str]], list[int]]:
+    """(day, label) of every NAT-gateway spike day in the store's CloudWatch data (`ecrwise network`'s rule,
+    `analysis.nat_traffic`), over all snapshots that scanned the network (a later snapshot's value of a day
+    wins), and the ids of those snapshots. A Cost Explorer anomaly day of NAT usage links to these."""
+    from ecrwise.analysis.nat_traffic import nat_series
+    from ecrwise.records.network import NatGateway, NatMetric
+
+    snaps = sorted((s for s in st.snapshots() if "network" in s.services), key=lambda s: s.id)
+    metrics: dict[tuple[str, str, str, str, date], NatMetric] = {}
+    gateways: dict[tuple[str, str, str], NatGateway] = {}
+    for s in snaps:
+        for m in st.load(s.id, NatMetric):
+            metrics[(m.account, m.region, m.nat_gateway_id, m.metric, m.day)] = m
+        for g in st.load(s.id, NatGateway):
+            gateways[(g.account, g.region, g.nat_gateway_id)] = g
+    events = []
+    for series in nat_series(metrics.values(), gateways.values()):
+        for sp in series.spikes:
+            times = f", {sp.ratio:.1f}× the median" if sp.ratio else ""
+            events.append((sp.day, f"NAT spike {series.nat_gateway_id} ({series.region}): "
+                                   f"{sp.processed / GIB:,.1f} GiB processed{times}"))
+    return events, [s.id for s in snaps]
