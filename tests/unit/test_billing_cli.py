@@ -85,7 +85,7 @@ def test_estimates_file_errors_name_the_path(imported, tmp_path: Path, capsys: p
                                             "estimated_bytes": -1}]}))
     code, out, err = cli(capsys, "billing", "reconcile", "--store", store, "--estimates", est)
     assert code == 2 and out == ""
-    assert "est.json: storage.0.estimated_bytes: Input should be greater" in err
+    assert "est.json: storage[0].estimated_bytes: Input should be greater" in err
 
 
 def test_unsupported_format_is_a_usage_error(imported, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,10 +11,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import botocore.exceptions
 
-from ecrwise.aws.session import Account, error_code, is_denied
-from ecrwise.errors import AwsUnavailable, UserError
+from ecrwise.aws.session import Account, reaching
+from ecrwise.errors import UserError
 
 IAM_ACTIONS = ["ce:GetCostAndUsage"]
 IAM_GROUP = "billing"  # in `iam-policy --billing`, not in the scan's --read-only policy
@@ -41,7 +40,7 @@ def daily_cost_pages(account: Account, start: date, end: date,
     client = account.client("ce", CE_REGION)
     params = request(start, end, services)
     pages: list[dict[str, Any]] = []
-    try:
+    with reaching("Cost Explorer", "the billing commands need ce:GetCostAndUsage"):
         while len(pages) < MAX_PAGES:
             page = client.get_cost_and_usage(**params)
             pages.append(page)
@@ -49,11 +48,4 @@ def daily_cost_pages(account: Account, start: date, end: date,
             if not token:
                 break
             params["NextPageToken"] = token
-    except botocore.exceptions.ClientError as e:
-        if is_denied(e):
-            raise AwsUnavailable(f"Cost Explorer denied GetCostAndUsage ({error_code(e)}): the billing commands "
-                                 "need ce:GetCostAndUsage") from None
-        raise
-    except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError) as e:
-        raise AwsUnavailable(f"cannot reach Cost Explorer: {e}") from None
     return pages

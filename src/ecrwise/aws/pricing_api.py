@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import botocore.exceptions
 
-from ecrwise.aws.session import Account, error_code, is_denied
-from ecrwise.errors import AwsUnavailable
+from ecrwise.aws.session import Account, reaching
 
 IAM_ACTIONS = ["pricing:GetProducts"]
 IAM_GROUP = "billing"  # in `iam-policy --billing`, not in the scan's --read-only policy
@@ -36,17 +34,10 @@ def get_products(account: Account, service_code: str, region: str, extra: dict[s
     """Every PriceList string GetProducts returns for one service in one region."""
     client = account.client("pricing", PRICING_REGION)
     out: list[str] = []
-    try:
+    with reaching("the Price List API", "`prices update` needs pricing:GetProducts"):
         for page in client.get_paginator("get_products").paginate(
                 ServiceCode=service_code, Filters=filters(region, extra or {}), FormatVersion="aws_v1"):
             out.extend(page.get("PriceList") or [])
-    except botocore.exceptions.ClientError as e:
-        if is_denied(e):
-            raise AwsUnavailable(f"the Price List API denied GetProducts ({error_code(e)}): "
-                                 "`prices update` needs pricing:GetProducts") from None
-        raise
-    except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError) as e:
-        raise AwsUnavailable(f"cannot reach the Price List API: {e}") from None
     return out
 
 

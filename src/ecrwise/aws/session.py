@@ -5,10 +5,12 @@ Everything that talks to AWS gets its clients here, so retry mode, pool size and
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import boto3
 import botocore.config
@@ -121,3 +123,17 @@ def as_unavailable(exc: BaseException) -> AwsUnavailable | None:
     if isinstance(exc, botocore.exceptions.ClientError) and is_denied(exc):
         return AwsUnavailable(f"AWS denied the request ({error_code(exc)}): {exc}")
     return None
+
+
+@contextmanager
+def reaching(service: str, needs: str) -> Iterator[None]:
+    """Calls to one service whose denial or unreachability is the user's to fix: exit 3 saying which
+    permission is needed (`reaching("Cost Explorer", "the billing commands need ce:GetCostAndUsage")`)."""
+    try:
+        yield
+    except botocore.exceptions.ClientError as e:
+        if is_denied(e):
+            raise AwsUnavailable(f"{service} denied the request ({error_code(e)}): {needs}") from None
+        raise
+    except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError) as e:
+        raise AwsUnavailable(f"cannot reach {service}: {e}") from None

@@ -171,47 +171,44 @@ def normalised_sql(fmt: str, reader: str, columns: dict[str, str]) -> str:
             return f"timezone('UTC', {name})"
         return f"CAST({name} AS TIMESTAMP)"
 
-    if fmt == schema.CUR2:
-        return f"""SELECT 'cur2' AS source_format,
-            strftime({ts('bill_billing_period_start_date')}, '%Y-%m') AS billing_period,
-            CAST(bill_payer_account_id AS VARCHAR) AS payer_account,
-            CAST(line_item_usage_account_id AS VARCHAR) AS account,
-            line_item_line_item_type AS charge_type,
-            {schema.CUR2_KIND_SQL} AS kind,
-            line_item_product_code AS service_code,
-            line_item_usage_type AS usage_type,
-            regexp_replace(coalesce(line_item_usage_type, ''), '{schema.REGION_PREFIX}', '') AS usage_family,
-            {schema.category_sql('line_item_product_code', 'line_item_usage_type')} AS category,
-            CAST({opt('line_item_operation')} AS VARCHAR) AS operation,
-            nullif(product_region_code, '') AS region,
-            nullif(line_item_resource_id, '') AS resource_id,
-            {_resource_name('line_item_resource_id')} AS resource_name,
-            {ts('line_item_usage_start_date')} AS usage_start,
-            {ts('line_item_usage_end_date')} AS usage_end,
-            CAST(line_item_usage_amount AS DOUBLE) AS usage_amount,
-            nullif(pricing_unit, '') AS pricing_unit,
-            CAST(line_item_unblended_cost AS DOUBLE) AS cost_usd
-        FROM {reader}"""
-    return f"""SELECT 'focus1.2' AS source_format,
-        strftime({ts('BillingPeriodStart')}, '%Y-%m') AS billing_period,
-        CAST(BillingAccountId AS VARCHAR) AS payer_account,
-        CAST(SubAccountId AS VARCHAR) AS account,
-        ChargeCategory AS charge_type,
-        {schema.FOCUS12_KIND_SQL} AS kind,
-        x_ServiceCode AS service_code,
-        x_UsageType AS usage_type,
-        regexp_replace(coalesce(x_UsageType, ''), '{schema.REGION_PREFIX}', '') AS usage_family,
-        {schema.category_sql('x_ServiceCode', 'x_UsageType')} AS category,
-        CAST({opt('x_Operation')} AS VARCHAR) AS operation,
-        nullif(RegionId, '') AS region,
-        nullif(ResourceId, '') AS resource_id,
-        {_resource_name('ResourceId')} AS resource_name,
-        {ts('ChargePeriodStart')} AS usage_start,
-        {ts('ChargePeriodEnd')} AS usage_end,
-        CAST(ConsumedQuantity AS DOUBLE) AS usage_amount,
-        nullif(PricingUnit, '') AS pricing_unit,
-        CAST(BilledCost AS DOUBLE) AS cost_usd
+    c = _SOURCE_COLUMNS[fmt]
+    return f"""SELECT '{fmt}' AS source_format,
+        strftime({ts(c['period'])}, '%Y-%m') AS billing_period,
+        CAST({c['payer']} AS VARCHAR) AS payer_account,
+        CAST({c['account']} AS VARCHAR) AS account,
+        {c['charge']} AS charge_type,
+        {c['kind']} AS kind,
+        {c['service']} AS service_code,
+        {c['usage']} AS usage_type,
+        regexp_replace(coalesce({c['usage']}, ''), '{schema.REGION_PREFIX}', '') AS usage_family,
+        {schema.category_sql(c['service'], c['usage'])} AS category,
+        CAST({opt(c['operation'])} AS VARCHAR) AS operation,
+        nullif({c['region']}, '') AS region,
+        nullif({c['resource']}, '') AS resource_id,
+        {_resource_name(c['resource'])} AS resource_name,
+        {ts(c['start'])} AS usage_start,
+        {ts(c['end'])} AS usage_end,
+        CAST({c['amount']} AS DOUBLE) AS usage_amount,
+        nullif({c['unit']}, '') AS pricing_unit,
+        CAST({c['cost']} AS DOUBLE) AS cost_usd
     FROM {reader}"""
+
+
+# Which column of each form holds each normalised field (the data dictionaries cited in `billing.schema`).
+_SOURCE_COLUMNS: dict[str, dict[str, str]] = {
+    schema.CUR2: {"period": "bill_billing_period_start_date", "payer": "bill_payer_account_id",
+                  "account": "line_item_usage_account_id", "charge": "line_item_line_item_type",
+                  "kind": schema.CUR2_KIND_SQL, "service": "line_item_product_code", "usage": "line_item_usage_type",
+                  "operation": "line_item_operation", "region": "product_region_code",
+                  "resource": "line_item_resource_id", "start": "line_item_usage_start_date",
+                  "end": "line_item_usage_end_date", "amount": "line_item_usage_amount", "unit": "pricing_unit",
+                  "cost": "line_item_unblended_cost"},
+    schema.FOCUS12: {"period": "BillingPeriodStart", "payer": "BillingAccountId", "account": "SubAccountId",
+                     "charge": "ChargeCategory", "kind": schema.FOCUS12_KIND_SQL, "service": "x_ServiceCode",
+                     "usage": "x_UsageType", "operation": "x_Operation", "region": "RegionId",
+                     "resource": "ResourceId", "start": "ChargePeriodStart", "end": "ChargePeriodEnd",
+                     "amount": "ConsumedQuantity", "unit": "PricingUnit", "cost": "BilledCost"},
+}
 
 
 _PARTITION = re.compile(r"BILLING_PERIOD=(\d{4}-\d{2})")

@@ -2,36 +2,32 @@
 file: {"storage": [...], "nat": [...], "endpoints": [...]}. Validated; errors name the JSON path."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ecrwise.billing.reconcile import EndpointExpectation, NatAttribution, StorageEstimate
-from ecrwise.errors import UserError
+from ecrwise.inputs import load_document
 
 
-class _Storage(BaseModel):
+class _Located(BaseModel):
     model_config = ConfigDict(extra="forbid")
     account: str
     region: str
+
+
+class _Storage(_Located):
     repository: str
     estimated_bytes: int = Field(ge=0)
 
 
-class _Nat(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    account: str
-    region: str
+class _Nat(_Located):
     nat_gateway_id: str
     pull_bytes: int = Field(ge=0)
 
 
-class _Endpoint(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    account: str
-    region: str
+class _Endpoint(_Located):
     vpc_endpoint_id: str
     az_count: int = Field(ge=1)
     expected_bytes: int | None = Field(default=None, ge=0)
@@ -45,19 +41,9 @@ class _Estimates(BaseModel):
 
 
 def load_estimates(path: Path) -> dict[str, Any]:
-    """kwargs for `reconcile(...)`: storage, nat, endpoints."""
-    try:
-        raw = json.loads(Path(path).read_text())
-    except OSError as e:
-        raise UserError(f"{path}: cannot read estimates: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise UserError(f"{path}: not valid JSON: line {e.lineno} column {e.colno}: {e.msg}") from None
-    try:
-        est = _Estimates.model_validate(raw)
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "(document)"
-        raise UserError(f"{path}: {where}: {err['msg']}") from None
+    """kwargs for `reconcile(...)`: storage, nat, endpoints. Read through the one input loader (encoding, depth,
+    finite numbers, the schema with JSON paths)."""
+    est = load_document(path, what="estimates file", schema=_Estimates)
     return {"storage": [StorageEstimate(**s.model_dump()) for s in est.storage],
             "nat": [NatAttribution(**n.model_dump()) for n in est.nat],
             "endpoints": [EndpointExpectation(**e.model_dump()) for e in est.endpoints]}
