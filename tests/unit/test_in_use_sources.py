@@ -27,12 +27,6 @@ def test_the_shipped_sources():
     assert [s.name for s in in_use_sources.sources()] == ["ecs", "user_file"]
 
 
-def test_the_in_use_fact_declares_what_the_sources_read():
-    from ecrwise.analysis.facts import in_use
-
-    assert in_use.fact.reads == in_use_sources.reads()
-
-
 def test_a_new_source_module_is_found_and_its_references_resolved(tmp_path, monkeypatch):
     # A stand-in for the next issue's sources: references as text, as a parsed ImageRef, and with the digest
     # the workload reports (which wins over the tag).

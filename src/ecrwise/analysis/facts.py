@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from ecrwise.analysis.checks import fact
+from ecrwise.analysis import in_use_sources
 from ecrwise.analysis.in_use import InUse, find_in_use
 from ecrwise.analysis.inventory import Inventory, build_inventory
 from ecrwise.analysis.pulls import PullsReport, analyse_pulls
@@ -36,16 +37,11 @@ def inventory(ctx: Any) -> Inventory:
     return build_inventory(r.of(Repository), r.of(Image), r.of(ImageLayer), r.of(PullMetric), ctx.book)
 
 
-def _find_in_use(records: Any) -> InUse:
-    """The one call of `analysis.in_use.find_in_use`."""
-    return find_in_use(records)
-
-
-@fact(reads=("images", "ecs_services", "ecs_deployments", "ecs_task_definitions", "ecs_container_definitions",
-             "ecs_tasks", "ecs_task_containers"))
+# Its tables are the in-use sources' own (`analysis.in_use_sources`), so a new source needs no edit here.
+@fact(reads=in_use_sources.reads())
 def in_use(ctx: Any) -> InUse:
-    """The images ECS runs or may roll back to, by repository and digest."""
-    return _find_in_use(ctx.records)
+    """The images some workload runs or may roll back to, by repository and digest (every in-use source)."""
+    return find_in_use(ctx.records)
 
 
 @fact(reads=("images", "image_layers", "pull_metrics", "ecs_services", "ecs_deployments",
