@@ -1,9 +1,12 @@
 """Options and helpers shared by the CLI's commands. The CLI parses, calls the layers, picks a renderer."""
 from __future__ import annotations
 
+import functools
+import inspect
+from dataclasses import dataclass, fields
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional, TypeVar
 
 import typer
 
@@ -22,6 +25,54 @@ StoreOpt = typer.Option(None, "--store", envvar=STORE_ENV, help="DuckDB store fi
 SnapshotOpt = typer.Option(None, "--snapshot", help="Snapshot id (default: the latest).")
 PriceFileOpt = typer.Option(None, "--price-file", help="JSON file overriding price-book entries.")
 FormatOpt = typer.Option(Fmt.table, "--format", "-f", help="Output format.")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class SnapshotInputs:
+    """The option group every snapshot report takes (`--snapshot --store --price-file --format`), declared once
+    here instead of four parameters in each command; a command asks for it with `snapshot_inputs`."""
+    snapshot: Optional[int]
+    store: Optional[Path]
+    price_file: Optional[Path]
+    fmt: Fmt
+
+    def prices(self) -> PriceBook:
+        return load_price_book(self.price_file)
+
+
+# The four click options, in the order `--help` lists them; each keeps the parameter name it always had.
+_INPUT_PARAMS = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+                 for name, default, annotation in (("snapshot", SnapshotOpt, Optional[int]),
+                                                   ("store", StoreOpt, Optional[Path]),
+                                                   ("price_file", PriceFileOpt, Optional[Path]),
+                                                   ("fmt", FormatOpt, Fmt))]
+
+
+def snapshot_inputs(command: F) -> F:
+    """Give `command` the snapshot option group in place of its keyword-only `inputs: SnapshotInputs` parameter.
+
+    Typer reads a command's options from its signature (`inspect.signature`, which honours `__signature__`), so
+    the wrapper shows the four options where `inputs` stood and folds what click parsed back into one value.
+    """
+    sig = inspect.signature(command, eval_str=True)
+    if "inputs" not in sig.parameters:
+        raise TypeError(f"{command.__qualname__}: @snapshot_inputs needs a keyword-only `inputs` parameter")
+    params = []
+    for p in sig.parameters.values():
+        params.extend(_INPUT_PARAMS if p.name == "inputs" else [p])
+    names = [f.name for f in fields(SnapshotInputs)]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        inputs = SnapshotInputs(**{n: kwargs.pop(n) for n in names})
+        return command(*args, inputs=inputs, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params if p.annotation is not p.empty}
+    return wrapper  # type: ignore[return-value]
 
 
 def store_path(store: Optional[Path]) -> Path:

@@ -10,7 +10,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, SnapshotOpt, StoreOpt, prices
+from ecrwise.cli.common import Fmt, FormatOpt, SnapshotInputs, SnapshotOpt, StoreOpt, prices, snapshot_inputs
 from ecrwise.cli.numbers import finite
 from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
 from ecrwise.errors import PartialFailure, UserError
@@ -42,29 +42,28 @@ def run_checks(records: Any, book: Any, options: dict[str, Any]) -> list[Any]:
 
 
 @app.callback(invoke_without_command=True)
+@snapshot_inputs
 def ecs(
     ctx: typer.Context,
     crash_loop_threshold: float = typer.Option(12.0, "--crash-loop-threshold", min=0.001,
                                                callback=finite(ge=0.001, le=1e6), help="Starts per desired task per day above which a service "
                                                     "crash-loops."),
     min_severity: str = typer.Option("info", "--min-severity", help="critical | high | medium | low | info"),
-    snapshot: Optional[int] = SnapshotOpt,
-    store: Optional[Path] = StoreOpt,
-    price_file: Optional[Path] = PriceFileOpt,
-    fmt: Fmt = FormatOpt,
+    *,
+    inputs: SnapshotInputs,
 ) -> None:
     """ECS audit: circuit breakers, single replicas, task definitions, hosts left behind, agent config, crash loops."""
     if ctx.invoked_subcommand is not None:
         return
     if min_severity not in SEVERITY_ORDER:
         raise UserError(f"--min-severity {min_severity}: choose one of {', '.join(SEVERITY_ORDER)}")
-    book = prices(price_file)
-    snap, records = load_records(store, snapshot)
+    book = inputs.prices()
+    snap, records = load_records(inputs.store, inputs.snapshot)
     findings = run_checks(records, book, {"ecs.crash_loop_threshold": crash_loop_threshold, "now": snap.taken_at})
     items = [view.finding_item(f) for f in findings if SEVERITY_ORDER[f.severity] <= SEVERITY_ORDER[min_severity]]
     render(view.findings_result("ecs", items, snap.as_dict() | {"prices": book.describe()}, view.totals(items),
                                 snapshot_warnings(snap, records),
-                                f"ECS audit · snapshot {snap.id} ({snap.taken_at:%Y-%m-%d %H:%M} UTC)"), fmt)
+                                f"ECS audit · snapshot {snap.id} ({snap.taken_at:%Y-%m-%d %H:%M} UTC)"), inputs.fmt)
 
 
 @app.command("agent-config")

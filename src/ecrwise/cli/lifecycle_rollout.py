@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import typer
 
-from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, SnapshotOpt, StoreOpt, open_store, prices
+from ecrwise.cli.common import Fmt, FormatOpt, SnapshotInputs, SnapshotOpt, StoreOpt, open_store, snapshot_inputs
 from ecrwise.cli.lifecycle import app
 from ecrwise.errors import PartialFailure, outcome_error
 
@@ -30,6 +30,7 @@ def _in_use(st, sid: int, in_use_file: Optional[Path], rollback: int):  # type: 
 
 
 @app.command("plan")
+@snapshot_inputs
 def plan_cmd(
     policy: Path = typer.Option(..., "--policy", help="The lifecycle policy JSON to roll out."),
     repository: List[str] = typer.Option([], "--repository", help="Repository name glob (repeatable; default all)."),
@@ -39,10 +40,8 @@ def plan_cmd(
                                                help='JSON {"images": [URI, …]} of images used outside ECS.'),
     rollback_revisions: int = typer.Option(2, "--rollback-revisions", min=0,
                                            help="Newest task-definition revisions per service family to protect."),
-    snapshot: Optional[int] = SnapshotOpt,
-    store: Optional[Path] = StoreOpt,
-    price_file: Optional[Path] = PriceFileOpt,
-    fmt: Fmt = FormatOpt,
+    *,
+    inputs: SnapshotInputs,
 ) -> None:
     """Plan a rollout: per repository the current and new policy, the effect, and every image in use."""
     from ecrwise.lifecycle.from_records import lifecycle_images
@@ -53,9 +52,9 @@ def plan_cmd(
     from ecrwise.report import lifecycle_rollout as view
 
     parsed = load_policy(policy)
-    book = prices(price_file)
-    with open_store(store) as st:
-        snap = st.snapshot(snapshot)
+    book = inputs.prices()
+    with open_store(inputs.store) as st:
+        snap = st.snapshot(inputs.snapshot)
         in_use = _in_use(st, snap.id, in_use_file, rollback_revisions)
         images = lifecycle_images(st.load(snap.id, Image), st.load(snap.id, ImageLayer))
         doc = build_plan(str(policy), parsed, st.load(snap.id, Repository), images, in_use, book,
@@ -63,7 +62,7 @@ def plan_cmd(
                          rollback_revisions=rollback_revisions)
     if out:
         write_durably(out, doc)
-    view.print_plan(doc, fmt, out)
+    view.print_plan(doc, inputs.fmt, out)
 
 
 def _clients(profile: Optional[str], role_arn: list[str]):  # type: ignore[no-untyped-def]

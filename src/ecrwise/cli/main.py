@@ -9,8 +9,7 @@ from typing import List, Optional
 import typer
 
 from ecrwise import __version__
-from ecrwise.cli.common import (FormatOpt, Fmt, PriceFileOpt, SnapshotOpt, StoreOpt, open_store, prices,
-                                store_path)
+from ecrwise.cli.common import FormatOpt, Fmt, SnapshotInputs, StoreOpt, open_store, snapshot_inputs, store_path
 from ecrwise.errors import AwsUnavailable, PartialFailure, UserError
 
 app = typer.Typer(
@@ -65,15 +64,14 @@ def scan(
 
 
 @app.command()
+@snapshot_inputs
 def repos(
     sort: str = typer.Option("cost", "--sort", help="cost | size | images | name"),
     top: Optional[int] = typer.Option(None, "--top", min=1, help="Only the first N rows."),
     playbook: bool = typer.Option(False, "--playbook",
                                   help="Print the FinOps playbook's `Repositories,Size,Expected Cost` CSV."),
-    snapshot: Optional[int] = SnapshotOpt,
-    store: Optional[Path] = StoreOpt,
-    price_file: Optional[Path] = PriceFileOpt,
-    fmt: Fmt = FormatOpt,
+    *,
+    inputs: SnapshotInputs,
 ) -> None:
     """Per-repository inventory and monthly cost (billed = distinct layers)."""
     from ecrwise.analysis.inventory import SORT_KEYS, sort_rows
@@ -83,14 +81,14 @@ def repos(
 
     if sort not in SORT_KEYS:
         raise UserError(f"--sort {sort}: choose one of {', '.join(SORT_KEYS)}")
-    book = prices(price_file)
-    with open_store(store) as st:
-        snap, inv = load_inventory(st, snapshot, book)
+    book = inputs.prices()
+    with open_store(inputs.store) as st:
+        snap, inv = load_inventory(st, inputs.snapshot, book)
     rows = sort_rows(inv.rows, sort)[:top] if top else sort_rows(inv.rows, sort)
     warnings = [*snapshot_warnings(snap), *inv.warnings]
     render(view.result(inv, rows, snap.as_dict() | {"prices": book.describe()}, warnings,
                        f"ECR repositories · snapshot {snap.id} ({snap.taken_at:%Y-%m-%d %H:%M} UTC)"),
-           "playbook" if playbook else fmt)
+           "playbook" if playbook else inputs.fmt)
 
 
 @app.command()

@@ -11,7 +11,8 @@ from typing import Any, Optional
 import typer
 
 from ecrwise import __version__
-from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, SnapshotOpt, StoreOpt, prices, store_path
+from ecrwise.cli.common import (Fmt, FormatOpt, PriceFileOpt, SnapshotInputs, SnapshotOpt, StoreOpt, prices,
+                                snapshot_inputs, store_path)
 from ecrwise.cli.numbers import aws_region, finite
 from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
 from ecrwise.errors import AwsUnavailable, PartialFailure, UserError
@@ -30,16 +31,15 @@ NO_NETWORK_DATA = "has no network data: run `ecrwise scan --only network` (or a 
 # -- ecrwise network (the audit) -------------------------------------------------------------------------
 
 @app.callback(invoke_without_command=True)
+@snapshot_inputs
 def audit(
     ctx: typer.Context,
     vpc: Optional[str] = typer.Option(None, "--vpc", help="Only this VPC."),
     spike_k: float = typer.Option(3.0, "--spike-k", min=1.0, help="A day spikes above k × the rolling median.",
                                  callback=finite(ge=1.0, le=1e6)),
     spike_window: int = typer.Option(7, "--spike-window", min=1, help="Days in the rolling median."),
-    snapshot: Optional[int] = SnapshotOpt,
-    store: Optional[Path] = StoreOpt,
-    price_file: Optional[Path] = PriceFileOpt,
-    fmt: Fmt = FormatOpt,
+    *,
+    inputs: SnapshotInputs,
 ) -> None:
     """Audit the endpoints image pulls need, per VPC that runs ECS tasks or routes private subnets to a NAT;
     NAT traffic per gateway with its spike days."""
@@ -48,8 +48,8 @@ def audit(
     from ecrwise.analysis.network_checks import audit_network
     from ecrwise.records.network import Vpc
 
-    book = prices(price_file)
-    snap, records = load_records(store, snapshot)
+    book = inputs.prices()
+    snap, records = load_records(inputs.store, inputs.snapshot)
     result = audit_network(records, book, spike_k=spike_k, spike_window=spike_window)
     vpcs = [a for a in result.vpcs if vpc is None or a.vpc_id == vpc]
     if vpc and not vpcs:
@@ -63,12 +63,14 @@ def audit(
                         "endpoint hours and NAT spikes")
     render(view.audit_result(vpcs, spikes, book, snap.as_dict() | {"prices": book.describe()}, warnings,
                              f"VPC endpoints image pulls need · snapshot {snap.id} "
-                             f"({snap.taken_at:%Y-%m-%d %H:%M} UTC)", spike_k=spike_k, spike_window=spike_window), fmt)
+                             f"({snap.taken_at:%Y-%m-%d %H:%M} UTC)", spike_k=spike_k, spike_window=spike_window),
+           inputs.fmt)
 
 
 # -- ecrwise network cost --------------------------------------------------------------------------------
 
 @app.command("cost")
+@snapshot_inputs
 def cost_cmd(
     pull_gb_month: Optional[float] = typer.Option(None, "--pull-gb-month", min=0.0, callback=finite(ge=0.0),
                                                   help="Pull volume in GB (GiB) a month."),
@@ -79,16 +81,14 @@ def cost_cmd(
                                                     help="Pulls a month (default: pull bytes / 256 MiB)."),
     nat_gateways: Optional[int] = typer.Option(None, "--nat-gateways", min=0,
                                                help="NAT gateways on the NAT path (default: one per AZ)."),
-    snapshot: Optional[int] = SnapshotOpt,
-    store: Optional[Path] = StoreOpt,
-    price_file: Optional[Path] = PriceFileOpt,
-    fmt: Fmt = FormatOpt,
+    *,
+    inputs: SnapshotInputs,
 ) -> None:
     """NAT gateway versus VPC endpoints for image pulls, line by line, with break-even volumes. Without
     --pull-gb-month: each VPC's measured pull volume from the snapshot."""
     from ecrwise.pricing.network_cost import network_cost
 
-    book = prices(price_file)
+    book = inputs.prices()
     if region and region not in book.regions:
         print_warnings([f"--region {region}: not in the price book; using {book.fallback_region} prices"])
     reports: list[tuple[str, Any]] = []
@@ -102,7 +102,7 @@ def cost_cmd(
     else:
         from ecrwise.analysis.network_checks import audit_network, pull_traffic_from_pulls
 
-        snap, records = load_records(store, snapshot)
+        snap, records = load_records(inputs.store, inputs.snapshot)
         snap_dict = snap.as_dict()
         traffic = pull_traffic_from_pulls(records, book)
         if not traffic:
@@ -116,7 +116,7 @@ def cost_cmd(
                 book, region or a.region, a.traffic.bytes_per_month / GIB, max(1, len(a.azs)),
                 logs=logs or a.workload.uses_awslogs, pulls_per_month=a.traffic.pulls_per_month,
                 nat_gateways=len(a.nat_gateway_ids) if nat_gateways is None else nat_gateways)))
-    render(view.cost_result(reports, snap_dict), fmt)
+    render(view.cost_result(reports, snap_dict), inputs.fmt)
 
 
 # -- ecrwise network fix / undo --------------------------------------------------------------------------

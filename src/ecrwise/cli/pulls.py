@@ -5,12 +5,9 @@ explains), crash-looping services, and what each fix saves. Thin: loads a snapsh
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
-from typing import Optional
-
 import typer
 
-from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, SnapshotOpt, StoreOpt, prices
+from ecrwise.cli.common import SnapshotInputs, snapshot_inputs
 from ecrwise.cli.numbers import finite
 from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
 from ecrwise.errors import UserError
@@ -27,6 +24,7 @@ class By(str, Enum):
 
 
 @app.callback(invoke_without_command=True)
+@snapshot_inputs
 def pulls(
     ctx: typer.Context,
     crash_loop_threshold: float = typer.Option(12.0, "--crash-loop-threshold", min=0.001,
@@ -35,18 +33,16 @@ def pulls(
                                                     "crash-loops."),
     by: By = typer.Option(By.service, "--by", help="Rows per service, or per repository (unexplained pulls)."),
     crash_looping: bool = typer.Option(False, "--crash-looping", help="Only crash-looping services."),
-    snapshot: Optional[int] = SnapshotOpt,
-    store: Optional[Path] = StoreOpt,
-    price_file: Optional[Path] = PriceFileOpt,
-    fmt: Fmt = FormatOpt,
+    *,
+    inputs: SnapshotInputs,
 ) -> None:
     """Pull traffic and its cost per ECS service; crash-looping services; fixes and their savings."""
     if ctx.invoked_subcommand is not None:
         return
     from ecrwise.analysis.pulls import analyse_pulls
 
-    book = prices(price_file)
-    snap, records = load_records(store, snapshot)
+    book = inputs.prices()
+    snap, records = load_records(inputs.store, inputs.snapshot)
     try:
         report = analyse_pulls(records, book, crash_loop_threshold=crash_loop_threshold, now=snap.taken_at)
     except ValueError as e:
@@ -56,8 +52,8 @@ def pulls(
     snap_doc = snap.as_dict() | {"prices": book.describe()}
     if by is By.repository:
         render(view.repositories_result(report, snap_doc, warnings, f"Pulls per repository · snapshot {snap.id}"),
-               fmt)
+               inputs.fmt)
         return
     render(view.services_result(report, [view.service_item(s) for s in services], snap_doc, warnings,
                                 f"Image pulls per ECS service · snapshot {snap.id} "
-                                f"({snap.taken_at:%Y-%m-%d %H:%M} UTC)"), fmt)
+                                f"({snap.taken_at:%Y-%m-%d %H:%M} UTC)"), inputs.fmt)

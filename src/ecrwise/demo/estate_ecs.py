@@ -291,6 +291,21 @@ class _Builder:
                 "updatedAt": self.now - timedelta(minutes=3), "launchType": svc.launch_type,
                 "rolloutState": rollout, "rolloutStateReason": reason}
 
+    def healthy_fargate(self, cluster: str, name: str, containers: list[dict[str, Any]], image: EstateImage, *,
+                        vpc: str, desired: int, cpu: str, memory: str, revisions: int,
+                        created_days_ago: float) -> EstateService:
+        """A Fargate service that runs steadily: circuit breaker on, every desired task running, none stopped,
+        one deployment completed three days ago."""
+        td = self.task_definition(name, containers, fargate=True, cpu=cpu, memory=memory, revisions=revisions)
+        svc = self.service(cluster, name, td, desired=desired, launch_type="FARGATE", vpc=vpc,
+                           image_bytes=_distinct_bytes([image]), starts_per_day=0.0, crash_loop=False,
+                           circuit_breaker=(True, True))
+        ids = self.run_tasks(svc, running=desired, stopped=0, interval=600, reasons=[], digest=image.digest)
+        self.history(svc, task_ids=ids, interval=None, cycles=0, failure=None, created_days_ago=created_days_ago,
+                     running=desired, deployments=[self.deployment(svc, status="PRIMARY", td=td, rollout="COMPLETED",
+                                                                   failed=0, running=desired, days_ago=3)])
+        return svc
+
     # -- EC2 hosts ------------------------------------------------------------------------------------
 
     def host(self, label: str, subnet: str, user_data: str | None = None, launch_template: str | None = None) -> str:
@@ -367,26 +382,12 @@ def build_ecs(estate: Estate, url: str) -> EstateEcs:
     # The crash loop began with the deployment ten days ago (moto's own deployment is replaced above).
 
     checkout = _latest(estate, "checkout-web")
-    td = b.task_definition("checkout-web", [app(b.uri("checkout-web", checkout), **health)], fargate=True,
-                           cpu="512", memory="1024", revisions=3)
-    svc = b.service(prod, "checkout-web", td, desired=3, launch_type="FARGATE", vpc="nat-only",
-                    image_bytes=_distinct_bytes([checkout]), starts_per_day=0.0, crash_loop=False,
-                    circuit_breaker=(True, True))
-    ids = b.run_tasks(svc, running=3, stopped=0, interval=600, reasons=[], digest=checkout.digest)
-    b.history(svc, task_ids=ids, interval=None, cycles=0, failure=None, created_days_ago=120, running=3,
-              deployments=[b.deployment(svc, status="PRIMARY", td=td, rollout="COMPLETED", failed=0, running=3,
-                                        days_ago=3)])
+    b.healthy_fargate(prod, "checkout-web", [app(b.uri("checkout-web", checkout), **health)], checkout,
+                      vpc="nat-only", desired=3, cpu="512", memory="1024", revisions=3, created_days_ago=120)
 
     payments = _latest(estate, "payments-api")
-    td = b.task_definition("payments-api", [app(b.uri("payments-api", payments, by="latest"))], fargate=True,
-                           cpu="256", memory="512", revisions=2)
-    svc = b.service(prod, "payments-api", td, desired=1, launch_type="FARGATE", vpc="nat-only",
-                    image_bytes=_distinct_bytes([payments]), starts_per_day=0.0, crash_loop=False,
-                    circuit_breaker=(True, True))
-    ids = b.run_tasks(svc, running=1, stopped=0, interval=600, reasons=[], digest=payments.digest)
-    b.history(svc, task_ids=ids, interval=None, cycles=0, failure=None, created_days_ago=90, running=1,
-              deployments=[b.deployment(svc, status="PRIMARY", td=td, rollout="COMPLETED", failed=0, running=1,
-                                        days_ago=3)])
+    b.healthy_fargate(prod, "payments-api", [app(b.uri("payments-api", payments, by="latest"))], payments,
+                      vpc="nat-only", desired=1, cpu="256", memory="512", revisions=2, created_days_ago=90)
 
     # Fargate would refuse 1 vCPU with 1 GB (the stand-in registers it anyway); the service is scaled to zero.
     td = b.task_definition("reports-export", [app(b.uri("reporting-batch", _latest(estate, "reporting-batch")))],
@@ -413,15 +414,8 @@ def build_ecs(estate: Estate, url: str) -> EstateEcs:
     proxy = _latest(estate, "edge-proxy")
     sidecar = {"name": "nginx", "image": "docker.io/library/nginx:1.27-alpine", "essential": False,
                "memoryReservation": 64}
-    td = b.task_definition("edge-proxy", [app(b.uri("edge-proxy", proxy, by="digest")), sidecar], fargate=True,
-                           cpu="512", memory="1024", revisions=4)
-    svc = b.service(edge, "edge-proxy", td, desired=2, launch_type="FARGATE", vpc="endpoints-broken",
-                    image_bytes=_distinct_bytes([proxy]), starts_per_day=0.0, crash_loop=False,
-                    circuit_breaker=(True, True))
-    ids = b.run_tasks(svc, running=2, stopped=0, interval=600, reasons=[], digest=proxy.digest)
-    b.history(svc, task_ids=ids, interval=None, cycles=0, failure=None, created_days_ago=60, running=2,
-              deployments=[b.deployment(svc, status="PRIMARY", td=td, rollout="COMPLETED", failed=0, running=2,
-                                        days_ago=3)])
+    b.healthy_fargate(edge, "edge-proxy", [app(b.uri("edge-proxy", proxy, by="digest")), sidecar], proxy,
+                      vpc="endpoints-broken", desired=2, cpu="512", memory="1024", revisions=4, created_days_ago=60)
 
     # -- batch-ec2 (nat-only): EC2 hosts, the agent config in user data, one host left behind ---------------
     net = estate.networks["nat-only"]

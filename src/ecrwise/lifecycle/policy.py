@@ -201,6 +201,20 @@ class _Linter:
                 self.err(where, "unknown-property",
                          f"unknown property {k!r}; allowed here: {', '.join(allowed)}")
 
+    def positive_int(self, obj: dict[str, Any], key: str, path: str, code: str, floor: str) -> int | None:
+        """The value when present, an integer and 1 or more; otherwise reports (`code`, and `floor` for the
+        message when below 1) and returns None."""
+        if key not in obj:
+            return None
+        v = obj[key]
+        if not _is_int(v):
+            self.err(f"{path}.{key}", "wrong-type", f"must be an integer, not {_type_name(v)}")
+        elif v < 1:
+            self.err(f"{path}.{key}", code, f"{floor}, not {v}")
+        else:
+            return v
+        return None
+
     def enum(self, obj: dict[str, Any], key: str, allowed: tuple[str, ...], path: str, code: str) -> str | None:
         """The value when present and allowed; otherwise reports and returns None."""
         if key not in obj:
@@ -245,16 +259,7 @@ class _Linter:
             if k not in raw:
                 self.err(f"{path}.{k}", "missing-property", f"{k} is required")
 
-        priority: int | None = None
-        if "rulePriority" in raw:
-            v = raw["rulePriority"]
-            if not _is_int(v):
-                self.err(f"{path}.rulePriority", "wrong-type", f"must be an integer, not {_type_name(v)}")
-            elif v < 1:
-                self.err(f"{path}.rulePriority", "rule-priority-not-positive",
-                         f"must be 1 or more, not {v}")
-            else:
-                priority = v
+        priority = self.positive_int(raw, "rulePriority", path, "rule-priority-not-positive", "must be 1 or more")
         if "description" in raw and not isinstance(raw["description"], str):
             self.err(f"{path}.description", "wrong-type",
                      f"must be a string, not {_type_name(raw['description'])}")
@@ -301,19 +306,12 @@ class _Linter:
         count_type = self.enum(sel, "countType", COUNT_TYPES, spath, "invalid-count-type")
         count_unit = self.enum(sel, "countUnit", COUNT_UNITS, spath, "invalid-count-unit")
 
-        count_number = None
-        if "countNumber" in sel:
-            v = sel["countNumber"]
-            if not _is_int(v):
-                self.err(f"{spath}.countNumber", "wrong-type", f"must be an integer, not {_type_name(v)}")
-            elif v < 1:
-                self.err(f"{spath}.countNumber", "count-number-not-positive",
-                         f"must be a positive integer (0 is not accepted), not {v}")
-            elif v > MAX_COUNT_NUMBER:
-                self.err(f"{spath}.countNumber", "count-number-too-large",
-                         f"{v} is more than ecrwise can evaluate (at most {MAX_COUNT_NUMBER:,}, 1,000 years in days)")
-            else:
-                count_number = v
+        count_number = self.positive_int(sel, "countNumber", spath, "count-number-not-positive",
+                                         "must be a positive integer (0 is not accepted)")
+        if count_number is not None and count_number > MAX_COUNT_NUMBER:
+            self.err(f"{spath}.countNumber", "count-number-too-large", f"{count_number} is more than ecrwise can "
+                     f"evaluate (at most {MAX_COUNT_NUMBER:,}, 1,000 years in days)")
+            count_number = None
 
         prefixes = self.string_list(sel, "tagPrefixList", spath) if "tagPrefixList" in sel else None
         patterns = self.string_list(sel, "tagPatternList", spath) if "tagPatternList" in sel else None

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from fnmatch import fnmatchcase
@@ -326,6 +327,20 @@ def load_plan(path: Path, now: datetime | None = None) -> _Plan:
     return plan
 
 
+def _each_repository_once(items: Iterable[Any], path: Path,
+                          hint: str) -> Iterator[tuple[str, tuple[str, str, str], Any]]:
+    """(JSON path, repository key, item) per item of a plan or backup, which ecrwise writes with each repository
+    once; UserError (naming the JSON path, ending with `hint`) at the first repository listed again."""
+    seen: set[tuple[str, str, str]] = set()
+    for i, item in enumerate(items):
+        where = f"{path}: items[{i}]"
+        key = (item.account, item.region, item.repository)
+        if key in seen:
+            raise UserError(f"{where}: {item.region}/{item.repository} appears twice; {hint}")
+        seen.add(key)
+        yield where, key, item
+
+
 def check_plan_invariants(plan: _Plan, path: Path) -> None:
     """What every plan ecrwise writes holds, whatever its digest says (a recomputed digest, an older buggy
     ecrwise): one policy for every item, that starts with the protection rule; every item once, inside the
@@ -338,13 +353,7 @@ def check_plan_invariants(plan: _Plan, path: Path) -> None:
     if any(r.priority == 1 for r in top.rules[1:]):
         raise UserError(f"{path}: policy: another rule shares priority 1 with the protection rule; {REPLAN}")
     excluded = {(e.account, e.region, e.repository) for e in plan.excluded}
-    seen: set[tuple[str, str, str]] = set()
-    for i, item in enumerate(plan.items):
-        where = f"{path}: items[{i}]"
-        key = (item.account, item.region, item.repository)
-        if key in seen:
-            raise UserError(f"{where}: {item.region}/{item.repository} appears twice; {REPLAN}")
-        seen.add(key)
+    for where, key, item in _each_repository_once(plan.items, path, REPLAN):
         ok, why = selected(item.repository, plan.selection.include, plan.selection.exclude)
         if not ok or key in excluded:
             raise UserError(f"{where}.repository: {item.repository} is outside the plan's selection "
@@ -374,13 +383,7 @@ def check_backup_entries(backup: _Backup, path: Path) -> None:
     """What every lifecycle backup ecrwise writes holds, digest or not: each repository once, previous
     policies ECR would accept, and only `ecrwise-keep-` tags of their own digest to remove or re-add (a
     restore must never move or delete any other tag). UserError (exit 2) names the JSON path."""
-    seen: set[tuple[str, str, str]] = set()
-    for i, item in enumerate(backup.items):
-        where = f"{path}: items[{i}]"
-        key = (item.account, item.region, item.repository)
-        if key in seen:
-            raise UserError(f"{where}: {item.region}/{item.repository} appears twice; {RESTORE_INSTEAD}")
-        seen.add(key)
+    for where, _key, item in _each_repository_once(backup.items, path, RESTORE_INSTEAD):
         if item.previous_policy is not None:
             parse_policy(item.previous_policy, source=f"{where}.previous_policy")
         for field_name in ("added_tags", "removed_tags"):
