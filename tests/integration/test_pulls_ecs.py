@@ -172,3 +172,22 @@ def test_circuit_breaker_fix_applied_and_restored(aws, cli, tmp_path):
     bad.write_text('{"kind": "something-else"}')
     res = cli("ecs", "restore", str(bad))
     assert res.code == 2 and "kind" in res.err
+
+
+def test_scan_flags_a_credential_in_a_task_definition_environment_and_stores_no_value(aws, cli, tmp_path):
+    # The scan's DescribeTaskDefinition answer goes through the same conversion as `ecs lint`'s files.
+    secret = "hunter2-" + "integration-9c0ffee"
+    ecs = boto3.client("ecs", region_name="us-east-1")
+    ecs.create_cluster(clusterName="shop")
+    td = ecs.register_task_definition(family="web", containerDefinitions=[
+        {"name": "app", "image": "nginx:1.27", "memory": 256,
+         "environment": [{"name": "DB_PASSWORD", "value": secret}, {"name": "LOG_LEVEL", "value": "info"}]}]
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(cluster="shop", serviceName="web", taskDefinition=td, desiredCount=2)
+    store = tmp_path / "s.duckdb"
+    res = cli("scan", "--region", "us-east-1", "--only", "ecs", "--store", store, "--format", "json")
+    assert res.code == 0, res.err
+    doc = cli("ecs", "--store", store, "--format", "json").json()
+    [found] = [i for i in doc["items"] if i["check"] == "ecs.secret-in-environment"]
+    assert found["resource"] == td and found["evidence"]["variable"] == "DB_PASSWORD"
+    assert secret not in json.dumps(doc) and secret.encode() not in store.read_bytes()

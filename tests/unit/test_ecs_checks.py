@@ -299,8 +299,10 @@ def test_redaction_by_key_and_by_value_keeps_harmless_settings():
     assert settings["ECS_ENGINE_AUTH_TYPE"] == "docker" and settings["ECS_LOGLEVEL"] == "debug"
     assert set(redacted) == {"ECS_REGISTRY_PASSWORD", "ECS_SOME_TOKEN", "ECS_CUSTOM", "ECS_PROXY",
                              "ECS_ENGINE_AUTH_TYPE_X"}
-    odd_type = parse_agent_config("ECS_ENGINE_AUTH_TYPE=s3cr3t\n")[0]
-    assert odd_type["ECS_ENGINE_AUTH_TYPE"] == REDACTED  # not a known type: could be anything
+    # ECS_ENGINE_AUTH_TYPE names a format, never a secret: kept whatever it says, unless it holds a credential.
+    assert parse_agent_config("ECS_ENGINE_AUTH_TYPE=dockerconfig\n")[0]["ECS_ENGINE_AUTH_TYPE"] == "dockerconfig"
+    odd_type = parse_agent_config('ECS_ENGINE_AUTH_TYPE={"https://r.example.com":{"auth":"Ym90OnM="}}\n')[0]
+    assert odd_type["ECS_ENGINE_AUTH_TYPE"] == REDACTED
 
 
 def test_decode_user_data_base64_and_gzip():
@@ -359,6 +361,7 @@ def test_every_ecs_check_is_registered_with_docs_and_recommendation():
         "ecs.circuit-breaker-off", "ecs.circuit-breaker-no-rollback", "ecs.single-replica", "ecs.fargate-invalid-size",
         "ecs.container-limits", "ecs.too-many-containers", "ecs.fargate-network-mode", "ecs.mutable-image-tag",
         "ecs.image-outside-ecr", "ecs.container-instance-left-behind", "ecs.agent-auth-data-plaintext",
-        "ecs.agent-missing-cluster", "ecs.agent-pull-behavior", "ecs.crash-loop", "ecs.fargate-vs-ec2"}
+        "ecs.agent-missing-cluster", "ecs.agent-pull-behavior", "ecs.crash-loop", "ecs.fargate-vs-ec2",
+        "ecs.secret-in-environment"}
     for c in ecs.values():
         assert c.docs.startswith("docs/ecs.md#") and c.recommendation and c.title

@@ -16,7 +16,7 @@ from ecrwise.analysis.pulls import DEFAULT_CRASH_LOOP_THRESHOLD, PULL_BEHAVIORS,
 from ecrwise.records import Records
 from ecrwise.records.ecr import Repository
 from ecrwise.records.ecs import (REDACTED, Ec2Instance, EcsAgentConfig, EcsContainerDefinition, EcsContainerInstance,
-                                 EcsService, EcsTask, EcsTaskDefinition)
+                                 EcsEnvironmentSecret, EcsService, EcsTask, EcsTaskDefinition, unresolved)
 
 DOCS = "docs/ecs.md"
 
@@ -30,6 +30,10 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
     8192: tuple(range(16384, 61440 + 1, 4096)),
     16384: tuple(range(32768, 122880 + 1, 8192)),
 }
+# Windows containers on Fargate: task CPU at least 1 vCPU, and 8 and 16 vCPU are Linux-only (RegisterTaskDefinition
+# `cpu`/`memory`, https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html, and the
+# Developer Guide's task size table, https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
+FARGATE_WINDOWS_CPU = (1024, 2048, 4096)
 MAX_CONTAINERS = 10
 MUTABLE_TAGS = {"latest", "stable", "main", "master", "prod", "production", "staging", "dev", "develop", "edge",
                 "current", "release", "nightly"}
@@ -58,13 +62,20 @@ def parse_memory(value: str | int | None) -> int | None:
     return _units(value, "gb")
 
 
-def fargate_size_valid(cpu: int | None, memory: int | None) -> bool:
+def is_windows(os_family: str | None) -> bool:
+    return (os_family or "").upper().startswith("WINDOWS")
+
+
+def fargate_size_valid(cpu: int | None, memory: int | None, *, windows: bool = False) -> bool:
+    if windows and cpu not in FARGATE_WINDOWS_CPU:
+        return False
     return cpu in FARGATE_SIZES and memory in FARGATE_SIZES[cpu]
 
 
-def smallest_fargate_size(cpu: int, memory: int) -> tuple[int, int] | None:
+def smallest_fargate_size(cpu: int, memory: int, *, windows: bool = False) -> tuple[int, int] | None:
     """The cheapest valid Fargate (cpu, memory) that holds `cpu` units and `memory` MiB."""
-    fits = [(c, m) for c, mems in FARGATE_SIZES.items() for m in mems if c >= cpu and m >= memory]
+    fits = [(c, m) for c, mems in FARGATE_SIZES.items() for m in mems if c >= cpu and m >= memory
+            and (not windows or c in FARGATE_WINDOWS_CPU)]
     return min(fits, key=lambda cm: (cm[0], cm[1])) if fits else None
 
 
@@ -84,6 +95,11 @@ def _containers(records: Any) -> dict[str, list[EcsContainerDefinition]]:
     for c in records.of(EcsContainerDefinition):
         out[c.task_definition_arn].append(c)
     return out
+
+
+def td_name(td: EcsTaskDefinition) -> str:
+    """FAMILY:REVISION, or FAMILY for a definition read from a file (not registered: no revision yet)."""
+    return f"{td.family}:{td.revision}" if td.revision else td.family
 
 
 def _td_finding(ctx: CheckContext, td: EcsTaskDefinition, message: str, evidence: dict[str, Any]) -> Finding:
@@ -176,14 +192,38 @@ def fargate_invalid_size(ctx: CheckContext) -> Iterable[Finding]:
         if td.task_definition_arn not in fargate:
             continue
         cpu, mem = parse_cpu(td.cpu), parse_memory(td.memory)
-        if fargate_size_valid(cpu, mem):
+        windows = is_windows(td.os_family)
+        if fargate_size_valid(cpu, mem, windows=windows):
             continue
         valid = ", ".join(str(m) for m in FARGATE_SIZES.get(cpu or 0, ())) or "none (not a Fargate CPU size)"
-        suggestion = smallest_fargate_size(cpu or 256, mem or 512)
+        if windows and cpu in FARGATE_SIZES and cpu not in FARGATE_WINDOWS_CPU:
+            valid = "none: Windows on Fargate takes cpu " + ", ".join(map(str, FARGATE_WINDOWS_CPU))
+        suggestion = smallest_fargate_size(cpu or 256, mem or 512, windows=windows)
         yield _td_finding(ctx, td,
-                          f"{td.family}:{td.revision}: cpu {td.cpu} with memory {td.memory} is not a Fargate size",
-                          {"cpu": td.cpu, "memory": td.memory, "valid_memory_for_cpu": valid,
+                          f"{td_name(td)}: cpu {td.cpu} with memory {td.memory} is not a Fargate size"
+                          + (f" for Windows ({td.os_family}: 1, 2 or 4 vCPU)" if windows else ""),
+                          {"cpu": td.cpu, "memory": td.memory, "os_family": td.os_family,
+                           "valid_memory_for_cpu": valid,
                            "smallest_valid": {"cpu": suggestion[0], "memory": suggestion[1]} if suggestion else None})
+
+
+@check("ecs.secret-in-environment", title="Credential in a container's environment", severity="high",
+       reads=("ecs_environment_secrets", "ecs_task_definitions"), docs=f"{DOCS}#secrets-in-environment",
+       risk="`environment` values are plain text in the task definition: anyone with ecs:DescribeTaskDefinition "
+            "reads them, and every revision keeps them.",
+       recommendation="Move the value to Secrets Manager or SSM Parameter Store and reference it under the "
+                      "container's `secrets` (valueFrom); rotate the credential, since old revisions still hold it.")
+def secret_in_environment(ctx: CheckContext) -> Iterable[Finding]:
+    tds = {t.task_definition_arn: t for t in ctx.records.of(EcsTaskDefinition)}
+    for e in ctx.records.of(EcsEnvironmentSecret):
+        td = tds.get(e.task_definition_arn)
+        what = {"name": "named like a credential", "aws-access-key-id": "an AWS access key id",
+                "aws-secret-access-key": "an AWS secret access key"}.get(e.reason, "credentials")
+        yield ctx.finding(
+            e, resource=e.task_definition_arn,
+            message=f"{td_name(td) if td else e.task_definition_arn}: container "
+                    f"{e.container} environment {e.name} ({what}) in plain text (value not shown)",
+            evidence={"container": e.container, "variable": e.name, "reason": e.reason, "value": REDACTED})
 
 
 @check("ecs.container-limits", title="Container limits above the task's", severity="high",
@@ -209,7 +249,7 @@ def container_limits(ctx: CheckContext) -> Iterable[Finding]:
             if total > cpu:
                 problems.append(f"containers' cpu {total} units > task cpu {cpu}")
         if problems:
-            yield _td_finding(ctx, td, f"{td.family}:{td.revision}: " + "; ".join(problems),
+            yield _td_finding(ctx, td, f"{td_name(td)}: " + "; ".join(problems),
                               {"task_cpu": cpu, "task_memory": mem, "problems": problems})
 
 
@@ -222,7 +262,7 @@ def too_many_containers(ctx: CheckContext) -> Iterable[Finding]:
     for td in ctx.records.of(EcsTaskDefinition):
         if td.container_count > MAX_CONTAINERS:
             yield _td_finding(ctx, td,
-                              f"{td.family}:{td.revision}: {td.container_count} containers (at most {MAX_CONTAINERS})",
+                              f"{td_name(td)}: {td.container_count} containers (at most {MAX_CONTAINERS})",
                               {"containers": td.container_count})
 
 
@@ -235,7 +275,7 @@ def fargate_network_mode(ctx: CheckContext) -> Iterable[Finding]:
     for td in ctx.records.of(EcsTaskDefinition):
         if td.task_definition_arn in fargate and (td.network_mode or "") != "awsvpc":
             yield _td_finding(ctx, td,
-                              f"{td.family}:{td.revision}: network mode {td.network_mode or 'unset'} on Fargate",
+                              f"{td_name(td)}: network mode {td.network_mode or 'unset'} on Fargate",
                               {"network_mode": td.network_mode})
 
 
@@ -261,7 +301,7 @@ def mutable_image_tag(ctx: CheckContext) -> Iterable[Finding]:
         repo_mut = mutability.get((str(ref["account"]), str(ref["region"]), str(ref["repository"])))
         yield ctx.finding(
             c, resource=c.task_definition_arn,
-            message=f"{td.family + ':' + str(td.revision) if td else c.task_definition_arn}: container {c.name} "
+            message=f"{td_name(td) if td else c.task_definition_arn}: container {c.name} "
                     f"runs {c.image}" + ("" if ":" in c.image.rsplit("/", 1)[-1] else " (no tag means latest)"),
             evidence={"container": c.name, "image": c.image, "tag": tag, "repository_tag_mutability": repo_mut})
 
@@ -319,24 +359,45 @@ def container_instance_left_behind(ctx: CheckContext) -> Iterable[Finding]:
                 f"{ci.container_instance_arn} --force --region {ci.region}")
 
 
-@check("ecs.agent-auth-data-plaintext", title="Registry credentials in plain text in user data", severity="critical",
-       reads=("ecs_agent_configs",), docs=f"{DOCS}#agent-auth-data",
-       risk="Anyone who can read the instance's user data reads the registry password.",
-       recommendation="Remove ECS_ENGINE_AUTH_DATA from user data and rotate the credential: anyone who can read "
-                      "the instance's user data (ec2:DescribeInstanceAttribute, the instance metadata service) "
-                      "reads the password. Use repositoryCredentials with a Secrets Manager secret, or an ECR "
-                      "pull-through cache rule.")
+# Where agent settings come from: a plain ecs.config file is not user data.
+def agent_source(cfg: EcsAgentConfig) -> str:
+    """"instance-user-data i-…", "launch-template lt-…:1", "user data FILE" or "ecs.config FILE"."""
+    return f"{'user data' if cfg.source == 'user-data' else cfg.source} {cfg.source_id}"
+
+
+def _auth_evidence(cfg: EcsAgentConfig, keys: list[str], value: str) -> dict[str, Any]:
+    return {"source": cfg.source, "keys": keys, "value": value, "auth_type": cfg.settings.get("ECS_ENGINE_AUTH_TYPE"),
+            "instances": cfg.instance_ids}
+
+
+def is_user_data(cfg: EcsAgentConfig) -> bool:
+    return cfg.source != "ecs.config"
+
+
+@check("ecs.agent-auth-data-plaintext", title="Credentials in plain text in user data or ecs.config",
+       severity="critical", reads=("ecs_agent_configs",), docs=f"{DOCS}#agent-auth-data",
+       risk="Anyone who can read the instance's user data or its ecs.config reads the registry password or AWS key.",
+       recommendation="Remove ECS_ENGINE_AUTH_DATA and any AWS access key from user data and ecs.config, and rotate "
+                      "the credential: anyone who can read the instance's user data (ec2:DescribeInstanceAttribute, "
+                      "the instance metadata service) reads it. Use repositoryCredentials with a Secrets Manager "
+                      "secret or an ECR pull-through cache rule for registries, and the instance role for AWS.")
 def agent_auth_data(ctx: CheckContext) -> Iterable[Finding]:
     for cfg in ctx.records.of(EcsAgentConfig):
         secret_keys = [k for k in cfg.redacted if k in cfg.settings]
-        if "ECS_ENGINE_AUTH_DATA" not in cfg.settings and not secret_keys:
-            continue
-        keys = sorted(set(secret_keys) | ({"ECS_ENGINE_AUTH_DATA"} & set(cfg.settings)))
-        yield ctx.finding(
-            cfg, resource=cfg.source_id,
-            message=f"{cfg.source} {cfg.source_id}: {', '.join(keys)} in plain text (value redacted)",
-            evidence={"source": cfg.source, "keys": keys, "value": REDACTED,
-                      "auth_type": cfg.settings.get("ECS_ENGINE_AUTH_TYPE"), "instances": cfg.instance_ids})
+        auth = cfg.settings.get("ECS_ENGINE_AUTH_DATA")
+        where = agent_source(cfg)
+        if secret_keys or (auth is not None and not unresolved(auth)):
+            keys = sorted(set(secret_keys) | ({"ECS_ENGINE_AUTH_DATA"} if auth is not None and not unresolved(auth)
+                                              else set()))
+            yield ctx.finding(cfg, resource=cfg.source_id,
+                              message=f"{where}: {', '.join(keys)} in plain text (value redacted)",
+                              evidence=_auth_evidence(cfg, keys, REDACTED))
+        elif auth is not None:
+            # Set from a shell variable at boot: the value is not in the text, but ecs.config on the host holds it.
+            yield ctx.finding(cfg, resource=cfg.source_id, severity="medium",
+                              message=f"{where}: ECS_ENGINE_AUTH_DATA is set from {auth} at boot (unresolved: the "
+                                      f"value is not in the text; /etc/ecs/ecs.config on the host holds it)",
+                              evidence=_auth_evidence(cfg, ["ECS_ENGINE_AUTH_DATA"], auth) | {"unresolved": True})
 
 
 @check("ecs.agent-missing-cluster", title="Agent configuration without ECS_CLUSTER", severity="medium",
@@ -347,11 +408,12 @@ def agent_auth_data(ctx: CheckContext) -> Iterable[Finding]:
 def agent_missing_cluster(ctx: CheckContext) -> Iterable[Finding]:
     for cfg in ctx.records.of(EcsAgentConfig):
         if cfg.settings.get("ECS_CLUSTER", "").strip():
-            continue
+            continue  # set (an unresolved ${VAR} is set too: the script chooses it at boot)
         yield ctx.finding(
             cfg, resource=cfg.source_id,
-            message=f"{cfg.source} {cfg.source_id}: no ECS_CLUSTER"
-                    + ("" if cfg.writes_ecs_config else " (the user data does not write /etc/ecs/ecs.config)"),
+            message=f"{agent_source(cfg)}: no ECS_CLUSTER"
+                    + ("" if cfg.writes_ecs_config or not is_user_data(cfg)
+                       else " (the user data does not write /etc/ecs/ecs.config)"),
             evidence={"source": cfg.source, "settings": sorted(cfg.settings), "instances": cfg.instance_ids})
 
 
@@ -374,6 +436,8 @@ def agent_pull_behavior(ctx: CheckContext) -> Iterable[Finding]:
     for cfg in ctx.records.of(EcsAgentConfig):
         value = cfg.settings.get("ECS_IMAGE_PULL_BEHAVIOR", "default").strip().lower() or "default"
         on_loop = bool(looping_hosts & set(cfg.instance_ids))
+        if unresolved(value):
+            continue  # chosen by the script at boot: not known here
         if value not in PULL_BEHAVIORS:
             msg, severity = f"ECS_IMAGE_PULL_BEHAVIOR={value} is not a value the agent knows", "medium"
         elif value == "always":
@@ -384,7 +448,7 @@ def agent_pull_behavior(ctx: CheckContext) -> Iterable[Finding]:
         else:
             continue
         yield ctx.finding(cfg, resource=cfg.source_id, severity=severity,
-                          message=f"{cfg.source} {cfg.source_id}: {msg}",
+                          message=f"{agent_source(cfg)}: {msg}",
                           evidence={"ECS_IMAGE_PULL_BEHAVIOR": value, "instances": cfg.instance_ids,
                                     "crash_looping_service_on_hosts": on_loop},
                           fix="ecrwise ecs user-data --pull-behavior prefer-cached --image IMAGE_URI")
@@ -482,7 +546,14 @@ def audit_agent_config(cfg: EcsAgentConfig) -> list[Finding]:
     for check_id in ("ecs.agent-auth-data-plaintext", "ecs.agent-missing-cluster"):
         findings.extend(session.run(REGISTRY[check_id]))
     value = cfg.settings.get("ECS_IMAGE_PULL_BEHAVIOR", "default").strip().lower() or "default"
-    if value not in PULL_BEHAVIORS or value in ("always", "default"):
+    if unresolved(value):
+        ctx = session.context(REGISTRY["ecs.agent-pull-behavior"])
+        findings.append(ctx.finding(cfg, resource=cfg.source_id, severity="info",
+                                    message=f"{cfg.source_id}: ECS_IMAGE_PULL_BEHAVIOR is set from "
+                                            f"{cfg.settings['ECS_IMAGE_PULL_BEHAVIOR']} at boot (unresolved: not judged)",
+                                    evidence={"ECS_IMAGE_PULL_BEHAVIOR": cfg.settings["ECS_IMAGE_PULL_BEHAVIOR"],
+                                              "unresolved": True}))
+    elif value not in PULL_BEHAVIORS or value in ("always", "default"):
         severity = "medium" if value not in PULL_BEHAVIORS else "low" if value == "always" else "info"
         msg = (f"ECS_IMAGE_PULL_BEHAVIOR={value} is not a value the agent knows" if value not in PULL_BEHAVIORS
                else f"ECS_IMAGE_PULL_BEHAVIOR={value}" + (" (not set)" if "ECS_IMAGE_PULL_BEHAVIOR" not in cfg.settings
@@ -493,3 +564,22 @@ def audit_agent_config(cfg: EcsAgentConfig) -> list[Finding]:
                                     evidence={"ECS_IMAGE_PULL_BEHAVIOR": value},
                                     fix="ecrwise ecs user-data --pull-behavior prefer-cached --image IMAGE_URI"))
     return findings
+
+
+# -- ecrwise ecs lint FILE… -------------------------------------------------------------------------------
+
+# The task-definition checks `ecs lint` runs, and those whose findings mean ECS refuses the definition
+# (RegisterTaskDefinition, or Fargate at run time): errors, exit 2. The others are warnings.
+TASK_DEFINITION_CHECKS = ("ecs.fargate-invalid-size", "ecs.container-limits", "ecs.too-many-containers",
+                          "ecs.fargate-network-mode", "ecs.secret-in-environment", "ecs.mutable-image-tag",
+                          "ecs.image-outside-ecr")
+REJECTED_BY_ECS = frozenset({"ecs.fargate-invalid-size", "ecs.container-limits", "ecs.too-many-containers",
+                             "ecs.fargate-network-mode"})
+
+
+def lint_task_definitions(records: Records) -> list[Finding]:
+    """Every task-definition check over task definitions read from files (no snapshot, no prices)."""
+    from ecrwise.analysis.checks import REGISTRY
+
+    session = CheckSession(records, None)  # type: ignore[arg-type]  # no task-definition check prices anything
+    return [f for check_id in TASK_DEFINITION_CHECKS for f in session.run(REGISTRY[check_id])]

@@ -5,9 +5,9 @@ their user data. Read-only; it never computes money.
 Per cluster: ListServices + DescribeServices (10 a call), ListTasks for RUNNING and STOPPED (ECS shows stopped
 tasks for about an hour) + DescribeTasks (100 a call), ListContainerInstances + DescribeContainerInstances
 (100 a call), DescribeInstances for their EC2 instances, and the user data of each instance (or once per
-launch-template version). DescribeTaskDefinition runs once per distinct ARN per region. Task definitions'
-environment variables and secrets are not collected; agent settings that look like credentials are redacted
-while user data is parsed (see `ecrwise.records.ecs.parse_agent_config`), and raw user data is never kept.
+launch-template version). DescribeTaskDefinition runs once per distinct ARN per region. Of task definitions'
+environment variables only the names of those that look like credentials are kept, never a value; agent
+settings that look like credentials are redacted while user data is parsed (see `ecrwise.records.ecs.parse_agent_config`), and raw user data is never kept.
 """
 from __future__ import annotations
 
@@ -21,9 +21,10 @@ from ecrwise.aws.families import CollectorFamily
 from ecrwise.aws.session import Account, error_code
 from ecrwise.aws.tasks import Task, TaskResult
 from ecrwise.records import ecs as ecs_records
-from ecrwise.records.ecs import (Ec2Instance, EcsAgentConfig, EcsCluster, EcsContainerDefinition,
+from ecrwise.records.ecs import (Ec2Instance, EcsAgentConfig, EcsCluster,
                                  EcsContainerInstance, EcsDeployment, EcsService, EcsServiceEvent, EcsTask,
-                                 EcsTaskContainer, EcsTaskDefinition, decode_user_data, parse_agent_config)
+                                 EcsTaskContainer, decode_user_data, parse_agent_config,
+                                 task_definition_records)
 
 IAM_ACTIONS = [
     "ecs:ListClusters",
@@ -261,27 +262,8 @@ def _task_records(acct: str, region: str, cluster: EcsCluster, t: dict[str, Any]
 def collect_task_definition(account: Account, region: str, arn: str) -> TaskResult:
     ecs = account.client("ecs", region)
     td = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
-    acct = account.account_id
-    containers = td.get("containerDefinitions") or []
-    platform = td.get("runtimePlatform") or {}
-    out: list[Any] = [EcsTaskDefinition(
-        account=acct, region=region, task_definition_arn=td["taskDefinitionArn"], family=td.get("family", ""),
-        revision=int(td.get("revision") or 0), status=td.get("status", ""), network_mode=td.get("networkMode"),
-        requires_compatibilities=list(td.get("requiresCompatibilities") or []),
-        compatibilities=list(td.get("compatibilities") or []),
-        cpu=str(td["cpu"]) if td.get("cpu") is not None else None,
-        memory=str(td["memory"]) if td.get("memory") is not None else None,
-        cpu_architecture=platform.get("cpuArchitecture"), os_family=platform.get("operatingSystemFamily"),
-        container_count=len(containers))]
-    for c in containers:
-        out.append(EcsContainerDefinition(
-            account=acct, region=region, task_definition_arn=td["taskDefinitionArn"], name=c.get("name", ""),
-            image=c.get("image", ""), cpu=c.get("cpu"), memory=c.get("memory"),
-            memory_reservation=c.get("memoryReservation"), essential=bool(c.get("essential", True)),
-            log_driver=(c.get("logConfiguration") or {}).get("logDriver"),
-            has_health_check=bool(c.get("healthCheck")),
-            repository_credentials=(c.get("repositoryCredentials") or {}).get("credentialsParameter")))
-    return TaskResult(records=out)
+    # The conversion is the one `ecrwise ecs lint` uses on files (records/ecs.py).
+    return TaskResult(records=task_definition_records(td, account=account.account_id, region=region))
 
 
 def _collect_instances(account: Account, region: str, instance_ids: list[str], result: TaskResult) -> None:

@@ -75,22 +75,56 @@ def agent_config(
     """Audit an ECS agent configuration file (secrets are redacted in every output)."""
     from ecrwise.analysis.ecs_checks import audit_agent_config
     from ecrwise.inputs import read_bytes
-    from ecrwise.records.ecs import EcsAgentConfig, decode_user_data, parse_agent_config
+    from ecrwise.records.ecs import (EcsAgentConfig, decode_user_data, is_plain_config, parse_agent_config,
+                                     unresolved)
 
     if fail_on is not None and fail_on not in SEVERITY_ORDER:
         raise UserError(f"--fail-on {fail_on}: choose one of {', '.join(SEVERITY_ORDER)}")
     # The one input loader reads the file (size, UTF-8); base64 and gzip (both legal in user data) undone.
-    settings, redacted, writes = parse_agent_config(decode_user_data(read_bytes(file, what="agent config"),
-                                                                     source=str(file)))
+    text = decode_user_data(read_bytes(file, what="agent config"), source=str(file))
+    settings, redacted, writes = parse_agent_config(text)
     if not settings and not writes:
         raise UserError(f"{file}: no ECS agent settings (ECS_*=…) found")
-    cfg = EcsAgentConfig("", "", "file", str(file), settings, redacted, writes, [])
+    # A file of KEY=VALUE lines is an ecs.config itself; anything else is a script (user data) that writes one.
+    cfg = EcsAgentConfig("", "", "ecs.config" if is_plain_config(text) else "user-data", str(file), settings,
+                         redacted, writes, [])
+    del text  # may hold secrets; only the redacted settings go further
     items = [view.finding_item(f) for f in audit_agent_config(cfg)]
-    totals = view.totals(items) | {"settings": settings, "redacted": redacted}
+    totals = view.totals(items) | {"source": cfg.source, "settings": settings, "redacted": redacted,
+                                   "unresolved": sorted(k for k, v in settings.items() if unresolved(v))}
     render(view.findings_result("ecs-agent-config", items, None, totals, [], f"{file}: findings",
                                 settings=(str(file), settings)), fmt)
     if fail_on and any(SEVERITY_ORDER[i["severity"]] <= SEVERITY_ORDER[fail_on] for i in items):
         raise typer.Exit(1)
+
+
+@app.command("lint")
+def lint(
+    files: List[Path] = typer.Argument(..., metavar="FILE...", help="Task definitions: register-task-definition "
+                                       "--cli-input-json input, or describe-task-definition output."),
+    fmt: Fmt = FormatOpt,
+) -> None:
+    """Check task definitions offline with every task-definition check; exit 2 if ECS would reject one."""
+    from ecrwise.analysis.ecs_checks import lint_task_definitions
+    from ecrwise.inputs import InputError
+    from ecrwise.records import Records
+    from ecrwise.records.ecs import load_task_definition
+
+    rows: list[dict[str, Any]] = []
+    for f in files:
+        try:
+            records = load_task_definition(f)
+        except InputError as e:
+            rows.append(view.lint_input_error(str(f), e))
+            continue
+        by_type: dict[type, list[Any]] = {}
+        for r in records:
+            by_type.setdefault(type(r), []).append(r)
+        rows.extend(view.lint_item(str(f), finding) for finding in lint_task_definitions(Records(by_type)))
+    result = view.lint_result(rows, [str(f) for f in files])
+    render(result, fmt)
+    if result.totals["errors"]:
+        raise typer.Exit(2)
 
 
 # -- fix circuit-breaker / restore ----------------------------------------------------------------------

@@ -10,6 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
+from pydantic import Field as PydanticField
 
 from ecrwise.inputs import InputError, decode_utf8, gunzip, maybe_base64
 
@@ -139,6 +144,19 @@ class EcsContainerDefinition:
 
 
 @dataclass(frozen=True, slots=True)
+class EcsEnvironmentSecret:
+    """A container environment variable (`environment`, plain text in the task definition) whose name or value
+    looks like a credential. Only the variable's name and why it looks secret are kept, never its value."""
+    __table__ = "ecs_environment_secrets"
+    account: str
+    region: str
+    task_definition_arn: str
+    container: str
+    name: str
+    reason: str  # "name" (PASSWORD, TOKEN, …) | "aws-access-key-id" | "aws-secret-access-key" | "credentials"
+
+
+@dataclass(frozen=True, slots=True)
 class EcsTask:
     __table__ = "ecs_tasks"
     account: str
@@ -224,7 +242,7 @@ class EcsAgentConfig:
     __table__ = "ecs_agent_configs"
     account: str
     region: str
-    source: str  # instance-user-data | launch-template | file
+    source: str  # instance-user-data | launch-template | user-data (a file) | ecs.config (a file)
     source_id: str  # instance id, "lt-…:VERSION", or a file path
     settings: dict[str, str] = field(default_factory=dict)
     redacted: list[str] = field(default_factory=list)  # keys whose values were redacted
@@ -238,18 +256,60 @@ class EcsAgentConfig:
 REDACTED = "<redacted>"
 # Keys whose values are credentials. ECS_ENGINE_AUTH_DATA holds registry passwords in plain text.
 _SECRET_KEY = re.compile(r"AUTH|PASSW|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|ACCESS_KEY|APIKEY|API_KEY", re.I)
-# ECS_ENGINE_AUTH_TYPE names a format (docker | dockercfg), not a secret: kept when it is one of those.
-_NOT_SECRET = {"ECS_ENGINE_AUTH_TYPE": {"docker", "dockercfg"}}
+# Keys that name a setting, not a secret, though their names match: ECS_ENGINE_AUTH_TYPE is the format of
+# ECS_ENGINE_AUTH_DATA (docker | dockercfg). Their values are redacted only when they hold a credential.
+_NOT_SECRET = frozenset({"ECS_ENGINE_AUTH_TYPE"})
 # A value that looks like credentials whatever its key (a docker config JSON, a basic-auth string).
 _SECRET_VALUE = re.compile(r'"(password|auth|identitytoken|registrytoken)"\s*:|://[^/\s:@]+:[^/\s@]+@', re.I)
-_SETTING = re.compile(r"(?<![A-Za-z0-9_])(ECS_[A-Z0-9_]+)=(.*)")
+# AWS access key ids begin AKIA (long-term) or ASIA (temporary, from STS) and are 20 characters; secret access
+# keys are 40 (STS API reference, GetAccessKeyInfo, and its examples AKIAIOSFODNN7EXAMPLE and
+# wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY: https://docs.aws.amazon.com/STS/latest/APIReference/API_GetAccessKeyInfo.html).
+_ACCESS_KEY_ID = re.compile(r"(?<![A-Z0-9])(AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
+_SECRET_ACCESS_KEY = re.compile(r"AWS_SECRET_ACCESS_KEY\s*[=:]\s*[\"']?[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])", re.I)
+# `aws configure set aws_secret_access_key VALUE` (or aws_session_token) in a boot script.
+_CONFIGURE_SECRET = re.compile(r"\baws\s+configure\s+set\s+(\S*\.)?(aws_secret_access_key|aws_session_token)\s+\S",
+                               re.I)
+# Environment variable names that say they hold a credential (a value in a task definition's `environment` is
+# plain text; `secrets` is the place for these).
+_SECRET_ENV_NAME = re.compile(r"PASSW|SECRET|TOKEN|CREDENTIAL|PRIVATE_KEY|ACCESS_KEY|APIKEY|API_KEY|AUTH", re.I)
+# Agent settings (ECS_*), and the AWS SDK variables (AWS_*) a script exports or writes beside them.
+_SETTING = re.compile(r"(?<![A-Za-z0-9_])((?:ECS|AWS)_[A-Z0-9_]+)=(.*)")
 _ECS_CONFIG = "/etc/ecs/ecs.config"
+# A shell variable reference: the script sets the value at boot, so the text does not say what it is.
+_VARIABLE = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+# KEY=VALUE lines and comments only: an ecs.config file itself, not a script that writes one.
+_CONFIG_LINE = re.compile(r"\s*(#.*|[A-Za-z_][A-Za-z0-9_]*=.*)?")
+
+
+def credential_in(value: str) -> str | None:
+    """What kind of credential `value` holds, if it plainly holds one: an AWS access key id, an AWS secret
+    access key (after AWS_SECRET_ACCESS_KEY= or `aws configure set`), a docker config JSON or a URL with a
+    password. None otherwise."""
+    if _ACCESS_KEY_ID.search(value):
+        return "aws-access-key-id"
+    if _SECRET_ACCESS_KEY.search(value) or _CONFIGURE_SECRET.search(value):
+        return "aws-secret-access-key"
+    if _SECRET_VALUE.search(value):
+        return "credentials"
+    return None
+
+
+def unresolved(value: str) -> bool:
+    """Does the value refer to a shell variable (`$VAR`, `${VAR}`) that the script resolves at boot?"""
+    return bool(_VARIABLE.search(value))
 
 
 def is_secret(key: str, value: str) -> bool:
-    if key in _NOT_SECRET:
-        return value.strip() not in _NOT_SECRET[key]
-    return bool(_SECRET_KEY.search(key) or _SECRET_VALUE.search(value))
+    if credential_in(value):
+        return True
+    if key in _NOT_SECRET or unresolved(value):
+        return False  # a format name, or a reference to a variable (reported as unresolved), not the secret
+    return bool(_SECRET_KEY.search(key))
+
+
+def is_plain_config(text: str) -> bool:
+    """Is this an ecs.config file itself (KEY=VALUE lines and comments), rather than a script that writes one?"""
+    return all(_CONFIG_LINE.fullmatch(line) for line in text.splitlines())
 
 
 def decode_user_data(raw: str | bytes | None, *, source: str | None = None) -> str:
@@ -289,8 +349,11 @@ def _value(raw: str, opener: str | None) -> str:
 
 
 def parse_agent_config(text: str) -> tuple[dict[str, str], list[str], bool]:
-    """Agent settings (ECS_*) found in user data or an ecs.config file, as (settings, redacted_keys,
-    writes_ecs_config). Secret values are replaced by REDACTED here, before anything else sees them.
+    """Agent settings (ECS_*, and AWS_* variables) found in user data or an ecs.config file, as (settings,
+    redacted_keys, writes_ecs_config). Secret values are replaced by REDACTED here, before anything else sees
+    them. A credential anywhere else in the text (an access key in a comment, `aws configure set
+    aws_secret_access_key …`) is kept as the key `credential (line N)` with a REDACTED value. A value that is a
+    shell variable (`$VAR`, `${VAR}`) is kept as written: see `unresolved`.
 
     Reads heredocs (`cat <<'EOF' >> /etc/ecs/ecs.config`), `echo "KEY=VALUE" >> /etc/ecs/ecs.config` lines,
     and bare `KEY=VALUE` lines (an ecs.config file itself). The last assignment of a key wins, as it does
@@ -298,24 +361,125 @@ def parse_agent_config(text: str) -> tuple[dict[str, str], list[str], bool]:
     """
     settings: dict[str, str] = {}
     redacted: list[str] = []
+
+    def redact(key: str) -> None:
+        settings[key] = REDACTED
+        if key not in redacted:
+            redacted.append(key)
+
     writes = _ECS_CONFIG in text
-    for line in text.splitlines():
+    for n, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        m = _SETTING.search(line)
-        if not m:
-            continue
-        key, rest = m.group(1), m.group(2)
-        before = line[:m.start()]
+        m = _SETTING.search(line) if stripped and not stripped.startswith("#") else None
+        before = line[:m.start()] if m else ""
         # The quote that opened this KEY=VALUE on an echo/printf line, if any ("echo 'ECS_X=1' >> …").
         opener = before.rstrip()[-1:] if before.rstrip()[-1:] in ("'", '"') else None
-        if before.strip() and not opener and not re.search(r"\b(echo|printf|export)\s*$", before.strip()):
-            continue  # ECS_X=… inside some other command: not a setting
-        value = _value(rest, opener)
+        if m and before.strip() and not opener and not re.search(r"\b(echo|printf|export)\s*$", before.strip()):
+            m = None  # ECS_X=… inside some other command: not a setting
+        if m is None:
+            if credential_in(line):
+                redact(f"credential (line {n})")
+            continue
+        key = m.group(1)
+        value = _value(m.group(2), opener)
         if is_secret(key, value):
-            value = REDACTED
-            if key not in redacted:
-                redacted.append(key)
-        settings[key] = value
+            redact(key)
+        else:
+            settings[key] = value
+            if credential_in(line):  # a credential elsewhere on the line ("… && export AWS_SECRET_…")
+                redact(f"credential (line {n})")
     return settings, redacted, writes
+
+
+# -- task definitions: DescribeTaskDefinition's (and register-task-definition's) shape → records ------------
+
+def task_definition_records(td: dict[str, Any], *, account: str, region: str,
+                            arn: str | None = None) -> list[Any]:
+    """The records of one task definition as DescribeTaskDefinition returns it (`taskDefinition`) or as
+    `register-task-definition --cli-input-json` takes it. `arn` names a definition that has none yet (a file).
+
+    Environment variable values are read only to judge whether they look like credentials; none is kept."""
+    arn = td.get("taskDefinitionArn") or arn or td.get("family", "")
+    containers = td.get("containerDefinitions") or []
+    platform = td.get("runtimePlatform") or {}
+    out: list[Any] = [EcsTaskDefinition(
+        account=account, region=region, task_definition_arn=arn, family=td.get("family", ""),
+        revision=int(td.get("revision") or 0), status=td.get("status", ""), network_mode=td.get("networkMode"),
+        requires_compatibilities=list(td.get("requiresCompatibilities") or []),
+        compatibilities=list(td.get("compatibilities") or []),
+        cpu=str(td["cpu"]) if td.get("cpu") is not None else None,
+        memory=str(td["memory"]) if td.get("memory") is not None else None,
+        cpu_architecture=platform.get("cpuArchitecture"), os_family=platform.get("operatingSystemFamily"),
+        container_count=len(containers))]
+    for c in containers:
+        out.append(EcsContainerDefinition(
+            account=account, region=region, task_definition_arn=arn, name=c.get("name", ""),
+            image=c.get("image", ""), cpu=c.get("cpu"), memory=c.get("memory"),
+            memory_reservation=c.get("memoryReservation"), essential=bool(c.get("essential", True)),
+            log_driver=(c.get("logConfiguration") or {}).get("logDriver"),
+            has_health_check=bool(c.get("healthCheck")),
+            repository_credentials=(c.get("repositoryCredentials") or {}).get("credentialsParameter")))
+        for env in c.get("environment") or []:
+            name, value = str(env.get("name") or ""), str(env.get("value") or "")
+            reason = credential_in(value) or ("name" if value and _SECRET_ENV_NAME.search(name) else None)
+            if reason:
+                out.append(EcsEnvironmentSecret(account, region, arn, c.get("name", ""), name, reason))
+    return out
+
+
+# -- task definition files (`ecrwise ecs lint`) --------------------------------------------------------------
+# The fields the checks read, in the types RegisterTaskDefinition takes (API reference,
+# https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html); every other
+# field is allowed and ignored, so any definition the AWS CLI accepts loads.
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _EnvironmentVariable(_Model):
+    name: StrictStr
+    value: StrictStr
+
+
+class _ContainerDefinition(_Model):
+    name: StrictStr
+    image: StrictStr
+    cpu: StrictInt | None = None
+    memory: StrictInt | None = None
+    memoryReservation: StrictInt | None = None
+    essential: StrictBool | None = None
+    environment: list[_EnvironmentVariable] | None = None
+
+
+class _RuntimePlatform(_Model):
+    operatingSystemFamily: StrictStr | None = None
+    cpuArchitecture: StrictStr | None = None
+
+
+class TaskDefinitionDocument(_Model):
+    family: StrictStr = PydanticField(min_length=1)
+    containerDefinitions: list[_ContainerDefinition] = PydanticField(min_length=1)
+    # The task's cpu and memory are strings in the API ("1024", "1 vCPU", "2 GB"); JSON numbers pass too.
+    cpu: StrictStr | StrictInt | None = None
+    memory: StrictStr | StrictInt | None = None
+    networkMode: StrictStr | None = None
+    requiresCompatibilities: list[StrictStr] | None = None
+    runtimePlatform: _RuntimePlatform | None = None
+
+
+class DescribeTaskDefinitionDocument(_Model):
+    taskDefinition: TaskDefinitionDocument
+
+
+def load_task_definition(path: str | Path) -> list[Any]:
+    """The records of one task-definition file: `register-task-definition --cli-input-json` input or
+    `describe-task-definition` output. Any problem is an InputError naming the file and the JSON path."""
+    from ecrwise.inputs import load_document, validate
+
+    doc = load_document(path, what="task definition")
+    if isinstance(doc, dict) and "taskDefinition" in doc:
+        validate(doc, DescribeTaskDefinitionDocument, source=str(path))
+        doc = doc["taskDefinition"]
+    else:
+        validate(doc, TaskDefinitionDocument, source=str(path))
+    return task_definition_records(doc, account="", region="", arn=f"{path}#{doc['family']}")

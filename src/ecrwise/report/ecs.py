@@ -67,8 +67,12 @@ def print_findings(items: list[dict[str, Any]], totals: dict[str, Any], warnings
 
 
 def print_agent_settings(source: str, settings: dict[str, str]) -> None:
+    from ecrwise.records.ecs import unresolved
+
+    # A shell variable is not the value: the script sets it at boot.
+    rows = [{"key": k, "value": f"{v} (unresolved: set at boot)" if unresolved(v) else v} for k, v in settings.items()]
     stdout_console().print(rich_table(f"{source}: agent settings", [Column("key", "key"), Column("value", "value")],
-                                      [{"key": k, "value": v} for k, v in settings.items()]))
+                                      rows))
 
 
 def _short_evidence(ev: dict[str, Any]) -> str:
@@ -153,6 +157,49 @@ view(View("ecs-findings", table=_findings_table, csv_columns=tuple(CSV_COLUMNS),
 view(View("ecs-plan", csv_columns=tuple(PLAN_CSV_COLUMNS), csv_rows=lambda res: _plan_csv_rows(res.items),
           table=lambda res: print_plan(res.items, res.options["apply"], res.data.backup,
                                        restore_hint=res.options["restore_hint"])))
+
+
+# -- ecs lint ----------------------------------------------------------------------------------------------
+
+def lint_item(file: str, f: Any) -> dict[str, Any]:
+    """A finding of `ecs lint`: an error when ECS would reject the definition, else a warning."""
+    from ecrwise.analysis.ecs_checks import REJECTED_BY_ECS
+
+    return {"file": file, "level": "error" if f.check in REJECTED_BY_ECS else "warning", **finding_item(f)}
+
+
+def lint_input_error(file: str, e: Any) -> dict[str, Any]:
+    """A file that is no task definition (unreadable, not JSON, a field of the wrong type): an error."""
+    return {"file": file, "level": "error", "check": f"input.{e.code}", "severity": "high", "resource": file,
+            "message": f"{e.path}: {e.detail}" if e.path else e.detail, "path": e.path, "evidence": {},
+            "recommendation": None, "fix": None, "monthly_cost_usd": None, "monthly_savings_usd": None}
+
+
+def lint_result(rows: list[dict[str, Any]], files: list[str]) -> Result:
+    errors = sum(1 for r in rows if r["level"] == "error")
+    return Result("ecs-lint", rows, {"files": len(files), "errors": errors, "warnings": len(rows) - errors},
+                  [], None, data=files, shape="ecs-lint")
+
+
+def _lint_table(res: Result) -> None:
+    console = stdout_console()
+    for f in res.data:
+        mine = [r for r in res.items if r["file"] == f]
+        if not any(r["level"] == "error" for r in mine):
+            console.print(text(f"{f}: valid" + (f" ({len(mine)} warning(s))" if mine else "")), highlight=False,
+                          markup=False)
+        for r in mine:
+            first, *more = r["message"].splitlines() or [""]
+            console.print(styled((f"{f}: {r['level']}: ", "red" if r["level"] == "error" else "yellow"),
+                                 f"{r['check']}: {first}"), highlight=False)
+            for extra in more:  # a file with several problems: one line each
+                console.print(text(f"    {extra}"), highlight=False, markup=False)
+    t = res.totals
+    console.print(f"{t['errors']} error(s), {t['warnings']} warning(s) in {t['files']} file(s)", highlight=False)
+
+
+LINT_CSV_COLUMNS = ["file", "level", "check", "severity", "resource", "message", "recommendation"]
+view(View("ecs-lint", table=_lint_table, csv_columns=tuple(LINT_CSV_COLUMNS), csv_rows=lambda res: res.items))
 
 
 # -- user data -----------------------------------------------------------------------------------------------
