@@ -83,7 +83,7 @@ def reconcile(
 
     check_format("billing-reconcile", fmt)
     given = load_estimates(estimates) if estimates else {}
-    book = prices(price_file)
+    book = prices(price_file, store, announce=fmt is Fmt.table)
     with open_store(store, read_only=True) as s:  # the estimates go into temp tables, in memory
         p = resolve_period(s.con, period)
         feed = snapshot_estimates(s, p, book, skip={k for k, v in given.items() if v})

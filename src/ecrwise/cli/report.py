@@ -81,6 +81,6 @@ def report(
         return
     if html is None:
         raise UserError("report: give --html FILE")
-    head = write_report(store, snapshot, html, prices(price_file), top=top)
+    head = write_report(store, snapshot, html, prices(price_file, store, announce=True), top=top)
     typer.echo(sanitize.line(f"wrote {head['path']} ({head['bytes']:,} bytes): {head['findings']} findings, "
                              f"${head['monthly_savings_usd']:,.2f}/month to save"))
