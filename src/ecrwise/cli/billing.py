@@ -78,19 +78,14 @@ def reconcile(
     """Billed versus estimated per repository, NAT gateway and endpoint; gaps in % and $, ranked. Storage and
     NAT pull bytes are estimated from the store's snapshots unless --estimates gives them."""
     from ecrwise.billing.inputs import load_estimates
-    from ecrwise.billing.reconcile import reconcile as run, resolve_period
-    from ecrwise.cli.billing_feed import snapshot_estimates
+    from ecrwise.cli.billing_feed import store_reconciliation
 
     check_format("billing-reconcile", fmt)
     given = load_estimates(estimates) if estimates else {}
     book = prices(price_file, store, announce=fmt is Fmt.table)
     with open_store(store, read_only=True) as s:  # the estimates go into temp tables, in memory
-        p = resolve_period(s.con, period)
-        feed = snapshot_estimates(s, p, book, skip={k for k, v in given.items() if v})
-        kwargs = {k: given.get(k) or feed.estimates.get(k, []) for k in ("storage", "nat", "endpoints")}
-        sources = {k: "--estimates" if given.get(k) else feed.sources.get(k, "none") for k in kwargs}
-        rec = run(s.con, book, period=p, **kwargs)
-    render(view.reconcile_result(rec, sources=sources, warnings=feed.warnings), fmt)
+        rec, sources, warnings = store_reconciliation(s, book, period, given=given)
+    render(view.reconcile_result(rec, sources=sources, warnings=warnings), fmt)
 
 
 # -- trend -------------------------------------------------------------------------------------------------

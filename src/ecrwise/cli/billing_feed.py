@@ -130,3 +130,29 @@ def nat_spike_events(st: Store) -> tuple[list[tuple[date, str]], list[int]]:
             events.append((sp.day, f"NAT spike {series.nat_gateway_id} ({series.region}): "
                                    f"{sp.processed / GIB:,.1f} GiB processed{times}"))
     return events, [s.id for s in snaps]
+
+
+def store_reconciliation(st: Store, book: PriceBook, period: str | None = None, *,
+                         given: dict[str, list[Any]] | None = None) -> tuple[Any, dict[str, str], list[str]]:
+    """`billing reconcile` on `st`: (Reconciliation, where each kind's estimates came from, warnings). The
+    kinds `given` lists (from --estimates) replace the snapshots' estimates; the rest come from the snapshots."""
+    from ecrwise.billing.reconcile import reconcile, resolve_period
+
+    given = given or {}
+    p = resolve_period(st.con, period)
+    feed = snapshot_estimates(st, p, book, skip={k for k, v in given.items() if v})
+    kwargs = {k: given.get(k) or feed.estimates.get(k, []) for k in ("storage", "nat", "endpoints")}
+    sources = {k: "--estimates" if given.get(k) else feed.sources.get(k, "none") for k in kwargs}
+    return reconcile(st.con, book, period=p, **kwargs), sources, feed.warnings
+
+
+def latest_reconciliation(st: Store, book: PriceBook) -> tuple[Any, list[str]] | None:
+    """The latest imported month reconciled from the snapshots, for the HTML report; None without billing data."""
+    from ecrwise.billing.importer import has_billing_tables
+    from ecrwise.billing.reconcile import billing_periods
+
+    if not has_billing_tables(st.con) or not billing_periods(st.con):
+        return None
+    rec, _, warnings = store_reconciliation(st, book)
+    return rec, warnings
+
