@@ -128,18 +128,38 @@ def trend(
 
 # -- savings -----------------------------------------------------------------------------------------------
 
+# Which billing category a recorded change's prediction belongs to, by the command that applied it.
+PREDICTED_CATEGORY = {"lifecycle apply": "ecr_storage"}
+
+
 @app.command()
 def savings(
-    since: str = typer.Option(..., "--since", help="The day of the change (YYYY-MM-DD)."),
+    since: Optional[str] = typer.Option(None, "--since", help="The day of the change (YYYY-MM-DD; default: the "
+                                        "day of the last `lifecycle apply --apply` recorded in the store)."),
     days: Optional[int] = typer.Option(None, "--days", min=1, help="Days compared on each side (default: all)."),
     store: Optional[Path] = StoreOpt,
     fmt: Fmt = FormatOpt,
 ) -> None:
-    """Billed cost per repository / NAT gateway / endpoint before and after a date, as a monthly rate."""
+    """Billed cost per repository / NAT gateway / endpoint before and after a date, as a monthly rate, next to
+    the savings ecrwise predicted for the changes applied that day."""
     from ecrwise.billing.savings import realised_savings
+    from ecrwise.store.applied import applied_changes, last_apply
 
-    day = _day(since, "--since")
+    given = _day(since, "--since") if since else None  # a bad date is refused before the store is opened
     with open_store(store, read_only=True) as s:
-        rows = realised_savings(s.con, day, days=days)
+        if given is None:
+            changes = last_apply(s)
+            if not changes:
+                raise UserError(f"{s.path}: no `lifecycle apply --apply` recorded in the store; give --since DATE")
+            day = changes[0].at.date()
+        else:
+            day = given
+            changes = [c for c in applied_changes(s) if c.at.date() == day]
+        predicted: dict[tuple[str, str], float] = {}
+        for c in changes:
+            if c.predicted_monthly_savings_usd is not None and c.command in PREDICTED_CATEGORY:
+                key = (PREDICTED_CATEGORY[c.command], c.resource)
+                predicted[key] = predicted.get(key, 0.0) + c.predicted_monthly_savings_usd
+        rows = realised_savings(s.con, day, days=days, predicted=predicted)
     render(view.savings_result(rows, day), fmt)
 
