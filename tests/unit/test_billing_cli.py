@@ -187,6 +187,15 @@ def test_savings_since_the_last_recorded_apply_with_its_prediction(tmp_path: Pat
     assert all(i["predicted_monthly_usd"] is None for i in other["items"])
     table = ok(capsys, "billing", "savings", "--store", store)
     assert "predicted $/month" in table and "$0.55" in table
+    # The HTML report's table: the same rows, only those predicted or saving something.
+    from ecrwise.cli.billing_feed import savings_since_last_apply
+
+    with Store(store, read_only=True) as st:
+        sv = savings_since_last_apply(st)
+    assert sv["since"] == "2026-11-01" and sv["totals"] == {"realised_monthly_usd": doc["totals"]["realised_monthly_usd"],
+                                                           "predicted_monthly_usd": 0.55}
+    assert {(i["category"], i["resource"]) for i in sv["rows"]} == {
+        k for k, i in rows.items() if i["predicted_monthly_usd"] is not None or abs(i["realised_monthly_usd"]) >= 0.005}
 
 
 def test_savings_bad_date_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

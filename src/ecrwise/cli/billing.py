@@ -128,8 +128,6 @@ def trend(
 
 # -- savings -----------------------------------------------------------------------------------------------
 
-# Which billing category a recorded change's prediction belongs to, by the command that applied it.
-PREDICTED_CATEGORY = {"lifecycle apply": "ecr_storage"}
 
 
 @app.command()
@@ -143,6 +141,7 @@ def savings(
     """Billed cost per repository / NAT gateway / endpoint before and after a date, as a monthly rate, next to
     the savings ecrwise predicted for the changes applied that day."""
     from ecrwise.billing.savings import realised_savings
+    from ecrwise.cli.billing_feed import predictions
     from ecrwise.store.applied import applied_changes, last_apply
 
     given = _day(since, "--since") if since else None  # a bad date is refused before the store is opened
@@ -155,11 +154,7 @@ def savings(
         else:
             day = given
             changes = [c for c in applied_changes(s) if c.at.date() == day]
-        predicted: dict[tuple[str, str], float] = {}
-        for c in changes:
-            if c.predicted_monthly_savings_usd is not None and c.command in PREDICTED_CATEGORY:
-                key = (PREDICTED_CATEGORY[c.command], c.resource)
-                predicted[key] = predicted.get(key, 0.0) + c.predicted_monthly_savings_usd
+        predicted = predictions(changes)
         rows = realised_savings(s.con, day, days=days, predicted=predicted)
     render(view.savings_result(rows, day), fmt)
 

@@ -156,3 +156,41 @@ def latest_reconciliation(st: Store, book: PriceBook) -> tuple[Any, list[str]] |
     rec, _, warnings = store_reconciliation(st, book)
     return rec, warnings
 
+
+# Which billing category a recorded change's prediction belongs to, by the command that applied it.
+PREDICTED_CATEGORY = {"lifecycle apply": "ecr_storage"}
+
+
+def predictions(changes: Iterable[Any]) -> dict[tuple[str, str], float]:
+    """(billing category, resource) -> predicted monthly savings of recorded changes (store.applied rows)."""
+    out: dict[tuple[str, str], float] = {}
+    for c in changes:
+        if c.predicted_monthly_savings_usd is not None and c.command in PREDICTED_CATEGORY:
+            key = (PREDICTED_CATEGORY[c.command], c.resource)
+            out[key] = out.get(key, 0.0) + c.predicted_monthly_savings_usd
+    return out
+
+
+def savings_since_last_apply(st: Store) -> dict[str, Any] | None:
+    """`billing savings` since the last recorded `lifecycle apply --apply`, with its predictions, for the HTML
+    report: {since, rows (as_dict, only those with a prediction or a non-zero saving), totals}; None when no
+    apply is recorded or the bill has no days on both sides of it yet."""
+    from ecrwise.billing.importer import has_billing_tables
+    from ecrwise.billing.savings import realised_savings
+    from ecrwise.errors import UserError
+    from ecrwise.store.applied import last_apply
+
+    changes = last_apply(st)
+    if not changes or not has_billing_tables(st.con):
+        return None
+    day = changes[0].at.date()
+    predicted = predictions(changes)
+    try:
+        rows = realised_savings(st.con, day, predicted=predicted)
+    except UserError:  # the bill does not reach both sides of the change yet
+        return None
+    shown = [r.as_dict() for r in rows if r.predicted_monthly_usd is not None or abs(r.realised_monthly_usd) >= 0.005]
+    return {"since": day.isoformat(), "rows": shown,
+            "totals": {"realised_monthly_usd": round(sum(r.realised_monthly_usd for r in rows), 2),
+                       "predicted_monthly_usd": round(sum(predicted.values()), 2)}}
+

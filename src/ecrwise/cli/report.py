@@ -24,7 +24,7 @@ def write_report(store: Optional[Path], snapshot: Optional[int], out: Path, book
     from ecrwise.analysis.ecs_checks import crash_loop_pulls
     from ecrwise.analysis.findings import collect, registry
     from ecrwise.analysis.inventory import build_inventory, sort_rows
-    from ecrwise.cli.billing_feed import latest_reconciliation
+    from ecrwise.cli.billing_feed import latest_reconciliation, savings_since_last_apply
     from ecrwise.cli.findings import check_options
     from ecrwise.cli.history import load_history
     from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
@@ -47,6 +47,7 @@ def write_report(store: Optional[Path], snapshot: Optional[int], out: Path, book
     with open_store(store) as st:
         history = load_history(st, book, upto=snap.id)
         billed = latest_reconciliation(st, book)  # None until `billing import` has run
+        saved = savings_since_last_apply(st) if billed else None
     inputs = ReportInputs(
         snapshot=snap.as_dict(), prices=book.describe(), findings=items, totals=totals,
         repositories=[rview.item(r) for r in sort_rows(inv.rows, "cost")], inventory_totals=rview.totals(inv),
@@ -57,7 +58,8 @@ def write_report(store: Optional[Path], snapshot: Optional[int], out: Path, book
         billing=None if billed is None else {"totals": billed[0].totals(),
                                              "rows": [r.as_dict() for r in billed[0].rows],
                                              "adjustments": billed[0].adjustments,
-                                             "warnings": billed[1] + billed[0].warnings})
+                                             "warnings": billed[1] + billed[0].warnings,
+                                             "savings": saved})
     tmp = out.with_name(out.name + ".tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -319,7 +319,25 @@ def _billed_vs_estimated(d: ReportInputs) -> str:
             f'price; billed usage {esc(human_usd(t["billed_usage_usd"]))}; {esc(adj)}). '
             f'<code>ecrwise billing reconcile</code> lists every row.</p>'
             f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-            + (f'<ul class="sub">{notes}</ul>' if notes else "") + "</section>")
+            + (f'<ul class="sub">{notes}</ul>' if notes else "") + _realised(b.get("savings")) + "</section>")
+
+
+def _realised(sv: dict[str, Any] | None) -> str:
+    """`billing savings` since the last recorded apply: billed before/after next to the prediction."""
+    if not sv:
+        return ""
+    head = "".join(f'<th class="{"n" if num else ""}">{esc(h)}</th>' for h, num in (
+        ("Category", False), ("Resource", False), ("Region", False), ("Before $/month", True),
+        ("After $/month", True), ("Saved $/month", True), ("Predicted $/month", True)))
+    body = "".join("<tr>" + "".join(f'<td class="{css}">{esc(v)}</td>' for css, v in (
+        ("", r["category"]), ("", r["resource"]), ("", r["region"]), ("n", human_usd(r["before_monthly_usd"])),
+        ("n", human_usd(r["after_monthly_usd"])), ("n", human_usd(r["realised_monthly_usd"])),
+        ("n", human_usd(r["predicted_monthly_usd"])))) + "</tr>" for r in sv["rows"])
+    t = sv["totals"]
+    return (f'<h3 id="realised-savings">Billed before and after the last apply ({esc(sv["since"])})</h3>'
+            f'<p class="sub">Saved {esc(human_usd(t["realised_monthly_usd"]))}/month on the bill; ecrwise predicted '
+            f'{esc(human_usd(t["predicted_monthly_usd"]))}/month (<code>ecrwise billing savings</code>).</p>'
+            f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
 
 
 def _kv(doc: dict[str, Any]) -> str:
