@@ -25,6 +25,9 @@ def test_demo_end_to_end(tmp_path):
     res = run("demo", env=env)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "Top 15 ECR repositories by monthly cost" in res.stdout and "What to do next" in res.stdout
+    # A generated month of CUR 2.0 billing, imported and reconciled: the top gap is the stray NAT bytes.
+    assert "Billed vs estimated (" in res.stdout and "40.0 GiB NAT bytes image pulls do not explain" in res.stdout
+    assert 'id="billed-vs-estimated"' in (tmp_path / "xdg" / "ecrwise" / "ecrwise-report.html").read_text()
     store = tmp_path / "xdg" / "ecrwise" / "demo.duckdb"
     assert store.exists()
     doc = json.loads(run("repos", "--store", store, "--format", "json").stdout)

@@ -90,3 +90,50 @@ def test_prices_update_checks_the_format_before_any_request(stub_env, tmp_path, 
         main(["prices", "update", "-o", str(tmp_path / "p.json"), "--format", "sarif"])
     assert e.value.code == 2 and "sarif" in capsys.readouterr().err
     assert stub.requests == [] and not (tmp_path / "p.json").exists()
+
+
+def test_the_newest_dated_price_file_is_used_by_default(estate_store, aws: str, stub_env, cli) -> None:
+    """After `prices update` (which writes prices-YYYY-MM-DD.json next to the store), `repos` prices from that
+    file without --price-file: its storage figures change and name the Price List API and the file's date; an
+    explicit --price-file still wins; the table output says once on stderr which file it used."""
+    from datetime import date
+
+    from ecrwise.pricing.price_list import SOURCE
+
+    before = cli("repos", "--store", estate_store, "--format", "json")
+    assert before.code == 0, before.err
+    key = lambda r: (r["account"], r["region"], r["repository"])  # noqa: E731
+    rows0 = {key(r): r for r in before.json()["items"]}
+    region = next(iter(rows0.values()))["region"]
+    old_usd = next(iter(rows0.values()))["arithmetic"]["price"]["usd"]
+    stub_env([product(region, "ecr_storage_gb_month", old_usd * 2)])
+    up = cli("prices", "update", "--region", region, "--store", estate_store, "--format", "json")
+    assert up.code == 0, up.err
+    written = estate_store.parent / f"prices-{date.today().isoformat()}.json"
+    assert written.is_file()
+
+    after = cli("repos", "--store", estate_store, "--format", "json")
+    assert after.code == 0 and after.err == "", after.err  # JSON output: nothing said on stderr
+    doc = after.json()
+    assert doc["snapshot"]["prices"]["price_files"] == [{"path": str(written), "source": SOURCE,
+                                                         "as_of": date.today().isoformat()}]
+    changed = 0
+    for name, row in {key(r): r for r in doc["items"]}.items():
+        price = row["arithmetic"]["price"]
+        if row["region"] == region:
+            assert price["source"] == SOURCE and price["as_of"] == date.today().isoformat()
+            assert price["usd"] == pytest.approx(2 * old_usd)
+            assert row["monthly_cost_usd"] == pytest.approx(row["stored_bytes"] / 2**30 * 2 * old_usd, abs=0.005)
+            changed += row["monthly_cost_usd"] > rows0[name]["monthly_cost_usd"]
+        else:  # a region the file does not price keeps the shipped book's figure
+            assert row["monthly_cost_usd"] == rows0[name]["monthly_cost_usd"]
+    assert changed
+
+    table = cli("repos", "--store", estate_store)
+    assert table.code == 0 and table.err.count(f"prices: {written} (as of {date.today().isoformat()})") == 1
+
+    shipped = estate_store.parent / "shipped.json"
+    shipped.write_text('{"regions": {}}')
+    explicit = cli("repos", "--store", estate_store, "--price-file", shipped, "--format", "json")
+    assert {key(r): r["monthly_cost_usd"] for r in explicit.json()["items"]} == \
+        {n: r["monthly_cost_usd"] for n, r in rows0.items()}

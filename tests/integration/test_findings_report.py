@@ -186,9 +186,15 @@ def browse(html: Path, *args: str, fragment: str = "") -> str:
     return res.stdout
 
 
-def test_html_report_in_headless_chromium(cli, scanned_estate, tmp_path):
+def test_html_report_in_headless_chromium(cli, scanned_estate, estate_store, tmp_path):
+    from ecrwise.cli.demo_cmd import import_demo_bill
+    from ecrwise.pricing.book import load_price_book
+
     html = tmp_path / "report.html"
-    res = cli("report", "--html", html, "--store", scanned_estate.store)
+    # A month billed as the demo bills it (the estate's own figures plus the two deliberate gaps).
+    line = import_demo_bill(estate_store, load_price_book(), "2026-11")
+    assert line and "40.0 GiB NAT bytes image pulls do not explain, +$1.80" in line
+    res = cli("report", "--html", html, "--store", estate_store)
     assert res.code == 0, res.err
     text = html.read_text()
     # Self-contained: nothing to fetch, and a policy that forbids fetching.
@@ -210,8 +216,12 @@ def test_html_report_in_headless_chromium(cli, scanned_estate, tmp_path):
     by_id = {i["id"]: i for i in findings["items"]}
     shown_savings = [by_id[r]["monthly_savings_usd"] or -1 for r in shown]
     assert shown_savings == sorted(shown_savings, reverse=True)
-    for section in ("cost-by-repository", "growth", "savings-by-check", "pulls", "findings"):
+    for section in ("cost-by-repository", "growth", "savings-by-check", "pulls", "billed-vs-estimated", "findings"):
         assert f'id="{section}"' in dom
+    billed = re.search(r'id="billed-vs-estimated".*?<tbody>(.*?)</tbody>', dom, re.S).group(1)
+    first, second = re.findall(r"<tr>(.*?)</tr>", billed)[:2]  # ranked: the stray NAT bytes, the over-billed repo
+    assert "nat_bytes" in first and "+$1.80" in first and "NAT bytes image pulls do not explain" in first
+    assert "ecr_storage" in second and "+$0.20" in second and "+35.1%" in second
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report.png"
     browse(html, f"--screenshot={shot}", "--window-size=1400,2000")
@@ -245,6 +255,7 @@ def test_user_data_is_escaped_through_the_whole_pipeline(cli, tmp_path):
     assert res.code == 0, res.err
     text = html.read_text()
     assert EVIL not in text and "<img src=x>" not in text
+    assert 'id="billed-vs-estimated"' not in text  # no billing data imported: no section
     assert text.count("<script") == 1  # ecrwise's own inline script, nothing else
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in text
     dom = browse(html, "--dump-dom")

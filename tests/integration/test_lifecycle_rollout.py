@@ -87,9 +87,20 @@ def test_plan_apply_protects_in_use_and_restore_is_exact(fresh_estate, cli, poli
     in_use = {(i["region"], i["repository"]): {u["digest"] for u in i["in_use"]} for i in plan["items"]}
 
     res = cli("lifecycle", "apply", tmp_path / "plan.json", "--apply", "--backup-dir", tmp_path / "bk",
-              "--format", "json")
+              "--store", fresh_estate.store, "--format", "json")
     assert res.code == 0, res.err
     backup = Path(res.json()["totals"]["backup"])
+    # Each repository changed is recorded in the store with the plan's predicted savings (for `billing savings`).
+    from ecrwise.store.applied import applied_changes
+
+    changed = {(o["region"], o["repository"]) for o in res.json()["items"] if o["status"] == "changed"}
+    with Store(fresh_estate.store, read_only=True) as st:
+        recorded = applied_changes(st)
+    assert changed and {(c.region, c.resource) for c in recorded} == changed
+    assert {c.command for c in recorded} == {"lifecycle apply"} and len({c.at for c in recorded}) == 1
+    predicted = {(i["region"], i["repository"]): i["effect"]["monthly_savings_usd"] for i in plan["items"]}
+    assert {(c.region, c.resource): c.predicted_monthly_savings_usd for c in recorded} == \
+        {k: predicted[k] for k in changed}
     after = live_state(url, estate)
     for item in plan["items"]:
         text, tags = after[(item["region"], item["repository"])]
@@ -120,8 +131,10 @@ def test_plan_apply_protects_in_use_and_restore_is_exact(fresh_estate, cli, poli
 
     # Idempotent: applying again changes nothing and writes no backup.
     again = cli("lifecycle", "apply", tmp_path / "plan.json", "--apply", "--backup-dir", tmp_path / "bk",
-                "--format", "json").json()
+                "--store", fresh_estate.store, "--format", "json").json()
     assert again["totals"]["backup"] is None and {i["status"] for i in again["items"]} == {"unchanged"}
+    with Store(fresh_estate.store, read_only=True) as st:
+        assert len(applied_changes(st)) == len(recorded)  # nothing changed, nothing recorded
 
     res = cli("lifecycle", "restore", backup, "--apply", "--format", "json")
     assert res.code == 0, res.err
@@ -137,7 +150,8 @@ def test_backup_command_then_restore_round_trip(fresh_estate, cli, policy_file, 
     with_policy = {(i["region"], i["repository"]) for i in doc["items"] if i["previous_policy"]}
     assert with_policy == {k for k, (text, _) in before.items() if text}
     make_plan(cli, fresh_estate.store, policy_file, tmp_path, "checkout-*", "auth-*")
-    assert cli("lifecycle", "apply", tmp_path / "plan.json", "--apply", "--backup-dir", tmp_path / "bk").code == 0
+    assert cli("lifecycle", "apply", tmp_path / "plan.json", "--apply", "--backup-dir", tmp_path / "bk",
+               "--store", fresh_estate.store).code == 0
     assert live_state(url, estate) != before
     # The standalone backup knows nothing of the protection tags, so it restores policies only.
     assert cli("lifecycle", "restore", tmp_path / "all.json", "--apply").code == 0

@@ -142,6 +142,62 @@ def test_savings_in_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert first["resource"] == "nat-0demo00000000001" and float(first["realised_monthly_usd"]) == round(expect, 2)
 
 
+def test_savings_since_the_last_recorded_apply_with_its_prediction(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --since: the day of the last `lifecycle apply --apply` recorded in the store (applied_changes),
+    and its predicted savings next to the billed before/after of the same repository."""
+    from datetime import datetime, timezone
+
+    from ecrwise.store import Store
+    from ecrwise.store.applied import AppliedChange, applied_changes, last_apply, record_applied
+
+    october, november = demo_usage("2026-10"), demo_usage("2026-11")
+    i = next(n for n, r in enumerate(november.repos) if r.repository == "web/frontend")
+    r = november.repos[i]
+    november.repos[i] = RepoUsage(r.account, r.region, r.repository, r.stored_bytes // 2)  # the policy freed half
+    store = tmp_path / "s.duckdb"
+    for u in (october, november):
+        write_export(u, tmp_path / u.period)
+        ok(capsys, "billing", "import", tmp_path / u.period, "--store", store)
+    code, _, err = cli(capsys, "billing", "savings", "--store", store)
+    assert code == 2 and "no `lifecycle apply --apply` recorded" in err and "--since" in err
+
+    older = datetime(2026, 10, 20, 9, 0, tzinfo=timezone.utc)
+    applied = datetime(2026, 11, 1, 12, 30, tzinfo=timezone.utc)
+    with Store(store) as st:
+        assert applied_changes(st) == [] and last_apply(st) == []
+        record_applied(st, [AppliedChange(older, "lifecycle apply", r.account, r.region, "api/orders", 9.0)])
+        record_applied(st, [AppliedChange(applied, "lifecycle apply", r.account, r.region, "web/frontend", 0.55),
+                            AppliedChange(applied, "lifecycle apply", r.account, r.region, "api/none", None)])
+    with Store(store, read_only=True) as st:
+        assert [c.resource for c in last_apply(st)] == ["api/none", "web/frontend"]
+        assert last_apply(st)[0].at == applied and len(applied_changes(st)) == 3
+
+    doc = json.loads(ok(capsys, "billing", "savings", "--store", store, "--format", "json"))
+    assert doc["totals"]["since"] == "2026-11-01"
+    rows = {(i["category"], i["resource"]): i for i in doc["items"]}
+    web = rows[("ecr_storage", "web/frontend")]
+    assert web["predicted_monthly_usd"] == 0.55 and web["realised_monthly_usd"] == 0.6  # $1.20 → $0.60
+    assert all(i["predicted_monthly_usd"] is None for k, i in rows.items() if k != ("ecr_storage", "web/frontend"))
+    assert doc["totals"]["predicted_monthly_usd"] == 0.55
+    # --since names the day itself: the predictions recorded that day come with it, other days' do not.
+    same = json.loads(ok(capsys, "billing", "savings", "--since", "2026-11-01", "--store", store, "--format", "json"))
+    assert same["items"] == doc["items"]
+    other = json.loads(ok(capsys, "billing", "savings", "--since", "2026-11-02", "--store", store, "--format", "json"))
+    assert all(i["predicted_monthly_usd"] is None for i in other["items"])
+    table = ok(capsys, "billing", "savings", "--store", store)
+    assert "predicted $/month" in table and "$0.55" in table
+    # The HTML report's table: the same rows, only those predicted or saving something.
+    from ecrwise.cli.billing_feed import savings_since_last_apply
+
+    with Store(store, read_only=True) as st:
+        sv = savings_since_last_apply(st)
+    assert sv["since"] == "2026-11-01" and sv["totals"] == {"realised_monthly_usd": doc["totals"]["realised_monthly_usd"],
+                                                           "predicted_monthly_usd": 0.55}
+    assert {(i["category"], i["resource"]) for i in sv["rows"]} == {
+        k for k, i in rows.items() if i["predicted_monthly_usd"] is not None or abs(i["realised_monthly_usd"]) >= 0.005}
+
+
 def test_savings_bad_date_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = cli(capsys, "billing", "savings", "--since", "November", "--store", tmp_path / "s.duckdb")
     assert code == 2 and "--since November: not a date" in err

@@ -68,3 +68,29 @@ def test_line_chart_has_a_point_per_snapshot():
     svg = line_chart([("d1", 1.0, "1.0", "t1"), ("d2", 2.0, "2.0", "t2"), ("d3", 1.5, "1.5", "t3")])
     assert svg.count("<circle") == 3 and svg.count('class="line"') == 1
     assert line_chart([("d1", 1.0, "1.0", "t")]).count('class="line"') == 0
+
+
+def test_billed_vs_estimated_and_savings_sections_are_escaped():
+    """With billing data the page has the ranked gaps and, after a recorded apply, billed before/after next to
+    the prediction; every name in them is escaped. Without billing data, neither section."""
+    assert 'id="billed-vs-estimated"' not in render(inputs())
+    gap = {"kind": "ecr_storage", "resource": f"team/{EVIL}", "region": "us-east-1", "billed_bytes": 3 * 2**30,
+           "estimated_bytes": 2**30, "billed_quantity": 3.0, "estimated_quantity": 1.0, "gap_pct": 200.0,
+           "gap_usd": 0.2, "billed_usd": 0.3, "note": EVIL}
+    zero = dict(gap, resource="zero", gap_pct=-0.01, gap_usd=-0.001, note="")
+    d = inputs()
+    d.billing = {"totals": {"billing_period": "2026-11", "rows": 2, "gap_usd": 0.2, "billed_usage_usd": 0.6,
+                            "adjustments_usd": 0.0}, "rows": [gap, zero], "adjustments": [],
+                 "warnings": [f"warn {EVIL}"],
+                 "savings": {"since": "2026-11-01", "totals": {"realised_monthly_usd": 0.6, "predicted_monthly_usd": 0.55},
+                             "rows": [{"category": "ecr_storage", "resource": f"team/{EVIL}", "region": "us-east-1",
+                                       "before_monthly_usd": 1.2, "after_monthly_usd": 0.6,
+                                       "realised_monthly_usd": 0.6, "predicted_monthly_usd": 0.55}]}}
+    html = render(d)
+    assert EVIL not in html and html.count("<script") == 1
+    section = re.search(r'<section class="panel" id="billed-vs-estimated">(.*?)</section>', html, re.S).group(1)
+    rows = re.findall(r"<tr>(.*?)</tr>", section)
+    assert "team/&lt;script&gt;" in rows[1] and "+200.0%" in rows[1] and "+$0.20" in rows[1] and "3.0 GiB" in rows[1]
+    assert "+0.0%" in rows[2] and "$0.00" in rows[2] and "-$" not in rows[2]  # a gap that rounds to nothing
+    assert "Billed before and after the last apply (2026-11-01)" in section
+    assert "$0.55" in rows[-1] and "$0.60" in rows[-1] and "team/&lt;script&gt;" in rows[-1]

@@ -68,10 +68,14 @@ def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(schema.IMPORTS_DDL)
 
 
+def has_billing_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'billing_line_items'")
+                .fetchone()[0])
+
+
 def require_tables(con: duckdb.DuckDBPyConnection) -> None:
     """For readers (a read-only store cannot create tables): a clear error when nothing was imported yet."""
-    n = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'billing_line_items'").fetchone()[0]
-    if not n:
+    if not has_billing_tables(con):
         raise UserError("the store has no billing data: run `ecrwise billing import PATH` first")
 
 

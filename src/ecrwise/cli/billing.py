@@ -78,19 +78,14 @@ def reconcile(
     """Billed versus estimated per repository, NAT gateway and endpoint; gaps in % and $, ranked. Storage and
     NAT pull bytes are estimated from the store's snapshots unless --estimates gives them."""
     from ecrwise.billing.inputs import load_estimates
-    from ecrwise.billing.reconcile import reconcile as run, resolve_period
-    from ecrwise.cli.billing_feed import snapshot_estimates
+    from ecrwise.cli.billing_feed import store_reconciliation
 
     check_format("billing-reconcile", fmt)
     given = load_estimates(estimates) if estimates else {}
-    book = prices(price_file)
+    book = prices(price_file, store, announce=fmt is Fmt.table)
     with open_store(store, read_only=True) as s:  # the estimates go into temp tables, in memory
-        p = resolve_period(s.con, period)
-        feed = snapshot_estimates(s, p, book, skip={k for k, v in given.items() if v})
-        kwargs = {k: given.get(k) or feed.estimates.get(k, []) for k in ("storage", "nat", "endpoints")}
-        sources = {k: "--estimates" if given.get(k) else feed.sources.get(k, "none") for k in kwargs}
-        rec = run(s.con, book, period=p, **kwargs)
-    render(view.reconcile_result(rec, sources=sources, warnings=feed.warnings), fmt)
+        rec, sources, warnings = store_reconciliation(s, book, period, given=given)
+    render(view.reconcile_result(rec, sources=sources, warnings=warnings), fmt)
 
 
 # -- trend -------------------------------------------------------------------------------------------------
@@ -133,18 +128,33 @@ def trend(
 
 # -- savings -----------------------------------------------------------------------------------------------
 
+
+
 @app.command()
 def savings(
-    since: str = typer.Option(..., "--since", help="The day of the change (YYYY-MM-DD)."),
+    since: Optional[str] = typer.Option(None, "--since", help="The day of the change (YYYY-MM-DD; default: the "
+                                        "day of the last `lifecycle apply --apply` recorded in the store)."),
     days: Optional[int] = typer.Option(None, "--days", min=1, help="Days compared on each side (default: all)."),
     store: Optional[Path] = StoreOpt,
     fmt: Fmt = FormatOpt,
 ) -> None:
-    """Billed cost per repository / NAT gateway / endpoint before and after a date, as a monthly rate."""
+    """Billed cost per repository / NAT gateway / endpoint before and after a date, as a monthly rate, next to
+    the savings ecrwise predicted for the changes applied that day."""
     from ecrwise.billing.savings import realised_savings
+    from ecrwise.cli.billing_feed import predictions
+    from ecrwise.store.applied import applied_changes, last_apply
 
-    day = _day(since, "--since")
+    given = _day(since, "--since") if since else None  # a bad date is refused before the store is opened
     with open_store(store, read_only=True) as s:
-        rows = realised_savings(s.con, day, days=days)
+        if given is None:
+            changes = last_apply(s)
+            if not changes:
+                raise UserError(f"{s.path}: no `lifecycle apply --apply` recorded in the store; give --since DATE")
+            day = changes[0].at.date()
+        else:
+            day = given
+            changes = [c for c in applied_changes(s) if c.at.date() == day]
+        predicted = predictions(changes)
+        rows = realised_savings(s.con, day, days=days, predicted=predicted)
     render(view.savings_result(rows, day), fmt)
 

@@ -130,3 +130,67 @@ def nat_spike_events(st: Store) -> tuple[list[tuple[date, str]], list[int]]:
             events.append((sp.day, f"NAT spike {series.nat_gateway_id} ({series.region}): "
                                    f"{sp.processed / GIB:,.1f} GiB processed{times}"))
     return events, [s.id for s in snaps]
+
+
+def store_reconciliation(st: Store, book: PriceBook, period: str | None = None, *,
+                         given: dict[str, list[Any]] | None = None) -> tuple[Any, dict[str, str], list[str]]:
+    """`billing reconcile` on `st`: (Reconciliation, where each kind's estimates came from, warnings). The
+    kinds `given` lists (from --estimates) replace the snapshots' estimates; the rest come from the snapshots."""
+    from ecrwise.billing.reconcile import reconcile, resolve_period
+
+    given = given or {}
+    p = resolve_period(st.con, period)
+    feed = snapshot_estimates(st, p, book, skip={k for k, v in given.items() if v})
+    kwargs = {k: given.get(k) or feed.estimates.get(k, []) for k in ("storage", "nat", "endpoints")}
+    sources = {k: "--estimates" if given.get(k) else feed.sources.get(k, "none") for k in kwargs}
+    return reconcile(st.con, book, period=p, **kwargs), sources, feed.warnings
+
+
+def latest_reconciliation(st: Store, book: PriceBook) -> tuple[Any, list[str]] | None:
+    """The latest imported month reconciled from the snapshots, for the HTML report; None without billing data."""
+    from ecrwise.billing.importer import has_billing_tables
+    from ecrwise.billing.reconcile import billing_periods
+
+    if not has_billing_tables(st.con) or not billing_periods(st.con):
+        return None
+    rec, _, warnings = store_reconciliation(st, book)
+    return rec, warnings
+
+
+# Which billing category a recorded change's prediction belongs to, by the command that applied it.
+PREDICTED_CATEGORY = {"lifecycle apply": "ecr_storage"}
+
+
+def predictions(changes: Iterable[Any]) -> dict[tuple[str, str], float]:
+    """(billing category, resource) -> predicted monthly savings of recorded changes (store.applied rows)."""
+    out: dict[tuple[str, str], float] = {}
+    for c in changes:
+        if c.predicted_monthly_savings_usd is not None and c.command in PREDICTED_CATEGORY:
+            key = (PREDICTED_CATEGORY[c.command], c.resource)
+            out[key] = out.get(key, 0.0) + c.predicted_monthly_savings_usd
+    return out
+
+
+def savings_since_last_apply(st: Store) -> dict[str, Any] | None:
+    """`billing savings` since the last recorded `lifecycle apply --apply`, with its predictions, for the HTML
+    report: {since, rows (as_dict, only those with a prediction or a non-zero saving), totals}; None when no
+    apply is recorded or the bill has no days on both sides of it yet."""
+    from ecrwise.billing.importer import has_billing_tables
+    from ecrwise.billing.savings import realised_savings
+    from ecrwise.errors import UserError
+    from ecrwise.store.applied import last_apply
+
+    changes = last_apply(st)
+    if not changes or not has_billing_tables(st.con):
+        return None
+    day = changes[0].at.date()
+    predicted = predictions(changes)
+    try:
+        rows = realised_savings(st.con, day, predicted=predicted)
+    except UserError:  # the bill does not reach both sides of the change yet
+        return None
+    shown = [r.as_dict() for r in rows if r.predicted_monthly_usd is not None or abs(r.realised_monthly_usd) >= 0.005]
+    return {"since": day.isoformat(), "rows": shown,
+            "totals": {"realised_monthly_usd": round(sum(r.realised_monthly_usd for r in rows), 2),
+                       "predicted_monthly_usd": round(sum(predicted.values()), 2)}}
+

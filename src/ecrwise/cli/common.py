@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional, TypeVar
 import typer
 
 from ecrwise.pricing.book import PriceBook, load_price_book
+from ecrwise.pricing.price_list import latest_price_file
 from ecrwise.store import STORE_ENV, Store, default_store_path
 
 
@@ -23,7 +24,8 @@ class Fmt(str, Enum):
 StoreOpt = typer.Option(None, "--store", envvar=STORE_ENV, help="DuckDB store file "
                         "(default: $XDG_DATA_HOME/ecrwise/ecrwise.duckdb).", show_default=False)
 SnapshotOpt = typer.Option(None, "--snapshot", help="Snapshot id (default: the latest).")
-PriceFileOpt = typer.Option(None, "--price-file", help="JSON file overriding price-book entries.")
+PriceFileOpt = typer.Option(None, "--price-file", help="JSON file overriding price-book entries (default: the "
+                            "newest prices-YYYY-MM-DD.json `prices update` wrote next to the store, if any).")
 FormatOpt = typer.Option(Fmt.table, "--format", "-f", help="Output format.")
 
 
@@ -40,7 +42,7 @@ class SnapshotInputs:
     fmt: Fmt
 
     def prices(self) -> PriceBook:
-        return load_price_book(self.price_file)
+        return prices(self.price_file, self.store, announce=self.fmt is Fmt.table)
 
 
 # The four click options, in the order `--help` lists them; each keeps the parameter name it always had.
@@ -83,5 +85,17 @@ def open_store(store: Optional[Path], read_only: bool = True) -> Store:
     return Store(store_path(store), read_only=read_only)
 
 
-def prices(price_file: Optional[Path]) -> PriceBook:
-    return load_price_book(price_file)
+def price_file_for(price_file: Optional[Path], store: Optional[Path] = None) -> Optional[Path]:
+    """The price file a command uses: `--price-file` when given, else the newest dated file `prices update`
+    wrote next to the store (its default output directory), else None (the shipped book alone)."""
+    return price_file if price_file else latest_price_file(store_path(store).parent)
+
+
+def prices(price_file: Optional[Path], store: Optional[Path] = None, *, announce: bool = False) -> PriceBook:
+    """The price book for a command. A dated file picked up by default is named once on stderr (`announce`,
+    for table output) so a changed figure is never a surprise; the figures' arithmetic names it too."""
+    path = price_file_for(price_file, store)
+    book = load_price_book(path)
+    if announce and path is not None and not price_file:
+        typer.echo(f"prices: {path} (as of {book.files[-1]['as_of']})", err=True)
+    return book

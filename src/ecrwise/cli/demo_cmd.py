@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 
+import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,43 @@ def no_lifecycle_policy_line(inv: Any, path: Path) -> str:
             f"{RETAIN_TAG} are excluded): `ecrwise lifecycle template playbook-base > policy.json`, then "
             f"`ecrwise lifecycle plan --store {path} --policy policy.json --out plan.json` shows what it would "
             f"free and protects the images ECS still runs.")
+
+
+def previous_month(day: datetime) -> str:
+    first = day.replace(day=1)
+    return f"{first - timedelta(days=1):%Y-%m}"
+
+
+def import_demo_bill(path: Path, book: Any, period: str) -> str | None:
+    """A month of CUR 2.0 export billed from the demo store's own figures with the two deliberate gaps (as in
+    docs/billing.md), imported into the store; returns one line about the reconciliation's top gap (None when
+    the snapshot has nothing to bill)."""
+    from ecrwise.billing import schema
+    from ecrwise.billing.importer import import_export
+    from ecrwise.cli.billing_feed import snapshot_estimates, store_reconciliation
+    from ecrwise.demo.billing_export import EndpointUsage, NatUsage, RepoUsage, usage_with_gaps, write_export
+    from ecrwise.pricing.book import GIB
+    from ecrwise.report.output import human_bytes
+    from ecrwise.store import Store
+
+    with Store(path, read_only=True) as st:
+        est = snapshot_estimates(st, period, book).estimates
+    if not est.get("storage"):
+        return None
+    usage = usage_with_gaps(period, est["storage"][0].account,
+                            [RepoUsage(s.account, s.region, s.repository, s.estimated_bytes) for s in est["storage"]],
+                            [NatUsage(n.account, n.region, n.nat_gateway_id, n.pull_bytes) for n in est["nat"]],
+                            [EndpointUsage(e.account, e.region, e.vpc_endpoint_id, e.az_count, 5 * GIB)
+                             for e in est["endpoints"]])
+    with tempfile.TemporaryDirectory(prefix="ecrwise-demo-bill-") as tmp, Store(path, read_only=False) as st:
+        import_export(st.con, write_export(usage, tmp, fmt=schema.CUR2, book=book))
+        rec, _, _ = store_reconciliation(st, book, period)
+    top = rec.rows[0]
+    size = human_bytes(top.gap_bytes) if top.gap_bytes is not None else f"{top.gap_quantity:,.0f} {top.unit}"
+    return (f"Billed vs estimated ({period}, a generated CUR 2.0 month with two deliberate gaps): the top gap is "
+            f"{top.resource} ({top.region}), {size} {top.note or 'billed above the estimate'}, "
+            f"{'+' if top.gap_usd >= 0 else '-'}${abs(top.gap_usd):,.2f}: "
+            f"`ecrwise billing reconcile --store {path}`.")
 
 
 def run_demo(*, keep_running: bool, store: Path | None) -> None:
@@ -80,6 +119,10 @@ def run_demo(*, keep_running: bool, store: Path | None) -> None:
               f"(${t['median_monthly_cost_usd']:.2f}/month): `ecrwise repos --store {path} --sort cost`.")
         print(no_lifecycle_policy_line(inv, path))
         print(f"  · Spreadsheet users: `ecrwise repos --store {path} --playbook > repos.csv`.")
+        bill = import_demo_bill(path, book, previous_month(snap.taken_at))
+        if bill:
+            print()
+            print(bill)
         report = write_report(path, snap.id, path.with_name("ecrwise-report.html"), book)
         print()
         print(f"HTML report (one self-contained file to mail): {report['path']}")

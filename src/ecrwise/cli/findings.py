@@ -205,7 +205,7 @@ def findings(
         raise UserError(f"--check {' '.join(unknown)}: matches no registered check (see `ecrwise findings "
                         "--list-checks`)")
     values = resolve_check_options(check_flags, set_, config)
-    book = prices(price_file)
+    book = prices(price_file, store, announce=fmt.value == "table")
     snap, records = load_records(store, snapshot)
     options = check_options(now=snap.taken_at, values=values)
     result = select(collect(records, book, options), checks=check, severity=severity, accounts=account,

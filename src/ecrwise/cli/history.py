@@ -57,7 +57,7 @@ def history(
     """Stored bytes and cost across snapshots, and the savings realised between --from and --to."""
     if ctx.invoked_subcommand is not None:
         return
-    book = prices(price_file)
+    book = prices(price_file, store, announce=fmt is Fmt.table)
     with open_store(store) as st:
         h = load_history(st, book, from_id, to_id)
     render(view.result(h, book.describe(), all_repositories=all_repositories), fmt)

@@ -244,7 +244,9 @@ def _simulate_snapshot(policy: Path | None, when: datetime, include: list[str], 
     from ecrwise.lifecycle.simulate import SimulationResult
     from ecrwise.records.ecr import Image, ImageLayer, Repository
 
-    book = load_price_book(price_file)
+    from ecrwise.cli.common import prices
+
+    book = prices(price_file, store, announce=fmt is Fmt.table)
     given = load_policy(policy, source=policy.name) if policy else None
     with open_store(store) as st:
         snap = st.snapshot(snapshot)

@@ -14,6 +14,7 @@ import typer
 from ecrwise.cli.common import Fmt, FormatOpt, SnapshotInputs, SnapshotOpt, StoreOpt, open_store, snapshot_inputs
 from ecrwise.cli.lifecycle import app
 from ecrwise.errors import PartialFailure, outcome_error
+from ecrwise.store import STORE_ENV
 
 ProfileOpt = typer.Option(None, "--profile", envvar="AWS_PROFILE", help="AWS profile.")
 RoleOpt = typer.Option([], "--role-arn", help="Role to assume for another account's repositories (repeatable).")
@@ -78,6 +79,9 @@ def apply_cmd(
     profile: Optional[str] = ProfileOpt,
     role_arn: List[str] = RoleOpt,
     backup_dir: Optional[Path] = BackupDirOpt,
+    store: Optional[Path] = typer.Option(None, "--store", envvar=STORE_ENV, show_default=False,
+                                         help="Store that records what --apply changed, with the plan's predicted "
+                                              "savings, for `billing savings` (default: the default store)."),
     fmt: Fmt = FormatOpt,
 ) -> None:
     """Apply a plan: verify it, back up, tag images in use, put the policies. Idempotent."""
@@ -91,6 +95,8 @@ def apply_cmd(
     outcomes, backup = apply_plan(doc, lambda a, r: account_for(a).client("ecr", r), backup_dir, str(plan),
                                   dry_run=not apply, live=LiveState(account_for))
     view.print_outcomes("lifecycle-apply", outcomes, backup, fmt, applied=apply)
+    if apply:
+        _record_applied(store, doc, outcomes)
     # A dry run changes nothing, so it never exits 4 (an earlier version did when a repository had drifted).
     err = outcome_error("repositories", applied=apply, total=len(outcomes),
                         changed=sum(o.status == "changed" for o in outcomes),
@@ -98,6 +104,28 @@ def apply_cmd(
                         stale=sum(o.status in ("drifted", "refused") for o in outcomes))
     if err:
         raise err
+
+
+def _record_applied(store: Optional[Path], doc, outcomes) -> None:  # type: ignore[no-untyped-def]
+    """One applied_changes row per repository whose policy changed, with the plan's predicted monthly savings.
+    Only into an existing store (the one the plan was made from, normally): a change never creates a store."""
+    from ecrwise.cli.common import store_path
+    from ecrwise.store import Store
+    from ecrwise.store.applied import AppliedChange, record_applied
+
+    path = store_path(store)
+    predicted = {(i.account, i.region, i.repository): i.effect.get("monthly_savings_usd") for i in doc.items}
+    now = datetime.now(timezone.utc)
+    changes = [AppliedChange(now, "lifecycle apply", o.account, o.region, o.repository,
+                             predicted.get((o.account, o.region, o.repository)))
+               for o in outcomes if o.status == "changed"]
+    if not changes:
+        return
+    if not path.exists():
+        typer.echo(f"not recorded for `billing savings`: no store at {path} (give --store)", err=True)
+        return
+    with Store(path) as st:
+        record_applied(st, changes)
 
 
 @app.command("restore")

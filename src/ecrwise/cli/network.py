@@ -177,7 +177,7 @@ def fix_cmd(
     from ecrwise.remediate import network_fix
     from ecrwise.remediate import network_templates as tpl
 
-    book = prices(price_file)
+    book = prices(price_file, store, announce=fmt.value == "table")
     snap, records, vpc_rec = _snapshot_vpc(store, snapshot, vpc)
     if apply:
         where = region or (vpc_rec.region if vpc_rec else None)

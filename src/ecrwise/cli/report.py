@@ -24,6 +24,7 @@ def write_report(store: Optional[Path], snapshot: Optional[int], out: Path, book
     from ecrwise.analysis.ecs_checks import crash_loop_pulls
     from ecrwise.analysis.findings import collect, registry
     from ecrwise.analysis.inventory import build_inventory, sort_rows
+    from ecrwise.cli.billing_feed import latest_reconciliation, savings_since_last_apply
     from ecrwise.cli.findings import check_options
     from ecrwise.cli.history import load_history
     from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
@@ -45,13 +46,20 @@ def write_report(store: Optional[Path], snapshot: Optional[int], out: Path, book
     pulls = crash_loop_pulls(result.session)  # the run the ECS checks already made, in the findings' session
     with open_store(store) as st:
         history = load_history(st, book, upto=snap.id)
+        billed = latest_reconciliation(st, book)  # None until `billing import` has run
+        saved = savings_since_last_apply(st) if billed else None
     inputs = ReportInputs(
         snapshot=snap.as_dict(), prices=book.describe(), findings=items, totals=totals,
         repositories=[rview.item(r) for r in sort_rows(inv.rows, "cost")], inventory_totals=rview.totals(inv),
         services=[service_item(s) for s in pulls.services], pulls_totals=report_totals(pulls), history=history,
         checks={c.id: c.title for c in checks.values()},
         warnings=snapshot_warnings(snap, records) + result.warnings + inv.warnings + pulls.warnings,
-        top=top, generated_at=datetime.now(timezone.utc))
+        top=top, generated_at=datetime.now(timezone.utc),
+        billing=None if billed is None else {"totals": billed[0].totals(),
+                                             "rows": [r.as_dict() for r in billed[0].rows],
+                                             "adjustments": billed[0].adjustments,
+                                             "warnings": billed[1] + billed[0].warnings,
+                                             "savings": saved})
     tmp = out.with_name(out.name + ".tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +89,6 @@ def report(
         return
     if html is None:
         raise UserError("report: give --html FILE")
-    head = write_report(store, snapshot, html, prices(price_file), top=top)
+    head = write_report(store, snapshot, html, prices(price_file, store, announce=True), top=top)
     typer.echo(sanitize.line(f"wrote {head['path']} ({head['bytes']:,} bytes): {head['findings']} findings, "
                              f"${head['monthly_savings_usd']:,.2f}/month to save"))

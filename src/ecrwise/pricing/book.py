@@ -79,6 +79,8 @@ class PriceBook:
         self._regions: dict[str, dict[str, float]] = data["regions"]
         # (region, item) -> (usd, source, as_of) from the user's --price-file.
         self._overrides = overrides or {}
+        # The price files loaded over the shipped book (path, source, as_of), for describe().
+        self.files: list[dict[str, Any]] = []
 
     @property
     def regions(self) -> list[str]:
@@ -110,13 +112,16 @@ class PriceBook:
                                     f"(known: {', '.join(self.items)})")
                 merged[(region, item)] = (float(usd), ov.source or f"price file {path}", ov.as_of or self.as_of)
         book = PriceBook(self._data, merged)
+        book.files = self.files + [{"path": str(path), "source": ov.source or f"price file {path}",
+                                    "as_of": ov.as_of or self.as_of}]
         if ov.hours_per_month is not None:
             book.hours_per_month = ov.hours_per_month
         return book
 
     def describe(self) -> dict[str, Any]:
         return {"as_of": self.as_of, "fallback_region": self.fallback_region,
-                "hours_per_month": self.hours_per_month, "overridden": len(self._overrides)}
+                "hours_per_month": self.hours_per_month, "overridden": len(self._overrides),
+                **({"price_files": self.files} if self.files else {})}
 
 
 @lru_cache(maxsize=1)

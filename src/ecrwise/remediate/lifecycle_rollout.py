@@ -253,6 +253,7 @@ class _PlanItem(BaseModel):
     new_policy: str
     protect_tags: list[_PlanTag] = []
     in_use: list[_PlanInUse] = []
+    effect: dict[str, Any] = {}  # the plan's prediction (monthly_savings_usd), recorded when applied
 
 
 class _PlanSelection(BaseModel):

@@ -170,7 +170,9 @@ SAVINGS_CSV_COLUMNS = ("category", "account", "region", "resource", "before_mont
 
 def savings_result(rows: list[Any], since: date) -> Result:
     """`billing savings`: billed monthly rate per resource before and after `since`, biggest saving first."""
-    totals = {"since": since, "realised_monthly_usd": round(sum(r.realised_monthly_usd for r in rows), 2)}
+    predicted = [r.predicted_monthly_usd for r in rows if r.predicted_monthly_usd is not None]
+    totals = {"since": since, "realised_monthly_usd": round(sum(r.realised_monthly_usd for r in rows), 2),
+              "predicted_monthly_usd": round(sum(predicted), 2) if predicted else None}
     return Result("billing-savings", [r.as_dict() for r in rows], totals, [],
                   title=f"Billed before and after {since}")
 
@@ -182,7 +184,8 @@ def _savings_table(res: Result) -> None:
         Column("after_monthly_usd", "after $/month", human_usd, "right"),
         Column("realised_monthly_usd", "saved $/month", human_usd, "right"),
         Column("predicted_monthly_usd", "predicted $/month", human_usd, "right")], res.items,
-        footer={"realised_monthly_usd": res.totals["realised_monthly_usd"]}))
+        footer={"realised_monthly_usd": res.totals["realised_monthly_usd"],
+                "predicted_monthly_usd": res.totals["predicted_monthly_usd"]}))
     print_warnings(res.warnings)
 
 

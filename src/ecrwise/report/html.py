@@ -41,6 +41,9 @@ class ReportInputs:
     warnings: list[str] = field(default_factory=list)
     top: int = 15
     generated_at: datetime | None = None
+    # The latest imported month against the estimates (`billing reconcile`'s totals, ranked rows as_dict(),
+    # adjustments, warnings); None when the store holds no billing data.
+    billing: dict[str, Any] | None = None
 
 
 def esc(value: Any) -> str:
@@ -281,6 +284,62 @@ def _pulls(d: ReportInputs) -> str:
             + table + "</section>")
 
 
+def _billed_amount(r: dict[str, Any], which: str) -> str:
+    if r["kind"] == "vpce":
+        q = r[f"{which}_quantity"]
+        return "-" if q is None else f"{q:,.0f} AZ-h"
+    return human_bytes(r[f"{which}_bytes"])
+
+
+def _billed_vs_estimated(d: ReportInputs) -> str:
+    """The ranked gaps of `billing reconcile` (largest dollar gap first); zero gaps beyond the top N are cut."""
+    b = d.billing
+    if not b:
+        return ""
+    t = b["totals"]
+    rows = b["rows"]
+    shown = [r for i, r in enumerate(rows) if i < d.top and (i < 3 or abs(r["gap_usd"]) >= 0.005)]
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{css}">{esc(v)}</td>' for css, v in (
+            ("", r["kind"]), ("", r["resource"]), ("", r["region"]), ("n", _billed_amount(r, "billed")),
+            ("n", _billed_amount(r, "estimated")),
+            ("n", "-" if r["gap_pct"] is None else f"{0.0 if abs(r['gap_pct']) < 0.05 else r['gap_pct']:+.1f}%"),
+            ("n", "$0.00" if abs(r["gap_usd"]) < 0.005
+             else f"{'+' if r['gap_usd'] > 0 else '-'}{human_usd(abs(r['gap_usd']))}"),
+            ("n", human_usd(r["billed_usd"])), ("", r["note"]))) + "</tr>" for r in shown)
+    head = "".join(f'<th class="{"n" if num else ""}">{esc(h)}</th>' for h, num in (
+        ("Kind", False), ("Resource", False), ("Region", False), ("Billed", True), ("Estimated", True),
+        ("Gap %", True), ("Gap $", True), ("Billed $", True), ("Note", False)))
+    adj = (f"adjustments (free tier, credits, discounts, tax) {human_usd(t['adjustments_usd'])}, shown apart"
+           if b["adjustments"] else "no free tier, credits, discounts or tax")
+    notes = "".join(f"<li>{esc(w)}</li>" for w in b["warnings"][:5])
+    return (f'<section class="panel" id="billed-vs-estimated"><h2>Billed vs estimated</h2>'
+            f'<p class="sub">{esc(t["billing_period"])}: the imported bill against ecrwise\'s estimates, largest '
+            f'dollar gap first ({len(shown)} of {t["rows"]} rows; gaps {esc(human_usd(t["gap_usd"]))} at list '
+            f'price; billed usage {esc(human_usd(t["billed_usage_usd"]))}; {esc(adj)}). '
+            f'<code>ecrwise billing reconcile</code> lists every row.</p>'
+            f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+            + (f'<ul class="sub">{notes}</ul>' if notes else "") + _realised(b.get("savings")) + "</section>")
+
+
+def _realised(sv: dict[str, Any] | None) -> str:
+    """`billing savings` since the last recorded apply: billed before/after next to the prediction."""
+    if not sv:
+        return ""
+    head = "".join(f'<th class="{"n" if num else ""}">{esc(h)}</th>' for h, num in (
+        ("Category", False), ("Resource", False), ("Region", False), ("Before $/month", True),
+        ("After $/month", True), ("Saved $/month", True), ("Predicted $/month", True)))
+    body = "".join("<tr>" + "".join(f'<td class="{css}">{esc(v)}</td>' for css, v in (
+        ("", r["category"]), ("", r["resource"]), ("", r["region"]), ("n", human_usd(r["before_monthly_usd"])),
+        ("n", human_usd(r["after_monthly_usd"])), ("n", human_usd(r["realised_monthly_usd"])),
+        ("n", human_usd(r["predicted_monthly_usd"])))) + "</tr>" for r in sv["rows"])
+    t = sv["totals"]
+    return (f'<h3 id="realised-savings">Billed before and after the last apply ({esc(sv["since"])})</h3>'
+            f'<p class="sub">Saved {esc(human_usd(t["realised_monthly_usd"]))}/month on the bill; ecrwise predicted '
+            f'{esc(human_usd(t["predicted_monthly_usd"]))}/month (<code>ecrwise billing savings</code>).</p>'
+            f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+
+
 def _kv(doc: dict[str, Any]) -> str:
     """One line per key, each value as compact JSON: shorter than an indented dump, as exact."""
     return "\n".join(f"{k}: {v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)}"
@@ -344,7 +403,7 @@ def render(d: ReportInputs) -> str:
     body = (
         f'<div class="wrap"><header><h1>Container registry and image-pull spend</h1><p class="meta">{esc(meta)}</p>'
         f"</header>{_cards(d)}{_cost_by_repository(d)}{_growth(d)}"
-        f'<div class="grid2">{_savings_by_check(d)}{_pulls(d)}</div>{_findings(d)}'
+        f'<div class="grid2">{_savings_by_check(d)}{_pulls(d)}</div>{_billed_vs_estimated(d)}{_findings(d)}'
         + (f'<section class="panel"><h2>Warnings</h2><ul>{warnings}</ul></section>' if warnings else "")
         + f'<footer>Generated by ecrwise {esc(__version__)} on {esc(generated)}. Storage is billed per distinct '
           f'layer at the price book\'s GB-month price; pull traffic is priced at the NAT gateway\'s per-GB '
