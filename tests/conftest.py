@@ -9,8 +9,10 @@ moto keeps its state per process, so every stand-in in one test process shares i
 """
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -18,6 +20,15 @@ from typing import Iterator
 import pytest
 
 from ecrwise.demo.standin import DEMO_CREDENTIALS, StandIn
+
+# No test reads or writes the user's own default store, price files or crash files: the XDG directories
+# (and so every default path ecrwise derives from them) point into a directory of this test process's own,
+# for in-process runs and the subprocesses they start alike.
+_HOME = Path(tempfile.mkdtemp(prefix="ecrwise-tests-"))
+os.environ["XDG_DATA_HOME"] = str(_HOME / "data")
+os.environ["XDG_STATE_HOME"] = str(_HOME / "state")
+os.environ.pop("ECRWISE_STORE", None)
+atexit.register(shutil.rmtree, _HOME, True)
 
 
 @pytest.fixture(scope="session")
