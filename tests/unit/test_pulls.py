@@ -1,7 +1,7 @@
 """Pull traffic per service on hand-built snapshots, checked against arithmetic done by hand."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings, strategies as st

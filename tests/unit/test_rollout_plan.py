@@ -11,7 +11,7 @@ from ecrwise.analysis.in_use import InUse, find_in_use, load_in_use_file, parse_
 from ecrwise.errors import UserError
 from ecrwise.lifecycle.engine import evaluate
 from ecrwise.lifecycle.images import LifecycleImage
-from ecrwise.lifecycle.policy import Policy, Rule, lint, parse_policy
+from ecrwise.lifecycle.policy import lint, parse_policy
 from ecrwise.pricing.book import load_price_book
 from ecrwise.records import Records
 from ecrwise.records.ecr import Image, Repository
