@@ -143,7 +143,7 @@ def _resolve_services(services: list[str], all_crash_looping: bool, store: Optio
         from ecrwise.analysis.pulls import analyse_pulls
 
         snap, records = load_records(store, snapshot)
-        report = analyse_pulls(records, prices(None), crash_loop_threshold=threshold, now=snap.taken_at)
+        report = analyse_pulls(records, prices(None, store), crash_loop_threshold=threshold, now=snap.taken_at)
         arns += [s.service_arn for s in report.services if s.crash_loop]
     if not arns:
         raise UserError("--service ARN (repeatable) or --all-crash-looping: which services?")
