@@ -292,8 +292,3 @@ def import_export(con: duckdb.DuckDBPyConnection, path: Path | str, *,
                         [str(m) for m in manifests], warnings)
 
 
-def imported_periods(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    require_tables(con)
-    rows = con.execute("SELECT billing_period, source_format, rows_kept, imported_at FROM billing_imports "
-                       "ORDER BY billing_period").fetchall()
-    return [{"billing_period": p, "source_format": f, "rows_kept": n, "imported_at": t} for p, f, n, t in rows]

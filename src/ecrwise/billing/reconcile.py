@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Iterable
 
 import duckdb
@@ -295,5 +294,3 @@ def reconcile(con: duckdb.DuckDBPyConnection, book: PriceBook, *, period: str | 
     return Reconciliation(p, _rank(rows), adjustments(con, p, book), usage_by_category(con, p), warnings)
 
 
-def period_of(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"

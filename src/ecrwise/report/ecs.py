@@ -109,10 +109,6 @@ def _plan_csv_rows(plan: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [dict(p, previous=_cb(p["previous"]), planned=_cb(p["planned"])) for p in plan]
 
 
-def print_plan_csv(plan: list[dict[str, Any]]) -> None:
-    dump_csv(_plan_csv_rows(plan), PLAN_CSV_COLUMNS)
-
-
 def print_plan(plan: list[dict[str, Any]], apply: bool, backup_path: Optional[Path], *, restore_hint: bool) -> None:
     console = stdout_console()
     rows = [dict(p, name=f"{p['cluster']}/{p['service']}", was=_cb(p["previous"]), will=_cb(p["planned"]),

@@ -55,10 +55,6 @@ def _asset(name: str) -> str:
     return resources.files("ecrwise.report").joinpath("assets", name).read_text(encoding="utf-8")
 
 
-def _gib(n: int | float) -> str:
-    return f"{n / GIB:,.2f} GiB"
-
-
 def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 

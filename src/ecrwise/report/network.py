@@ -9,9 +9,9 @@ import dataclasses
 from typing import Any
 
 from ecrwise.pricing.book import PriceBook
-from ecrwise.report.output import (SEVERITY_RANK, Column, dump_csv, human_bytes, human_usd, print_warnings,
+from ecrwise.report.output import (SEVERITY_RANK, Column, human_bytes, human_usd, print_warnings,
                                    rich_table, stderr_console, stdout_console, usd)
-from ecrwise.report.render import Result, View, render, view
+from ecrwise.report.render import Result, View, view
 from ecrwise.report.sanitize import styled, text
 
 FINDINGS_CSV_COLUMNS = ["vpc_id", "severity", "check", "account", "region", "resource", "monthly_cost_usd",
@@ -101,10 +101,6 @@ def _audit_csv_rows(findings: list[Any]) -> list[dict[str, Any]]:
     return [finding_dict(f) | {"vpc_id": f.evidence.get("vpc_id")} for f in findings]
 
 
-def print_audit_csv(findings: list[Any]) -> None:
-    dump_csv(_audit_csv_rows(findings), FINDINGS_CSV_COLUMNS)
-
-
 def _audit_table(res: Result) -> None:
     vpcs, findings, book = res.data
     print_audit_table(vpcs, findings, res.totals, book, res.title or "", spike_k=res.options["spike_k"],
@@ -184,14 +180,6 @@ def cost_result(reports: list[tuple[str, Any]], snapshot: dict[str, Any] | None)
     return Result("network-cost", items, totals, [], snapshot, data=reports)
 
 
-def print_cost_json(reports: list[tuple[str, Any]], snapshot: dict[str, Any] | None) -> None:
-    render(cost_result(reports, snapshot), "json")
-
-
-def print_cost_csv(reports: list[tuple[str, Any]]) -> None:
-    render(cost_result(reports, None), "csv")
-
-
 def print_cost(label: str, r: Any) -> None:
     console = stdout_console()
     gb = f"{r.pull_gb_month:,.2f}".rstrip("0").rstrip(".")
@@ -250,10 +238,6 @@ def fix_plan_result(plan: Any) -> Result:
                    "actions": len(plan.actions)}, data=plan)
 
 
-def print_fix_plan_json(plan: Any) -> None:
-    render(fix_plan_result(plan), "json")
-
-
 def print_fix_plan(plan: Any, *, to_stderr: bool) -> None:
     console = stderr_console() if to_stderr else stdout_console()
     if plan.empty:
@@ -274,10 +258,6 @@ def results_result(results: list[Any], kind: str, totals: dict[str, Any]) -> Res
                   shape="network-steps")
 
 
-def print_results(results: list[Any], kind: str, totals: dict[str, Any], *, as_json: bool) -> None:
-    render(results_result(results, kind, totals), "json" if as_json else "table")
-
-
 def _results_table(res: Result) -> None:
     stdout_console().print(rich_table("Result", [Column("action", "action"), Column("status", "status"),
                                                  Column("resource_id", "resource"), Column("description", "what"),
@@ -287,10 +267,6 @@ def _results_table(res: Result) -> None:
 def undo_plan_result(vpc: str, steps: list[Any]) -> Result:
     return Result("network-undo-plan", [s.as_dict() for s in steps], {"vpc_id": vpc, "steps": len(steps)},
                   data=(vpc, steps))
-
-
-def print_undo_plan_json(vpc: str, steps: list[Any]) -> None:
-    render(undo_plan_result(vpc, steps), "json")
 
 
 def print_undo_plan(vpc: str, steps: list[Any], *, to_stderr: bool) -> None:

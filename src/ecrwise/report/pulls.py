@@ -77,10 +77,6 @@ def print_csv(items: list[dict[str, Any]]) -> None:
     dump_csv([_flat(i) for i in items], CSV_COLUMNS)
 
 
-def print_repository_csv(items: list[dict[str, Any]]) -> None:
-    dump_csv([dict(i, services=" ".join(i["services"])) for i in items], REPO_CSV_COLUMNS)
-
-
 def print_repository_table(items: list[dict[str, Any]], title: str, warnings: list[str]) -> None:
     stdout_console().print(rich_table(title, REPO_COLUMNS, items))
     print_warnings(warnings)
