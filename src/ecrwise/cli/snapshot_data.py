@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Optional
 
 from ecrwise.records import Records
-from ecrwise.aws import families
 from ecrwise.analysis.inventory import Inventory, build_inventory
 from ecrwise.cli.common import open_store
 from ecrwise.pricing.book import PriceBook
@@ -29,6 +28,8 @@ def inventory_of(st: Store, snapshot_id: int, book: PriceBook) -> Inventory:
 
 def record_classes() -> list[type]:
     """Every record class every collector family declares (a frozen dataclass with `__table__`)."""
+    from ecrwise.aws import families  # here, not at import: discovering families imports boto3
+
     return families.record_classes()
 
 
@@ -48,6 +49,8 @@ def snapshot_warnings(snap: Snapshot, records: Records, *, family: str = "ecs", 
                       hint: str = NO_ECS_DATA) -> list[str]:
     """The scan's failures the families flag for warning (ECS, network, CloudWatch today), and `snapshot N <hint>` when the snapshot holds no
     `family` data (neither scanned nor any `marker` record)."""
+    from ecrwise.aws import families
+
     warned = families.warned_services()
     out = [f"scan could not collect {f.service} in {f.account}/{f.region}: {f.error_code}: {f.message}"
            for f in snap.failures if f.service in warned]
