@@ -117,3 +117,30 @@ def test_nat_anomaly_days_link_to_the_store_nat_spikes(aws: str, tmp_path, capsy
     rows = [r for r in csv.DictReader(io.StringIO(run("--format", "csv"))) if r["anomaly"] == "true"]
     assert {r["usage_type"]: r["findings"] for r in rows} == {
         "NatGateway-Bytes": nat_day["findings"][0], "USE1-TimedStorage-ByteHrs": ""}
+
+
+def test_transfer_anomaly_days_link_to_the_store_crash_loops(aws: str, scanned_estate, cli) -> None:
+    """The demo estate's crash-looping services restart on the day of the scan: a Cost Explorer NAT-bytes
+    anomaly that day names each of them (`ecrwise pulls`' rule, the same services), a storage anomaly the same
+    day names none (a restart re-pulls an image, it stores nothing)."""
+    from datetime import timedelta
+
+    pulls = cli("pulls", "--store", scanned_estate.store, "--format", "json").json()
+    looping = sorted(f"{s['cluster']}/{s['service']}" for s in pulls["items"] if s["crash_loop"])
+    assert looping, "the demo estate has crash-looping services"
+    day = date.fromisoformat(pulls["snapshot"]["taken_at"][:10])
+    start = day - timedelta(days=7)
+    configure(aws, [page({"NatGateway-Bytes": [2.0] * 7 + [9.5], "USE1-TimedStorage-ByteHrs": [0.4] * 7 + [4.0]},
+                         start)])
+    r = cli("billing", "trend", "--since", start.isoformat(), "--until", (day + timedelta(days=1)).isoformat(),
+            "--store", scanned_estate.store, "--format", "json")
+    assert r.code == 0, r.err
+    doc = r.json()
+    assert scanned_estate.snapshot_id in doc["totals"]["linked_snapshots"]
+    by_type = {i["usage_type"]: i["anomalies"] for i in doc["items"]}
+    (nat_day,) = by_type["NatGateway-Bytes"]
+    assert nat_day["day"] == day.isoformat()
+    named = sorted(f.split(" (")[0].removeprefix("crash loop ") for f in nat_day["findings"]
+                   if f.startswith("crash loop "))
+    assert named == looping
+    assert by_type["USE1-TimedStorage-ByteHrs"][0]["findings"] == []

@@ -8,7 +8,7 @@ import duckdb
 from ecrwise.billing.estimates import StorageSample, average_storage, nat_pulls_for_period
 from ecrwise.billing.importer import import_export
 from ecrwise.billing.reconcile import StorageEstimate, reconcile
-from ecrwise.billing.trend import Anomaly, link_events
+from ecrwise.billing.trend import CRASH_LOOP_LINKS, NAT_SPIKE_LINKS, Anomaly, Event, link_events
 from ecrwise.demo.billing_export import NatUsage, RepoUsage, usage_with_gaps, write_export
 from ecrwise.pricing.book import GIB, load_price_book
 
@@ -38,11 +38,16 @@ def test_nat_pulls_scaled_to_the_period() -> None:
 
 def test_link_events() -> None:
     a = Anomaly(date(2026, 11, 7), "NatGateway-Bytes", 9.5, 2.0, 4.75)
-    events = [(date(2026, 11, 7), "ecs.crash-loop web"), (date(2026, 11, 6), "network.nat-traffic-spike nat-1"),
-              (date(2026, 11, 1), "other")]
-    assert link_events([a], events) == {(a.day, a.usage_type): ["ecs.crash-loop web"]}
-    assert link_events([a], events, days=1)[(a.day, a.usage_type)] == ["network.nat-traffic-spike nat-1",
-                                                                       "ecs.crash-loop web"]
+    storage = Anomaly(date(2026, 11, 7), "USE1-TimedStorage-ByteHrs", 4.0, 0.4, 10.0)
+    hours = Anomaly(date(2026, 11, 7), "NatGateway-Hours", 4.0, 1.0, 4.0)
+    events = [Event(date(2026, 11, 7), "crash loop web", CRASH_LOOP_LINKS),
+              Event(date(2026, 11, 6), "NAT spike nat-1", NAT_SPIKE_LINKS),
+              Event(date(2026, 11, 1), "other", CRASH_LOOP_LINKS)]
+    assert link_events([a], events) == {(a.day, a.usage_type): ["crash loop web"]}
+    assert link_events([a], events, days=1)[(a.day, a.usage_type)] == ["NAT spike nat-1", "crash loop web"]
+    # A crash loop re-pulls images: it explains bytes, not NAT hours or storage.
+    linked = link_events([storage, hours], events, days=1)
+    assert linked == {(storage.day, storage.usage_type): [], (hours.day, hours.usage_type): ["NAT spike nat-1"]}
 
 
 def test_usage_with_gaps_is_found_by_reconcile(tmp_path) -> None:

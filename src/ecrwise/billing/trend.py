@@ -146,12 +146,29 @@ def trends(daily: Iterable[DailyCost], *, k: float = DEFAULT_K, window: int = DE
     return out
 
 
-def link_events(anomalies: Iterable[Anomaly], events: Iterable[tuple[date, str]], *,
+# Which usage an event can explain: a NAT spike, NAT usage; a crash loop's restarts re-pull the image, so NAT
+# bytes, ECR and other data transfer and interface-endpoint bytes (docs/billing.md).
+NAT_SPIKE_LINKS = ("nat_hours", "nat_bytes")
+CRASH_LOOP_LINKS = ("nat_bytes", "ecr_data_transfer", "data_transfer", "vpce_bytes")
+
+
+@dataclass(frozen=True, order=True)
+class Event:
+    """Something in the store that can explain an anomaly day: its day, what it was, the categories it explains."""
+    day: date
+    label: str
+    categories: tuple[str, ...] = NAT_SPIKE_LINKS
+
+
+def link_events(anomalies: Iterable[Anomaly], events: Iterable[Event], *,
                 days: int = 0) -> dict[tuple[date, str], list[str]]:
-    """For each anomaly (day, usage type): the labels of events (a crash-loop or NAT-spike finding, an apply)
-    within `days` days of it, so a bill spike points at its likely cause."""
+    """For each anomaly (day, usage type) of a category some event explains: the labels of those events
+    (a crash-loop or NAT-spike finding) within `days` days of it, so a bill spike points at its likely cause;
+    none for categories no event explains (storage, public IPv4)."""
     evs = sorted(events)
     out: dict[tuple[date, str], list[str]] = {}
     for a in anomalies:
-        out[(a.day, a.usage_type)] = [label for d, label in evs if abs((d - a.day).days) <= days]
+        cat = ce_category(a.usage_type)
+        out[(a.day, a.usage_type)] = [e.label for e in evs
+                                      if cat in e.categories and abs((e.day - a.day).days) <= days]
     return out

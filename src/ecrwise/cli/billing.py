@@ -100,12 +100,12 @@ def trend(
                                         help="Over a zero median, a day must cost more than this."),
     profile: Optional[str] = ProfileOpt,
     store: Optional[Path] = typer.Option(None, "--store", envvar=STORE_ENV, show_default=False,
-                                         help="Store whose NAT spike days the anomaly days link to (default: the "
+                                         help="Store whose NAT spike and crash-loop days the anomaly days link to (default: the "
                                               "default store, when there is one)."),
     fmt: Fmt = FormatOpt,
 ) -> None:
     """Daily cost per usage type (ECR, NAT gateway, VPC endpoints, public IPv4) from Cost Explorer, anomaly days
-    flagged and linked to the NAT spike days of the same day in the store."""
+    flagged and linked to the NAT spike and crash-loop days of the same day in the store."""
     from ecrwise.aws.cost_explorer import daily_cost_pages
     from ecrwise.billing.trend import link_events, parse_cost_and_usage, trends
 
@@ -114,15 +114,16 @@ def trend(
     start = _day(since, "--since") if since else end - timedelta(days=30)
     links, linked = None, None
     if store is not None or store_path(None).exists():  # a store named but missing is an error; none, no links
-        from ecrwise.cli.billing_feed import nat_spike_events
+        from ecrwise.cli.billing_feed import crash_loop_events, nat_spike_events
 
         with open_store(store, read_only=True) as s:
-            events, linked = nat_spike_events(s)
+            spikes, spike_snaps = nat_spike_events(s)
+            loops, loop_snaps = crash_loop_events(s, prices(None, store))
+        events, linked = spikes + loops, sorted(set(spike_snaps) | set(loop_snaps))
     pages = daily_cost_pages(_account(profile), start, end)
     out = trends(parse_cost_and_usage(pages), k=spike_k, window=spike_window, min_spike_usd=min_spike_usd)
     if linked is not None:
-        nat = [a for t in out if (t.category or "").startswith("nat_") for a in t.anomalies]
-        links = link_events(nat, events)
+        links = link_events([a for t in out for a in t.anomalies], events)
     render(view.trend_result(out, start, end, links=links, linked_snapshots=linked), fmt)
 
 

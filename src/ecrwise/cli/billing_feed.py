@@ -8,7 +8,8 @@
   one subnet per Availability Zone, https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html,
   and is billed per AZ-hour, https://aws.amazon.com/privatelink/pricing/); the audit knows no bytes.
 
-And, for `billing trend`, the NAT spike days of the store's CloudWatch data (`nat_spike_events`).
+And, for `billing trend`, the events an anomaly day of the bill links to: the NAT spike days of the store's
+CloudWatch data (`nat_spike_events`) and the days crash-looping services were seen restarting (`crash_loop_events`).
 
 Loading from the store is here, next to `cli/snapshot_data.py`; the arithmetic is in the pure modules.
 """
@@ -16,17 +17,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Iterable
 
 from ecrwise.billing.estimates import (StorageSample, average_storage, deciding_times, nat_pulls_for_period,
                                        period_bounds)
 from ecrwise.billing.reconcile import EndpointExpectation
+from ecrwise.billing.trend import CRASH_LOOP_LINKS, NAT_SPIKE_LINKS, Event
 from ecrwise.cli.snapshot_data import inventory_of, record_classes
 from ecrwise.pricing.book import GIB, PriceBook
 from ecrwise.records import Records
 from ecrwise.records.network import VpcEndpoint
 from ecrwise.store import Snapshot, Store
+
+CRASH_LOOP_MAX_DAYS = 31  # a window longer than a billing month adds nothing to a daily trend
 
 
 @dataclass
@@ -108,7 +112,7 @@ def _network(st: Store, period: str, book: PriceBook, snaps: list[Snapshot], wan
         feed.sources["endpoints"] = f"snapshot {snap.id} (endpoint audit)"
 
 
-def nat_spike_events(st: Store) -> tuple[list[tuple[date, str]], list[int]]:
+def nat_spike_events(st: Store) -> tuple[list[Event], list[int]]:
     """(day, label) of every NAT-gateway spike day in the store's CloudWatch data (`ecrwise network`'s rule,
     `analysis.nat_traffic`), over all snapshots that scanned the network (a later snapshot's value of a day
     wins), and the ids of those snapshots. A Cost Explorer anomaly day of NAT usage links to these."""
@@ -127,9 +131,40 @@ def nat_spike_events(st: Store) -> tuple[list[tuple[date, str]], list[int]]:
     for series in nat_series(metrics.values(), gateways.values()):
         for sp in series.spikes:
             times = f", {sp.ratio:.1f}× the median" if sp.ratio else ""
-            events.append((sp.day, f"NAT spike {series.nat_gateway_id} ({series.region}): "
-                                   f"{sp.processed / GIB:,.1f} GiB processed{times}"))
+            events.append(Event(sp.day, f"NAT spike {series.nat_gateway_id} ({series.region}): "
+                                        f"{sp.processed / GIB:,.1f} GiB processed{times}", NAT_SPIKE_LINKS))
     return events, [s.id for s in snaps]
+
+
+def crash_loop_events(st: Store, book: PriceBook) -> tuple[list[Event], list[int]]:
+    """(day, label) for every day a crash-looping service (`ecrwise pulls`' rule) was seen restarting, over the
+    snapshots that scanned ECS, and those snapshots' ids. A service's days are the window its starts were counted
+    over (`starts_detail.window_start` to the snapshot's time: the service events or stopped tasks ECS still held),
+    at most CRASH_LOOP_MAX_DAYS back; a later snapshot's label of a (service, day) wins. An anomaly day of NAT or
+    data-transfer usage links to these: every restart re-pulls the image."""
+    from ecrwise.analysis.pulls import analyse_pulls
+
+    snaps = sorted((s for s in st.snapshots() if "ecs" in s.services), key=lambda s: s.id)
+    by_key: dict[tuple[str, date], Event] = {}
+    for snap in snaps:
+        records = Records({cls: st.load(snap.id, cls) for cls in record_classes()}, snap.id)
+        report = analyse_pulls(records, book, now=snap.taken_at)
+        for s in report.services:
+            if not s.crash_loop:
+                continue
+            last = snap.taken_at.date()
+            first = s.starts_detail.get("window_start")
+            first = first.date() if first else last
+            first = max(first, last - timedelta(days=CRASH_LOOP_MAX_DAYS - 1))
+            nat = (f", {s.nat_bytes_per_month / GIB / (book.hours_per_month / 24):,.1f} GiB/day through {s.nat_gateway_id}"
+                   if s.nat_bytes_per_month and s.nat_gateway_id else "")
+            label = (f"crash loop {s.cluster}/{s.service} ({s.region}): "
+                     f"{s.task_starts_per_day:,.0f} task starts/day{nat}")
+            day = first
+            while day <= last:
+                by_key[(s.service_arn, day)] = Event(day, label, CRASH_LOOP_LINKS)
+                day += timedelta(days=1)
+    return sorted(by_key.values()), [s.id for s in snaps]
 
 
 def store_reconciliation(st: Store, book: PriceBook, period: str | None = None, *,

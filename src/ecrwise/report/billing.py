@@ -116,13 +116,12 @@ def trend_result(trends: list[Any], start: date, end: date, *,
                  links: dict[tuple[date, str], list[str]] | None = None,
                  linked_snapshots: list[int] | None = None) -> Result:
     """`billing trend`: one item per usage type with its daily costs and anomaly days. With `links` (from the
-    store's NAT spike days), each NAT anomaly carries the `findings` of the same day."""
+    store's NAT spike and crash-loop days), each anomaly carries the `findings` of the same day that can explain it."""
     items = [t.as_dict() for t in trends]
     if links is not None:
         for i in items:
             for a in i["anomalies"]:
-                a["findings"] = links.get((a["day"], i["usage_type"]), []) if i["category"] and \
-                    i["category"].startswith("nat_") else []
+                a["findings"] = links.get((a["day"], i["usage_type"]), [])
     anomalies = [a for i in items for a in i["anomalies"]]
     totals = {"since": start, "until": end, "usage_types": len(items), "anomaly_days": len(anomalies),
               "total_usd": round(sum(t.total_usd for t in trends), 2)}
