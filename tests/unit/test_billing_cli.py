@@ -168,10 +168,12 @@ def test_savings_since_the_last_recorded_apply_with_its_prediction(tmp_path: Pat
         assert applied_changes(st) == [] and last_apply(st) == []
         record_applied(st, [AppliedChange(older, "lifecycle apply", r.account, r.region, "api/orders", 9.0)])
         record_applied(st, [AppliedChange(applied, "lifecycle apply", r.account, r.region, "web/frontend", 0.55),
-                            AppliedChange(applied, "lifecycle apply", r.account, r.region, "api/none", None)])
+                            AppliedChange(applied, "lifecycle apply", r.account, r.region, "api/none", None),
+                            # The same name in another region is another repository: its prediction is not web's.
+                            AppliedChange(applied, "lifecycle apply", r.account, "eu-north-1", "web/frontend", 7.0)])
     with Store(store, read_only=True) as st:
-        assert [c.resource for c in last_apply(st)] == ["api/none", "web/frontend"]
-        assert last_apply(st)[0].at == applied and len(applied_changes(st)) == 3
+        assert [(c.region, c.resource) for c in last_apply(st)] == [("eu-north-1", "web/frontend"), (r.region, "api/none"), (r.region, "web/frontend")]
+        assert last_apply(st)[0].at == applied and len(applied_changes(st)) == 4
 
     doc = json.loads(ok(capsys, "billing", "savings", "--store", store, "--format", "json"))
     assert doc["totals"]["since"] == "2026-11-01"
@@ -180,6 +182,9 @@ def test_savings_since_the_last_recorded_apply_with_its_prediction(tmp_path: Pat
     assert web["predicted_monthly_usd"] == 0.55 and web["realised_monthly_usd"] == 0.6  # $1.20 → $0.60
     assert all(i["predicted_monthly_usd"] is None for k, i in rows.items() if k != ("ecr_storage", "web/frontend"))
     assert doc["totals"]["predicted_monthly_usd"] == 0.55
+    # The other region's prediction has no bill row: said, not dropped silently.
+    (warning,) = doc["warnings"]
+    assert "$7.00/month for web/frontend" in warning and "eu-north-1" in warning
     # --since names the day itself: the predictions recorded that day come with it, other days' do not.
     same = json.loads(ok(capsys, "billing", "savings", "--since", "2026-11-01", "--store", store, "--format", "json"))
     assert same["items"] == doc["items"]
@@ -194,6 +199,7 @@ def test_savings_since_the_last_recorded_apply_with_its_prediction(tmp_path: Pat
         sv = savings_since_last_apply(st)
     assert sv["since"] == "2026-11-01" and sv["totals"] == {"realised_monthly_usd": doc["totals"]["realised_monthly_usd"],
                                                            "predicted_monthly_usd": 0.55}
+    assert sv["warnings"] == doc["warnings"]
     assert {(i["category"], i["resource"]) for i in sv["rows"]} == {
         k for k, i in rows.items() if i["predicted_monthly_usd"] is not None or abs(i["realised_monthly_usd"]) >= 0.005}
 

@@ -49,9 +49,10 @@ class SavingsRow:
 
 
 def realised_savings(con: duckdb.DuckDBPyConnection, since: date, *, days: int | None = None,
-                     predicted: dict[tuple[str, str], float] | None = None) -> list[SavingsRow]:
+                     predicted: dict[tuple[str, str, str, str], float] | None = None) -> list[SavingsRow]:
     """Per (category, account, region, resource): mean billed usage cost a day before `since` and after it
-    (`days` each side, default: all imported days). `predicted` maps (category, resource) to a monthly saving."""
+    (`days` each side, default: all imported days). `predicted` maps (category, account, region,
+    resource) to a monthly saving."""
     require_tables(con)
     lo = since - timedelta(days=days) if days else date.min
     hi = since + timedelta(days=days + 1) if days else date.max
@@ -75,6 +76,15 @@ def realised_savings(con: duckdb.DuckDBPyConnection, since: date, *, days: int |
           AND usage_end - usage_start <= INTERVAL 1 DAY
         GROUP BY ALL""", [since, since, DAYS_PER_MONTH, lo, hi]).fetchall()
     out = [SavingsRow(cat, acct, region, res, before / before_days, after / after_days, before_days, after_days,
-                      (predicted or {}).get((cat, res or "")))
+                      (predicted or {}).get((cat, acct, region or "", res or "")))
            for cat, acct, region, res, before, after in rows]
     return sorted(out, key=lambda r: (-r.realised_monthly_usd, r.category, r.account, r.resource or ""))
+
+
+def unmatched_predictions(rows: list[SavingsRow], predicted: dict[tuple[str, str, str, str], float]) -> list[str]:
+    """A warning for each prediction no billed row carries (the resource has no line item in the compared days:
+    another account's bill, a period not imported yet), so a prediction never silently drops out of the totals."""
+    billed = {(r.category, r.account, r.region or "", r.resource or "") for r in rows}
+    return [f"predicted ${usd:,.2f}/month for {res} ({acct}, {region}, {cat}): no line item of it in the "
+            "imported bill on both sides of the date" for (cat, acct, region, res), usd in sorted(predicted.items())
+            if (cat, acct, region, res) not in billed]

@@ -141,7 +141,7 @@ def savings(
 ) -> None:
     """Billed cost per repository / NAT gateway / endpoint before and after a date, as a monthly rate, next to
     the savings ecrwise predicted for the changes applied that day."""
-    from ecrwise.billing.savings import realised_savings
+    from ecrwise.billing.savings import realised_savings, unmatched_predictions
     from ecrwise.cli.billing_feed import predictions
     from ecrwise.store.applied import applied_changes, last_apply
 
@@ -157,5 +157,5 @@ def savings(
             changes = [c for c in applied_changes(s) if c.at.date() == day]
         predicted = predictions(changes)
         rows = realised_savings(s.con, day, days=days, predicted=predicted)
-    render(view.savings_result(rows, day), fmt)
+    render(view.savings_result(rows, day, unmatched_predictions(rows, predicted)), fmt)
 

@@ -196,12 +196,14 @@ def latest_reconciliation(st: Store, book: PriceBook) -> tuple[Any, list[str]] |
 PREDICTED_CATEGORY = {"lifecycle apply": "ecr_storage"}
 
 
-def predictions(changes: Iterable[Any]) -> dict[tuple[str, str], float]:
-    """(billing category, resource) -> predicted monthly savings of recorded changes (store.applied rows)."""
-    out: dict[tuple[str, str], float] = {}
+def predictions(changes: Iterable[Any]) -> dict[tuple[str, str, str, str], float]:
+    """(billing category, account, region, resource) -> predicted monthly savings of recorded changes
+    (store.applied rows). Region and account are part of the key: one repository name in two regions is two
+    repositories, billed apart."""
+    out: dict[tuple[str, str, str, str], float] = {}
     for c in changes:
         if c.predicted_monthly_savings_usd is not None and c.command in PREDICTED_CATEGORY:
-            key = (PREDICTED_CATEGORY[c.command], c.resource)
+            key = (PREDICTED_CATEGORY[c.command], c.account, c.region, c.resource)
             out[key] = out.get(key, 0.0) + c.predicted_monthly_savings_usd
     return out
 
@@ -211,7 +213,7 @@ def savings_since_last_apply(st: Store) -> dict[str, Any] | None:
     report: {since, rows (as_dict, only those with a prediction or a non-zero saving), totals}; None when no
     apply is recorded or the bill has no days on both sides of it yet."""
     from ecrwise.billing.importer import has_billing_tables
-    from ecrwise.billing.savings import realised_savings
+    from ecrwise.billing.savings import realised_savings, unmatched_predictions
     from ecrwise.errors import UserError
     from ecrwise.store.applied import last_apply
 
@@ -227,5 +229,6 @@ def savings_since_last_apply(st: Store) -> dict[str, Any] | None:
     shown = [r.as_dict() for r in rows if r.predicted_monthly_usd is not None or abs(r.realised_monthly_usd) >= 0.005]
     return {"since": day.isoformat(), "rows": shown,
             "totals": {"realised_monthly_usd": round(sum(r.realised_monthly_usd for r in rows), 2),
-                       "predicted_monthly_usd": round(sum(predicted.values()), 2)}}
+                       "predicted_monthly_usd": round(sum(r.predicted_monthly_usd or 0.0 for r in rows), 2)},
+            "warnings": unmatched_predictions(rows, predicted)}
 

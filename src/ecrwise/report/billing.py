@@ -167,12 +167,12 @@ SAVINGS_CSV_COLUMNS = ("category", "account", "region", "resource", "before_mont
                        "realised_monthly_usd", "predicted_monthly_usd", "before_days", "after_days")
 
 
-def savings_result(rows: list[Any], since: date) -> Result:
+def savings_result(rows: list[Any], since: date, warnings: list[str] | None = None) -> Result:
     """`billing savings`: billed monthly rate per resource before and after `since`, biggest saving first."""
     predicted = [r.predicted_monthly_usd for r in rows if r.predicted_monthly_usd is not None]
     totals = {"since": since, "realised_monthly_usd": round(sum(r.realised_monthly_usd for r in rows), 2),
               "predicted_monthly_usd": round(sum(predicted), 2) if predicted else None}
-    return Result("billing-savings", [r.as_dict() for r in rows], totals, [],
+    return Result("billing-savings", [r.as_dict() for r in rows], totals, list(warnings or []),
                   title=f"Billed before and after {since}")
 
 

@@ -333,7 +333,8 @@ def _realised(sv: dict[str, Any] | None) -> str:
     return (f'<h3 id="realised-savings">Billed before and after the last apply ({esc(sv["since"])})</h3>'
             f'<p class="sub">Saved {esc(human_usd(t["realised_monthly_usd"]))}/month on the bill; ecrwise predicted '
             f'{esc(human_usd(t["predicted_monthly_usd"]))}/month (<code>ecrwise billing savings</code>).</p>'
-            f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+            f'<table class="data"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+            + "".join(f'<p class="note">{esc(w)}</p>' for w in sv.get("warnings", [])))
 
 
 def _kv(doc: dict[str, Any]) -> str:
