@@ -96,6 +96,21 @@ def test_three_vpcs_reported_exactly_fixed_and_undone(nets, tmp_path: Path):
         assert record["plan"]["actions"] and len(record["steps"]) == len(record["plan"]["actions"])
     ec2 = boto3.client("ec2", region_name=REGION)
     created = ec2.describe_vpc_endpoints(Filters=[{"Name": "tag:ecrwise:managed", "Values": ["true"]}])
+    # Recorded for `billing savings`: the new interface endpoints' hours as a negative saving; the NAT gateways
+    # without a prediction, since a network-only scan knows no pull traffic.
+    from ecrwise.pricing.book import load_price_book
+    from ecrwise.store import Store
+    from ecrwise.store.applied import applied_changes
+
+    with Store(store, read_only=True) as st:
+        recorded = {c.resource: c.predicted_monthly_savings_usd for c in applied_changes(st, "network fix")}
+    interface = [e["VpcEndpointId"] for e in created["VpcEndpoints"] if e["VpcEndpointType"] == "Interface"]
+    book = load_price_book()
+    hours = len({s["AvailabilityZone"] for s in ec2.describe_subnets(SubnetIds=nat_only.private_subnets)["Subnets"]})
+    per = hours * book.hours_per_month * book.price(REGION, "vpc_interface_endpoint_az_hour").usd
+    assert {r: recorded[r] for r in interface} == pytest.approx({r: -per for r in interface})
+    assert {r: v for r, v in recorded.items() if r.startswith("nat-")} == \
+        {n: None for n in (nat_only.nat_gateway_id, broken.nat_gateway_id)}
     # nat-only: ecr.api, ecr.dkr, s3; endpoints-broken: an S3 gateway endpoint for the private route tables.
     assert sorted(e["ServiceName"].split(".", 3)[-1] for e in created["VpcEndpoints"]) == \
         ["ecr.api", "ecr.dkr", "s3", "s3"]
@@ -173,3 +188,30 @@ def test_templates_alarms_and_cost(nets, tmp_path: Path):
     # Measured mode needs pull figures the network family alone does not have: a clear error, exit 2.
     result = CliRunner().invoke(app, ["network", "cost", "--store", str(store)])
     assert "no measured pull volume" in str(result.exception)
+
+
+def test_fix_predictions_from_the_demo_estate_traffic(scanned_estate) -> None:
+    """With ECS scanned, the snapshot knows the pull traffic through each NAT-only VPC: the NAT gateway's predicted
+    saving is the NAT processing the closed gaps' findings priced (S3 layers and ECR requests through the NAT),
+    positive and equal to those findings' NAT-priced arithmetic; a created interface endpoint costs its hours."""
+    from ecrwise.analysis.network_checks import audit_network
+    from ecrwise.cli.snapshot_data import load_records
+    from ecrwise.pricing.book import GIB, load_price_book
+    from ecrwise.remediate.network_apply import StepResult
+    from ecrwise.remediate.network_fix import billing_predictions
+
+    book = load_price_book()
+    _, records = load_records(scanned_estate.store, None)
+    audits = [a for a in audit_network(records, book).vpcs if len(a.nat_gateway_ids) == 1 and any(
+        f.check == "network.endpoint-missing" and f.monthly_cost_usd for f in a.findings)]
+    assert audits, "the demo estate has a NAT-only VPC whose pulls are priced"
+    a = audits[0]
+    nat_usd = sum(f.arithmetic["bytes"] / GIB * f.arithmetic["price"]["usd"] for f in a.findings
+                  if f.check == "network.endpoint-missing"
+                  and f.arithmetic.get("price", {}).get("item") == "nat_gateway_gb")
+    got = dict(billing_predictions(a, [StepResult("create-interface-endpoint", "", "done", "vpce-new"),
+                                       StepResult("create-interface-endpoint", "", "failed", "vpce-failed")], book))
+    assert got[a.nat_gateway_ids[0]] == pytest.approx(nat_usd) and nat_usd > 0
+    assert got["vpce-new"] == pytest.approx(-len(a.azs) * book.hours_per_month
+                                            * book.price(a.region, "vpc_interface_endpoint_az_hour").usd)
+    assert "vpce-failed" not in got

@@ -160,7 +160,7 @@ def test_savings_since_the_last_recorded_apply_with_its_prediction(tmp_path: Pat
         write_export(u, tmp_path / u.period)
         ok(capsys, "billing", "import", tmp_path / u.period, "--store", store)
     code, _, err = cli(capsys, "billing", "savings", "--store", store)
-    assert code == 2 and "no `lifecycle apply --apply` recorded" in err and "--since" in err
+    assert code == 2 and "no `lifecycle apply --apply` or `network fix --apply` recorded" in err and "--since" in err
 
     older = datetime(2026, 10, 20, 9, 0, tzinfo=timezone.utc)
     applied = datetime(2026, 11, 1, 12, 30, tzinfo=timezone.utc)
@@ -172,7 +172,8 @@ def test_savings_since_the_last_recorded_apply_with_its_prediction(tmp_path: Pat
                             # The same name in another region is another repository: its prediction is not web's.
                             AppliedChange(applied, "lifecycle apply", r.account, "eu-north-1", "web/frontend", 7.0)])
     with Store(store, read_only=True) as st:
-        assert [(c.region, c.resource) for c in last_apply(st)] == [("eu-north-1", "web/frontend"), (r.region, "api/none"), (r.region, "web/frontend")]
+        assert [(c.region, c.resource) for c in last_apply(st)] == [
+            ("eu-north-1", "web/frontend"), (r.region, "api/none"), (r.region, "web/frontend")]
         assert last_apply(st)[0].at == applied and len(applied_changes(st)) == 4
 
     doc = json.loads(ok(capsys, "billing", "savings", "--store", store, "--format", "json"))

@@ -100,7 +100,8 @@ def trend(
                                         help="Over a zero median, a day must cost more than this."),
     profile: Optional[str] = ProfileOpt,
     store: Optional[Path] = typer.Option(None, "--store", envvar=STORE_ENV, show_default=False,
-                                         help="Store whose NAT spike and crash-loop days the anomaly days link to (default: the "
+                                         help="Store whose NAT spike and crash-loop days the anomaly days link to "
+                                              "(default: the "
                                               "default store, when there is one)."),
     fmt: Fmt = FormatOpt,
 ) -> None:
@@ -134,7 +135,8 @@ def trend(
 @app.command()
 def savings(
     since: Optional[str] = typer.Option(None, "--since", help="The day of the change (YYYY-MM-DD; default: the "
-                                        "day of the last `lifecycle apply --apply` recorded in the store)."),
+                                        "day of the last `lifecycle apply --apply` or `network fix --apply` "
+                                        "recorded in the store)."),
     days: Optional[int] = typer.Option(None, "--days", min=1, help="Days compared on each side (default: all)."),
     store: Optional[Path] = StoreOpt,
     fmt: Fmt = FormatOpt,
@@ -150,7 +152,8 @@ def savings(
         if given is None:
             changes = last_apply(s)
             if not changes:
-                raise UserError(f"{s.path}: no `lifecycle apply --apply` recorded in the store; give --since DATE")
+                raise UserError(f"{s.path}: no `lifecycle apply --apply` or `network fix --apply` recorded in the "
+                                "store; give --since DATE")
             day = changes[0].at.date()
         else:
             day = given

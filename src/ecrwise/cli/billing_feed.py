@@ -156,7 +156,8 @@ def crash_loop_events(st: Store, book: PriceBook) -> tuple[list[Event], list[int
             first = s.starts_detail.get("window_start")
             first = first.date() if first else last
             first = max(first, last - timedelta(days=CRASH_LOOP_MAX_DAYS - 1))
-            nat = (f", {s.nat_bytes_per_month / GIB / (book.hours_per_month / 24):,.1f} GiB/day through {s.nat_gateway_id}"
+            per_day = s.nat_bytes_per_month / GIB / (book.hours_per_month / 24) if s.nat_bytes_per_month else 0
+            nat = (f", {per_day:,.1f} GiB/day through {s.nat_gateway_id}"
                    if s.nat_bytes_per_month and s.nat_gateway_id else "")
             label = (f"crash loop {s.cluster}/{s.service} ({s.region}): "
                      f"{s.task_starts_per_day:,.0f} task starts/day{nat}")
@@ -192,8 +193,16 @@ def latest_reconciliation(st: Store, book: PriceBook) -> tuple[Any, list[str]] |
     return rec, warnings
 
 
-# Which billing category a recorded change's prediction belongs to, by the command that applied it.
+# Which billing category a recorded change's prediction belongs to, by the command that applied it and, for a
+# network fix, by the resource: its NAT gateways' saved processing, its new endpoints' hours.
 PREDICTED_CATEGORY = {"lifecycle apply": "ecr_storage"}
+NETWORK_FIX_CATEGORY = {"nat-": "nat_bytes", "vpce-": "vpce_hours"}
+
+
+def predicted_category(command: str, resource: str) -> str | None:
+    if command == "network fix":
+        return next((cat for prefix, cat in NETWORK_FIX_CATEGORY.items() if resource.startswith(prefix)), None)
+    return PREDICTED_CATEGORY.get(command)
 
 
 def predictions(changes: Iterable[Any]) -> dict[tuple[str, str, str, str], float]:
@@ -202,8 +211,9 @@ def predictions(changes: Iterable[Any]) -> dict[tuple[str, str, str, str], float
     repositories, billed apart."""
     out: dict[tuple[str, str, str, str], float] = {}
     for c in changes:
-        if c.predicted_monthly_savings_usd is not None and c.command in PREDICTED_CATEGORY:
-            key = (PREDICTED_CATEGORY[c.command], c.account, c.region, c.resource)
+        cat = predicted_category(c.command, c.resource)
+        if c.predicted_monthly_savings_usd is not None and cat is not None:
+            key = (cat, c.account, c.region, c.resource)
             out[key] = out.get(key, 0.0) + c.predicted_monthly_savings_usd
     return out
 

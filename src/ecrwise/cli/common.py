@@ -99,3 +99,23 @@ def prices(price_file: Optional[Path], store: Optional[Path] = None, *, announce
     if announce and path is not None and not price_file:
         typer.echo(f"prices: {path} (as of {book.files[-1]['as_of']})", err=True)
     return book
+
+
+def record_applied(store: Optional[Path], command: str, rows: list[tuple[str, str, str, float | None]]) -> None:
+    """Record what an `--apply` changed, (account, region, resource, predicted monthly savings) each, into the
+    store for `billing savings` (`store.applied`). Only into an existing store (the one the plan was made from,
+    normally): a change never creates a store; without one it says so on stderr."""
+    from datetime import datetime, timezone
+
+    from ecrwise.store.applied import AppliedChange, record_applied as write
+
+    if not rows:
+        return
+    path = store_path(store)
+    if not path.exists():
+        typer.echo(f"not recorded for `billing savings`: no store at {path} (give --store)", err=True)
+        return
+    now = datetime.now(timezone.utc)
+    with Store(path) as st:
+        write(st, [AppliedChange(now, command, account, region, resource, predicted)
+                   for account, region, resource, predicted in rows])

@@ -107,25 +107,13 @@ def apply_cmd(
 
 
 def _record_applied(store: Optional[Path], doc, outcomes) -> None:  # type: ignore[no-untyped-def]
-    """One applied_changes row per repository whose policy changed, with the plan's predicted monthly savings.
-    Only into an existing store (the one the plan was made from, normally): a change never creates a store."""
-    from ecrwise.cli.common import store_path
-    from ecrwise.store import Store
-    from ecrwise.store.applied import AppliedChange, record_applied
+    """One applied_changes row per repository whose policy changed, with the plan's predicted monthly savings."""
+    from ecrwise.cli.common import record_applied
 
-    path = store_path(store)
     predicted = {(i.account, i.region, i.repository): i.effect.get("monthly_savings_usd") for i in doc.items}
-    now = datetime.now(timezone.utc)
-    changes = [AppliedChange(now, "lifecycle apply", o.account, o.region, o.repository,
-                             predicted.get((o.account, o.region, o.repository)))
-               for o in outcomes if o.status == "changed"]
-    if not changes:
-        return
-    if not path.exists():
-        typer.echo(f"not recorded for `billing savings`: no store at {path} (give --store)", err=True)
-        return
-    with Store(path) as st:
-        record_applied(st, changes)
+    record_applied(store, "lifecycle apply", [(o.account, o.region, o.repository,
+                                               predicted.get((o.account, o.region, o.repository)))
+                                              for o in outcomes if o.status == "changed"])
 
 
 @app.command("restore")

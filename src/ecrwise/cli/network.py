@@ -12,7 +12,7 @@ import typer
 
 from ecrwise import __version__
 from ecrwise.cli.common import (Fmt, FormatOpt, PriceFileOpt, SnapshotInputs, SnapshotOpt, StoreOpt, prices,
-                                snapshot_inputs, store_path)
+                                record_applied, snapshot_inputs, store_path)
 from ecrwise.cli.numbers import aws_region, finite
 from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
 from ecrwise.errors import AwsUnavailable, PartialFailure, UserError
@@ -215,6 +215,10 @@ def fix_cmd(
         render(view.results_result(results, "network-fix", {"vpc_id": vpc, "plan": plan.as_dict(),
                                                             "journal": str(journal.path)}),
                "json" if fmt is FixFormat.json else "table")
+        # What the fix should save (the snapshot's audit: the live one knows no pull traffic), for `billing savings`.
+        planned = audit_network(records, book).vpc(vpc) if records is not None else None
+        record_applied(store, "network fix", [(plan.account, plan.region, resource, usd) for resource, usd
+                                              in network_fix.billing_predictions(planned, results, book)])
         if any(r.status == "failed" for r in results):
             raise PartialFailure(f"--apply stopped at a failed step; see {journal.path}")
     elif out is None and not plan.empty:

@@ -15,7 +15,7 @@ from ecrwise.aws.network_apply import live_records
 from ecrwise.aws.session import Account, error_code
 from ecrwise.errors import AwsUnavailable, UserError
 from ecrwise.inputs import output_errors
-from ecrwise.pricing.book import PriceBook
+from ecrwise.pricing.book import GIB, PriceBook
 from ecrwise.records import network as net
 from ecrwise.remediate import network_templates as tpl
 from ecrwise.remediate.network_apply import Journal, StepResult, UndoStep, apply_fix_plan, apply_undo, prior_state
@@ -99,3 +99,38 @@ def apply_undo_steps(account: Account, region: str, vpc: str, steps: list[UndoSt
                                                         "region": region, "plan": [s.as_dict() for s in steps]})
     announce(journal.path)
     return journal, apply_undo(account, region, vpc, steps, journal)
+
+
+# The findings a fix plan closes whose arithmetic prices NAT processing (`analysis.network_checks._finding`).
+_NAT_PRICED_CHECKS = ("network.endpoint-missing", "network.s3-gateway-route-tables", "network.endpoint-private-dns")
+
+
+def _nat_arithmetic(arithmetic: dict[str, Any]) -> list[dict[str, Any]]:
+    """The parts of a finding's arithmetic priced at the NAT gateway's per-GB rate."""
+    parts = [arithmetic, *(v for v in arithmetic.values() if isinstance(v, dict))]
+    return [p for p in parts if isinstance(p.get("price"), dict) and p["price"].get("item") == "nat_gateway_gb"]
+
+
+def billing_predictions(audit: VpcAudit | None, results: list[StepResult],
+                        book: PriceBook) -> list[tuple[str, float | None]]:
+    """(resource, predicted monthly saving) of an applied fix, for `billing savings` to set against the bill:
+
+    - each NAT gateway of the VPC: the NAT processing the snapshot's findings priced for the gaps the fix closed
+      (their arithmetic's NAT-priced parts), when the VPC has one NAT gateway; with several, which gateway carried
+      the bytes is not known, so the rows are recorded without a prediction (as when the snapshot knows no pull
+      traffic there);
+    - each interface endpoint created: minus its hours (AZs × hours a month × the AZ-hour price), a cost the bill
+      shows from now on.
+    `audit` is the snapshot's audit of the VPC (the live one knows no pull traffic); None: no NAT prediction."""
+    out: list[tuple[str, float | None]] = []
+    if audit is not None and audit.nat_gateway_ids:
+        parts = [p for f in audit.findings if f.check in _NAT_PRICED_CHECKS for p in _nat_arithmetic(f.arithmetic)]
+        # No priced part: the snapshot knows no pull traffic through the VPC (no ECS scan), so no prediction.
+        saved = sum(p["bytes"] / GIB * p["price"]["usd"] for p in parts) if parts else None
+        one = len(audit.nat_gateway_ids) == 1
+        out += [(nat, saved if one else None) for nat in sorted(audit.nat_gateway_ids)]
+    for r in results:
+        if r.action == "create-interface-endpoint" and r.status == "done" and r.resource_id and audit is not None:
+            hours = len(audit.azs) * book.hours_per_month
+            out.append((r.resource_id, -hours * book.price(audit.region, "vpc_interface_endpoint_az_hour").usd))
+    return out
