@@ -75,3 +75,36 @@ def test_large_insert_is_columnar(tmp_path):
     with Store(tmp_path / "s.duckdb") as st:
         snap = st.save_scan(T0, ["1"], ["us-east-1"], ["ecr"], {Image: rows}, [], "t")
         assert st.query("SELECT count(*) FROM images WHERE snapshot_id = ?", [snap.id])[0][0] == 20000
+
+
+def test_a_record_class_that_gained_fields_reads_and_writes_an_older_store(tmp_path):
+    """A store written before a record class gained fields (the column does not exist yet): read-only, the old
+    rows read with the new fields' defaults; written to, the columns are added and new rows keep their values."""
+    from dataclasses import dataclass, field
+
+    @dataclass(frozen=True)
+    class Before:
+        __table__ = "evolving"
+        name: str
+        size: int
+
+    @dataclass(frozen=True)
+    class After:
+        __table__ = "evolving"
+        name: str
+        size: int
+        labels: list[str] = field(default_factory=list)
+        flag: bool = False
+        note: str | None = None
+
+    path = tmp_path / "s.duckdb"
+    with Store(path) as st:
+        old = st.save_scan(T0, ["1"], ["us-east-1"], ["ecr"], {Before: [Before("a", 1)]}, [], "t")
+    with Store(path, read_only=True) as st:
+        assert st.load(old.id, After) == [After("a", 1)]
+    with Store(path) as st:
+        new = st.save_scan(T0, ["1"], ["us-east-1"], ["ecr"], {After: [After("b", 2, ["x"], True, "n")]}, [], "t")
+    with Store(path, read_only=True) as st:
+        assert st.load(old.id, After) == [After("a", 1, [], False, None)]
+        assert st.load(new.id, After) == [After("b", 2, ["x"], True, "n")]
+        assert st.load(new.id, Before) == [Before("b", 2)]

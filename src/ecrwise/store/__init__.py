@@ -2,7 +2,8 @@
 
 Tables are derived from the record dataclasses in `ecrwise.records` (one table per record class, plus a
 `snapshot_id` column), so a new domain adds records, not store code. Rows are inserted column-wise through
-`unnest` because DuckDB's executemany costs about a millisecond a row.
+`unnest` because DuckDB's executemany costs about a millisecond a row. A record class may gain fields (with
+defaults): writing adds the column to an older store's table, and older rows read as the field's default.
 
 How a file is opened (lock waits, refusing foreign or broken files, schema versions) is `store.files`; how a scan
 the store cannot take is kept and merged later is `store.pending`. `save_scan()` is the one way a scan is saved.
@@ -18,7 +19,7 @@ import typing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, TypeVar
+from typing import Any, Callable, Iterable, TypeVar
 
 import duckdb
 
@@ -98,6 +99,17 @@ def _sql_type(tp: Any) -> str:
 def _columns(cls: type) -> list[tuple[str, Any, str]]:
     hints = typing.get_type_hints(cls)
     return [(f.name, hints[f.name], _sql_type(hints[f.name])) for f in dataclasses.fields(cls)]
+
+
+def _field_default(cls: type, name: str) -> Callable[[], Any] | None:
+    """A factory of the field's default; None for a field without one (a NULL stays None)."""
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory
+    if f.default is dataclasses.MISSING:
+        return None
+    value = f.default
+    return lambda: value
 
 
 def _to_db(value: Any, sql: str) -> Any:
@@ -289,8 +301,20 @@ class Store:
         if table not in self._known:
             cols = ", ".join(f'"{n}" {sql}' for n, _, sql in _columns(cls))
             self.con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" (snapshot_id BIGINT NOT NULL, {cols})')
+            # A record class that gained a field since the table was made (a newer ecrwise on an older store):
+            # the column is added, NULL in the older snapshots' rows, which `load` reads as the field's default.
+            have = self._table_columns(table) or set()
+            for n, _, sql in _columns(cls):
+                if n not in have:
+                    self.con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{n}" {sql}')
             self._known.add(table)
         return table
+
+    def _table_columns(self, table: str) -> set[str] | None:
+        """The table's column names; None when the store has no such table."""
+        rows = self._read("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' AND "
+                          "table_name = ?", [table]).fetchall()
+        return {r[0] for r in rows} or None
 
     # -- writing --------------------------------------------------------------------------------------
 
@@ -375,16 +399,20 @@ class Store:
     def load(self, sid: int, cls: type[T], where: str = "", params: list[Any] | None = None) -> list[T]:
         table = cls.__table__
         cols = _columns(cls)
-        names = ", ".join(f'"{n}"' for n, _, _ in cols)
-        try:
-            rows = self._read(
-                f'SELECT {names} FROM "{table}" WHERE snapshot_id = ? {("AND " + where) if where else ""}',
-                [sid, *(params or [])]).fetchall()
-        except duckdb.CatalogException:
+        have = self._table_columns(table)
+        if have is None:
             return []  # this snapshot's scan did not collect that kind of record
+        # Fields newer than the table (a store written by an older ecrwise) read as their defaults: the column
+        # is missing (opened read-only) or NULL in the older rows (added since) where the field cannot be None.
+        names = ", ".join(f'"{n}"' if n in have else f'NULL AS "{n}"' for n, _, _ in cols)
+        defaults = [None if _base_type(tp)[1] else _field_default(cls, n) for n, tp, _ in cols]
+        rows = self._read(
+            f'SELECT {names} FROM "{table}" WHERE snapshot_id = ? {("AND " + where) if where else ""}',
+            [sid, *(params or [])]).fetchall()
         out = []
         for row in rows:
-            out.append(cls(*[_from_db(v, sql) for v, (_, _, sql) in zip(row, cols)]))
+            out.append(cls(*[d() if v is None and d is not None else _from_db(v, sql)
+                             for v, d, (_, _, sql) in zip(row, defaults, cols)]))
         return out
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
