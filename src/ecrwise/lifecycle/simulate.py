@@ -214,6 +214,8 @@ class RepositoryResult:
             "transition_count": len(ev.transition),
             "kept": len(ev.kept),
             "held_by_index": len(ev.held),
+            # Referrers (signatures, SBOMs, attestations) that go with their expired or archived subject.
+            "with_subject": len(ev.followed),
             "stored_bytes": ev.stored_bytes,
             "freed_bytes": ev.freed_bytes,
             "archived_bytes": ev.archived_bytes,
@@ -234,7 +236,7 @@ class RepositoryResult:
 
 def _image_row(im: LifecycleImage, priority: int) -> dict[str, Any]:
     return {"digest": im.digest, "tags": list(im.tags), "pushed_at": iso(im.pushed_at),
-            "rule_priority": priority}
+            "rule_priority": priority, **({"subject": im.subject} if im.subject else {})}
 
 
 @dataclass(frozen=True, slots=True)

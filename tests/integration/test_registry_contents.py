@@ -1,0 +1,87 @@
+"""Referrers, BuildKit attestations, an archived image and an index whose manifest ECR does not return,
+through the stand-in: exact bytes per class, exact savings of a policy that expires the signed image."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import _scan_into
+from ecrwise.demo.estate_registry import ATTESTED_REPO, SIGNED_REPO, build_registry_estate
+
+
+def distinct(images):
+    seen = {}
+    for im in images:
+        seen.update(dict(im.layers))
+    return sum(seen.values())
+
+
+@pytest.fixture
+def registry(aws, tmp_path):
+    estate = build_registry_estate(aws)
+    store = tmp_path / "reg.duckdb"
+    _scan_into(aws, store, [estate.region])
+    return estate, store
+
+
+def test_referrers_and_attestations_are_stored_bytes_not_untagged_images(registry, cli):
+    estate, store = registry
+    res = cli("repos", "--store", store, "--format", "json")
+    assert res.code == 0, res.err
+    doc = res.json()
+    rows = {i["repository"]: i for i in doc["items"]}
+    signed = estate.of(SIGNED_REPO)
+    standard = [i for i in signed if i.archived_at is None]
+    archived = [i for i in signed if i.archived_at is not None]
+    s = rows[SIGNED_REPO]
+    assert s["images"] == 7 and s["referrers"] == 4 and s["untagged_images"] == 0 and s["tagged_images"] == 3
+    assert s["standard_bytes"] == distinct(standard) == 30_000_000 + 4_000_000 + 12_000_000 + 13_000_000 + 7_000 \
+        + 300_000 + 7_100 + 7_200
+    assert s["archive_bytes"] == distinct(archived) == 30_000_000 + 4_000_000 + 11_000_000
+    assert s["stored_bytes"] == distinct(signed)
+    # The attested index: the attestation manifest is a child (untagged) and its layer counts once; the
+    # index ECR returned no body for adds no bytes and is counted as unknown, with a warning.
+    a = rows[ATTESTED_REPO]
+    known = [i for i in estate.of(ATTESTED_REPO) if not i.body_lost]
+    assert a["stored_bytes"] == distinct(known) and a["unknown_images"] == 1 and a["referrers"] == 0
+    assert a["untagged_images"] == 3 and a["tagged_images"] == 2
+    assert any(ATTESTED_REPO in w and "without a manifest" in w for w in doc["warnings"])
+
+
+def test_expiring_the_signed_image_frees_its_referrers(registry, cli, tmp_path):
+    estate, store = registry
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps({"rules": [{
+        "rulePriority": 1, "description": "expire releases after 30 days",
+        "selection": {"tagStatus": "tagged", "tagPrefixList": ["v"], "countType": "sinceImagePushed",
+                      "countUnit": "days", "countNumber": 30}, "action": {"type": "expire"}}]}))
+    res = cli("lifecycle", "simulate", "--store", store, "--policy", policy, "--repository", SIGNED_REPO,
+              "--at", estate.now.isoformat(), "--format", "json")
+    assert res.code == 0, res.err
+    doc = res.json()
+    (item,) = doc["items"]
+    # v1's own layer + its signature + its SBOM + the SBOM's signature; the base stays with v2 (and v0 is
+    # archived: a standard-class rule does not see it).
+    freed = 12_000_000 + 7_000 + 300_000 + 7_100
+    assert item["freed_bytes"] == freed, item
+    assert item["expire_count"] == 4 and item["with_subject"] == 3
+    v1 = estate.by_tag("v1")
+    assert [r["digest"] for r in item["expire"] if not r.get("subject")] == [v1.digest]
+    assert item["monthly_savings_usd"] == round(freed / 2**30 * 0.10, 2)
+
+
+def test_untagged_rule_keeps_held_children_and_every_child_of_the_unknown_index(registry, cli, tmp_path):
+    estate, store = registry
+    policy = tmp_path / "p.json"
+    policy.write_text(json.dumps({"rules": [{
+        "rulePriority": 1, "description": "expire untagged after 1 day",
+        "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
+                      "countNumber": 1}, "action": {"type": "expire"}}]}))
+    res = cli("lifecycle", "simulate", "--store", store, "--policy", policy, "--at", estate.now.isoformat(),
+              "--format", "json")
+    assert res.code == 0, res.err
+    items = {i["repository"].rsplit("/", 1)[-1]: i for i in res.json()["items"]}
+    assert items[ATTESTED_REPO]["freed_bytes"] == 0 and items[ATTESTED_REPO]["expire_count"] == 0
+    assert items[ATTESTED_REPO]["held_by_index"] == 3  # amd64 + attestation (by 1.0), arm64 (by the unknown 2.0)
+    assert items[SIGNED_REPO]["freed_bytes"] == 0  # referrers are not untagged images to a rule
