@@ -19,6 +19,9 @@ from ecrwise.demo.estate_ecr import OCI_INDEX, OCI_MANIFEST, _client, _digest, _
 from ecrwise.demo.standin import DEMO_ACCOUNT
 
 REGION = "us-east-1"
+REPLICA_REGION = "eu-west-1"
+CACHE_PREFIX = "ecr-public"
+CACHE_REPO = "ecr-public/library/nginx"
 SIGNED_REPO = "signed-app"
 ATTESTED_REPO = "attested-app"
 NOTARY = "application/vnd.cncf.notary.signature"
@@ -53,6 +56,10 @@ class RegistryEstate:
 
     def of(self, repository: str) -> list[Pushed]:
         return [i for i in self.images if i.repository == repository]
+
+    def replicated(self) -> list[Pushed]:
+        """What the eu-west-1 copy of signed-app holds: the source's active images."""
+        return [i for i in self.of(SIGNED_REPO) if i.archived_at is None]
 
 
 def _referrer(repo: str, subject: "Pushed", artifact_type: str, size: int, seed: str) -> Pushed:
@@ -115,22 +122,42 @@ def plan_registry_estate(now: datetime | None = None) -> RegistryEstate:
     lost = Pushed(ATTESTED_REPO, _digest(lost_text), ["2.0"], arm.pushed_at, [], lost_text, media_type=OCI_INDEX,
                   children=[arm.digest], body_lost=True)
     images += [amd, att, idx, arm, lost]
+    # A repository ECR created on the first pull through the cache rule for public.ecr.aws.
+    nginx = image(CACHE_REPO, ["1.27"], 3, 8_000_000, "cache:nginx")
+    images.append(nginx)
     return RegistryEstate(DEMO_ACCOUNT, REGION, now, images)
 
 
 def build_registry_estate(url: str, now: datetime | None = None) -> RegistryEstate:
     estate = plan_registry_estate(now)
     ecr = _client("ecr", url, estate.region)
-    for repo in (SIGNED_REPO, ATTESTED_REPO):
+    for repo in (SIGNED_REPO, ATTESTED_REPO, CACHE_REPO):
         ecr.create_repository(repositoryName=repo)
     for img in estate.images:  # subjects and children before what references them
-        kwargs: dict[str, Any] = {"repositoryName": img.repository, "imageManifest": img.manifest,
-                                  "imageManifestMediaType": img.media_type, "imageDigest": img.digest}
-        if img.tags:
-            kwargs["imageTag"] = img.tags[0]
-        ecr.put_image(**kwargs)
+        _push(ecr, img)
+    # Registry settings: signed-* repositories replicate to eu-west-1; a pull-through cache rule for
+    # public.ecr.aws; a creation template for replicas that carries no lifecycle policy.
+    ecr.put_replication_configuration(replicationConfiguration={"rules": [{
+        "destinations": [{"region": REPLICA_REGION, "registryId": estate.account}],
+        "repositoryFilters": [{"filter": "signed-", "filterType": "PREFIX_MATCH"}]}]})
+    ecr.create_pull_through_cache_rule(ecrRepositoryPrefix=CACHE_PREFIX, upstreamRegistryUrl="public.ecr.aws")
+    ecr.create_repository_creation_template(prefix="ROOT", appliedFor=["REPLICATION"], imageTagMutability="MUTABLE")
+    # moto does not replicate: the copy ECR would make in eu-west-1 (the active images, as pushed) is pushed
+    # there through the API instead.
+    replica = _client("ecr", url, REPLICA_REGION)
+    replica.create_repository(repositoryName=SIGNED_REPO)
+    for img in estate.replicated():
+        _push(replica, img)
     _set_state(estate)
     return estate
+
+
+def _push(ecr: Any, img: Pushed) -> None:
+    kwargs: dict[str, Any] = {"repositoryName": img.repository, "imageManifest": img.manifest,
+                              "imageManifestMediaType": img.media_type, "imageDigest": img.digest}
+    if img.tags:
+        kwargs["imageTag"] = img.tags[0]
+    ecr.put_image(**kwargs)
 
 
 class _BodylessImage:
@@ -152,9 +179,10 @@ class _BodylessImage:
 def _set_state(estate: RegistryEstate) -> None:
     from moto.backends import get_backend
 
-    backend = get_backend("ecr")[estate.account][estate.region]
     planned = {(i.repository, i.digest): i for i in estate.images}
-    for name in (SIGNED_REPO, ATTESTED_REPO):
+    repos = [(estate.region, n) for n in (SIGNED_REPO, ATTESTED_REPO, CACHE_REPO)] + [(REPLICA_REGION, SIGNED_REPO)]
+    for region, name in repos:
+        backend = get_backend("ecr")[estate.account][region]
         for image in backend.repositories[name].images:
             plan = planned[(name, image.image_digest)]
             # moto stamps every push "now"; the estate needs ages.
