@@ -122,6 +122,9 @@ def test_replica_without_lifecycle_policy_priced_in_its_destination(registry, cl
     t = f["arithmetic"]["replication_transfer_30d"]
     assert t["bytes"] == transfer and t["price"]["usd"] == 0.02
     assert f["evidence"]["replication_transfer_usd_30d"] == round(transfer / GIB * 0.02, 2)
+    # One replicated repository: the destination's replicated storage is that copy.
+    assert f["evidence"]["destination_replicated_bytes"] == copy_bytes
+    assert f["evidence"]["destination_replicated_monthly_usd"] == round(copy_bytes / GIB * 0.10, 2)
 
 
 def test_cache_and_replica_repositories_without_a_policy_or_template(registry, cli):

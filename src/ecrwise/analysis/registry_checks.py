@@ -56,9 +56,17 @@ def registry_facts(ctx: Any) -> RegistryFacts:
        recommendation="Put a lifecycle policy on the copy in each destination region (or a repository creation "
                       "template for REPLICATION that carries one, so new copies get it).")
 def replica_without_lifecycle_policy(ctx: CheckContext) -> Iterable[Finding]:
-    for rep in registry_facts(ctx).replicas:
+    reps = registry_facts(ctx).replicas
+    # Replicated storage per destination (account, region), over every copy, with or without a policy.
+    per_destination: dict[tuple[str, str], int] = defaultdict(int)
+    for rep in reps:
+        per_destination[(rep.destination_account, rep.destination_region)] += (
+            rep.copy_bytes if rep.copy_bytes is not None else rep.source_bytes)
+    for rep in reps:
         src = rep.source
         nbytes = rep.copy_bytes if rep.copy_bytes is not None else rep.source_bytes
+        dest_total = per_destination[(rep.destination_account, rep.destination_region)]
+        dest_cost, _ = storage_month(dest_total, ctx.book.price(rep.destination_region, STANDARD_ITEM))
         cost, arithmetic = storage_month(nbytes, ctx.book.price(rep.destination_region, STANDARD_ITEM))
         transfer = ctx.book.price(src.region, TRANSFER_ITEM)
         t_usd = rep.transfer_bytes_30d / GIB * transfer.usd
@@ -69,7 +77,9 @@ def replica_without_lifecycle_policy(ctx: CheckContext) -> Iterable[Finding]:
                     "destination_account": rep.destination_account, "replicated_bytes": nbytes,
                     "source_bytes": rep.source_bytes, "source_lifecycle_policy": src.lifecycle_policy is not None,
                     "destination_scanned": rep.destination_scanned, "copy_found": rep.copy is not None,
-                    "replication_transfer_usd_30d": round(t_usd, 2)}
+                    "replication_transfer_usd_30d": round(t_usd, 2),
+                    "destination_replicated_bytes": dest_total,
+                    "destination_replicated_monthly_usd": round(dest_cost, 2)}
         if rep.copy is not None:
             if rep.copy.lifecycle_policy is not None:
                 continue
@@ -82,7 +92,10 @@ def replica_without_lifecycle_policy(ctx: CheckContext) -> Iterable[Finding]:
                     f"--lifecycle-policy-text file://policy.json")
         else:
             # Not scanned there (or not yet created): the copy's policy is unknown, never assumed present.
-            why = "was not scanned" if not rep.destination_scanned else "holds no copy yet"
+            # "Scanned" is inferred from the records (a repository or a replication setting of that region):
+            # a scanned region holding neither reads as not scanned, which says no more than is known.
+            why = ("is not in this snapshot (no repository of it was scanned)" if not rep.destination_scanned
+                   else "holds no copy yet")
             yield ctx.finding(
                 src, resource=src.arn, severity="low", account=rep.destination_account,
                 region=rep.destination_region,
