@@ -72,18 +72,27 @@ def untagged_only(images: list[Image], layers: dict[str, dict[str, int]],
     untagged images hold = distinct layers they reference that no kept image references.
     """
     by_digest = {i.digest: i for i in images}
-    kept = {i.digest for i in images if i.tags} | set(in_use or ())
+    # Referrers (signatures, SBOMs) go with their subject: kept with a kept one, gone with a leftover. One
+    # whose subject is not in the repository is kept, as the lifecycle engine keeps it.
+    referrers: dict[str, list[str]] = {}
+    for i in images:
+        if i.subject_digest is not None:
+            referrers.setdefault(i.subject_digest, []).append(i.digest)
+    kept = ({i.digest for i in images if i.tags} | set(in_use or ())
+            | {i.digest for i in images if i.subject_digest is not None and i.subject_digest not in by_digest})
     frontier = list(kept)
-    while frontier:  # an index's children, and theirs (nested indexes are rare but legal)
+    while frontier:  # an index's children, and theirs (nested indexes are rare but legal); referrers
         d = frontier.pop()
-        for child in by_digest[d].children if d in by_digest else ():
+        for child in [*(by_digest[d].children if d in by_digest else ()), *referrers.get(d, ())]:
             if child not in kept:
                 kept.add(child)
                 frontier.append(child)
-    untagged = [i for i in images if i.digest not in kept]
+    gone = [i for i in images if i.digest not in kept]
+    # Counted as untagged images: the leftovers themselves, not the referrers that go with them.
+    untagged = [i for i in gone if i.subject_digest is None]
     kept_layers = {ld for d in kept for ld in layers.get(d, {})}
     only: dict[str, int] = {}
-    for im in untagged:
+    for im in gone:
         for ld, size in layers.get(im.digest, {}).items():
             if ld not in kept_layers:
                 only[ld] = size
