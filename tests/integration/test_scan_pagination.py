@@ -15,6 +15,8 @@ pytestmark = pytest.mark.standin
 BOTOCORE_NAME = {"monitoring": "cloudwatch"}
 # Paginated operations the scan calls whose every answer holds one item, so pages of one cannot cut it.
 ONE_ITEM_ANSWERS = {("ec2", "DescribeLaunchTemplateVersions")}  # asked for exactly one version
+# The demo estate configures no pull-through cache rule or creation template: one empty page each.
+ONE_ITEM_ANSWERS |= {("ecr", "DescribePullThroughCacheRules"), ("ecr", "DescribeRepositoryCreationTemplates")}
 
 
 def snapshot_rows(store) -> dict[str, list[tuple]]:

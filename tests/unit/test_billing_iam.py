@@ -17,7 +17,9 @@ READ_ONLY_BEFORE_BILLING = [
     "ec2:DescribeLaunchTemplateVersions", "ec2:DescribeNatGateways", "ec2:DescribeRegions",
     "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcAttribute",
     "ec2:DescribeVpcEndpoints", "ec2:DescribeVpcs", "ecr:BatchGetImage", "ecr:DescribeImages",
-    "ecr:DescribeRepositories", "ecr:GetLifecyclePolicy", "ecr:ListTagsForResource", "ecs:DescribeClusters",
+    # The registry family (replication, pull-through cache rules, creation templates):
+    "ecr:DescribePullThroughCacheRules", "ecr:DescribeRegistry",
+    "ecr:DescribeRepositories", "ecr:DescribeRepositoryCreationTemplates", "ecr:GetLifecyclePolicy", "ecr:ListTagsForResource", "ecs:DescribeClusters",
     "ecs:DescribeContainerInstances", "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks",
     "ecs:ListClusters", "ecs:ListContainerInstances", "ecs:ListServices", "ecs:ListTaskDefinitions", "ecs:ListTasks",
     "organizations:ListAccounts", "sts:AssumeRole", "sts:GetCallerIdentity"]

@@ -21,8 +21,8 @@ from ecrwise.store import Snapshot
 
 
 def test_the_three_families_are_discovered_in_name_order():
-    assert families.family_names() == ["ecr", "ecs", "network"]
-    assert ScanOptions().only == ["ecr", "ecs", "network"]
+    assert families.family_names() == ["ecr", "ecs", "network", "registry"]
+    assert ScanOptions().only == ["ecr", "ecs", "network", "registry"]
     for name, family in families.families().items():
         assert importlib.import_module(f"ecrwise.aws.{name}").FAMILY is family
 
@@ -49,7 +49,7 @@ def test_each_familys_actions_reach_the_read_only_policy():
 
 def test_summary_tables_and_warned_services_come_from_the_families():
     assert families.summary_tables() == ("ecs_services", "ecs_tasks", "vpcs", "vpc_endpoints", "nat_gateways")
-    assert set(families.warned_services()) == {"cloudwatch", "ecs", "network"}
+    assert set(families.warned_services()) == {"cloudwatch", "ecs", "network", "registry"}
     failures = [ScanFailure("1", "r", service, "AccessDenied", "no") for service in ("ecr", "cloudwatch", "ecs")]
     snap = Snapshot(1, datetime.now(timezone.utc), ["1"], ["r"], ["ecr", "ecs"], failures)
     warned = snapshot_warnings(snap, Records({}))
@@ -57,7 +57,7 @@ def test_summary_tables_and_warned_services_come_from_the_families():
 
 
 def test_unknown_family_is_a_usage_error_naming_the_known_ones():
-    with pytest.raises(UserError, match=r"--only eks: unknown service family \(known: ecr, ecs, network\)"):
+    with pytest.raises(UserError, match=r"--only eks: unknown service family \(known: ecr, ecs, network, registry\)"):
         run_scan(ScanOptions(only=["ecr", "eks"]))
 
 

@@ -40,3 +40,21 @@ def test_schema1_and_garbage_are_unsized():
     assert not parse_manifest(s1).sized
     assert not parse_manifest("not json").sized
     assert not parse_manifest("[1,2]").sized
+
+
+def test_referrer_subject_and_artifact_type_are_read():
+    import json
+    text = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                       "artifactType": "application/vnd.cncf.notary.signature",
+                       "config": {"mediaType": "application/vnd.oci.empty.v1+json", "size": 2, "digest": "sha256:e"},
+                       "layers": [{"mediaType": "application/jose+json", "size": 700, "digest": "sha256:s"}],
+                       "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 9,
+                                   "digest": "sha256:subj"}})
+    p = parse_manifest(text)
+    assert p.subject == "sha256:subj" and p.artifact_type == "application/vnd.cncf.notary.signature"
+    assert p.layers == [("sha256:s", 700)] and p.sized and p.present
+
+
+def test_missing_index_body_is_not_a_parsed_image():
+    p = parse_manifest("", "application/vnd.oci.image.index.v1+json")
+    assert not p.present and not p.is_index and not p.sized and p.layers == [] and p.children == []

@@ -213,3 +213,22 @@ def test_mutable_tags_flags_only_plain_mutable_repositories():
     assert f.fix == "aws ecr put-image-tag-mutability --repository-name app --image-tag-mutability IMMUTABLE " \
                     "--region us-east-1"
     assert f.recommendation == REGISTRY["ecr.mutable-tags"].recommendation
+
+
+def test_untagged_bytes_keep_referrers_of_kept_images_and_count_those_of_leftovers():
+    import dataclasses
+
+    from storage_helpers import BASE, L, dg, image, records, repo, run
+
+    rel, rel_layers = image("app", "v1", ["v1"], [BASE, L["a1"]])
+    left, left_layers = image("app", "u1", [], [BASE, L["a2"]], days_ago=40)
+    sig_rel, sig_rel_layers = image("app", "sig-v1", [], [(dg("sig1"), 7000)])
+    sig_left, sig_left_layers = image("app", "sig-u1", [], [(dg("sig2"), 8000)])
+    sig_rel = dataclasses.replace(sig_rel, subject_digest=rel.digest)
+    sig_left = dataclasses.replace(sig_left, subject_digest=left.digest)
+    recs = records([repo("app")], [(rel, rel_layers), (left, left_layers), (sig_rel, sig_rel_layers),
+                                   (sig_left, sig_left_layers)])
+    (f,) = run("ecr.untagged-bytes", recs)
+    # The leftover's own layer and its signature go; the release's signature stays with it.
+    assert f.evidence["untagged_only_bytes"] == L["a2"][1] + 8000
+    assert f.evidence["untagged_images"] == 1

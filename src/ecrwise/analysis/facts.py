@@ -26,6 +26,7 @@ from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
 
 STANDARD_ITEM = "ecr_storage_gb_month"
 ARCHIVE_ITEM = "ecr_archive_storage_gb_month"
+RESTORE_ITEM = "ecr_archive_restore_gb"
 
 Key = tuple[str, str, str]  # (account, region, repository)
 
@@ -72,8 +73,10 @@ def _simulate(ctx: Any, policies: dict[Key, Policy | None]) -> dict[Key, Reposit
     out: dict[Key, RepositoryResult] = {}
     for region, pols in by_region.items():
         std, arc = book.price(region, STANDARD_ITEM), book.price(region, ARCHIVE_ITEM)
+        restore = book.price(region, RESTORE_ITEM)
         imgs = [im for k in pols for im in images.get(k, ())]
-        for r in simulate(pols, imgs, ctx.now, std.usd, arc.usd).items:
+        # Restores priced too, so a finding can show a transition net of the 90-day minimum (archive_economics).
+        for r in simulate(pols, imgs, ctx.now, std.usd, arc.usd, restore_price_gb=restore.usd).items:
             a, rg, n = r.repository.split("/", 2)
             out[(a, rg, n)] = r
     return out

@@ -37,6 +37,15 @@ class RepoRow:
     tags: dict[str, str]
     arithmetic: dict[str, Any] = field(default_factory=dict)
     above_median: bool = False
+    # Signatures, SBOMs and attestations (images with a subject): stored and billed like any image, but
+    # not "untagged images" (ECR removes them with their subject).
+    referrers: int = 0
+    # Distinct-layer bytes per storage class, each class counted on its own (an image's layers are in
+    # the class its imageStatus says).
+    standard_bytes: int = 0
+    archive_bytes: int = 0
+    # Images whose manifest ECR did not return: their bytes are unknown and not in stored_bytes.
+    unknown_images: int = 0
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -78,6 +87,10 @@ def build_inventory(repos: list[Repository], images: list[Image], layers: list[I
     by_repo_layers: dict[tuple[str, str, str], dict[str, int]] = defaultdict(dict)
     for layer in layers:
         by_repo_layers[(layer.account, layer.region, layer.repository)][layer.layer_digest] = layer.size
+    image_layers: dict[tuple[str, str, str], dict[str, list[tuple[str, int]]]] = defaultdict(lambda: defaultdict(list))
+    for layer in layers:
+        image_layers[(layer.account, layer.region, layer.repository)][layer.image_digest].append(
+            (layer.layer_digest, layer.size))
     by_repo_pulls: dict[tuple[str, str, str], list[PullMetric]] = defaultdict(list)
     for p in pulls:
         by_repo_pulls[(p.account, p.region, p.repository)].append(p)
@@ -99,7 +112,11 @@ def build_inventory(repos: list[Repository], images: list[Image], layers: list[I
             account=repo.account, region=repo.region, repository=repo.name,
             images=len(imgs),
             tagged_images=sum(1 for i in imgs if i.tags),
-            untagged_images=sum(1 for i in imgs if not i.tags),
+            untagged_images=sum(1 for i in imgs if not i.tags and i.subject_digest is None),
+            referrers=sum(1 for i in imgs if i.subject_digest is not None),
+            standard_bytes=_class_bytes(imgs, image_layers.get(key, {}), "standard"),
+            archive_bytes=_class_bytes(imgs, image_layers.get(key, {}), "archive"),
+            unknown_images=sum(1 for i in imgs if i.manifest_missing),
             stored_bytes=stored,
             naive_bytes=sum(i.size_bytes for i in imgs),
             monthly_cost=cost,
@@ -112,10 +129,19 @@ def build_inventory(repos: list[Repository], images: list[Image], layers: list[I
     for region in sorted(fallback_regions):
         warnings.append(f"no price for {region} in the price book: priced at {prices.fallback_region}'s "
                         f"(override with --price-file)")
+    for r in rows:
+        if r.unknown_images:
+            warnings.append(f"{r.region}/{r.repository}: {r.unknown_images} image(s) without a manifest from ECR: "
+                            "their bytes are not counted and an index's children are held, not guessed")
     median = statistics.median([r.monthly_cost for r in rows]) if rows else 0.0
     for r in rows:
         r.above_median = r.monthly_cost > median
     return Inventory(rows, median, warnings)
+
+
+def _class_bytes(images: list[Image], layers_of: dict[str, list[tuple[str, int]]], storage_class: str) -> int:
+    return distinct_layer_bytes(pair for im in images if im.storage_class == storage_class
+                                for pair in layers_of.get(im.digest, ()))
 
 
 def _last_pulled(images: list[Image], metric_days: list[PullMetric]) -> tuple[datetime | None, str | None]:

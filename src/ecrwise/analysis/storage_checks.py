@@ -72,18 +72,27 @@ def untagged_only(images: list[Image], layers: dict[str, dict[str, int]],
     untagged images hold = distinct layers they reference that no kept image references.
     """
     by_digest = {i.digest: i for i in images}
-    kept = {i.digest for i in images if i.tags} | set(in_use or ())
+    # Referrers (signatures, SBOMs) go with their subject: kept with a kept one, gone with a leftover. One
+    # whose subject is not in the repository is kept, as the lifecycle engine keeps it.
+    referrers: dict[str, list[str]] = {}
+    for i in images:
+        if i.subject_digest is not None:
+            referrers.setdefault(i.subject_digest, []).append(i.digest)
+    kept = ({i.digest for i in images if i.tags} | set(in_use or ())
+            | {i.digest for i in images if i.subject_digest is not None and i.subject_digest not in by_digest})
     frontier = list(kept)
-    while frontier:  # an index's children, and theirs (nested indexes are rare but legal)
+    while frontier:  # an index's children, and theirs (nested indexes are rare but legal); referrers
         d = frontier.pop()
-        for child in by_digest[d].children if d in by_digest else ():
+        for child in [*(by_digest[d].children if d in by_digest else ()), *referrers.get(d, ())]:
             if child not in kept:
                 kept.add(child)
                 frontier.append(child)
-    untagged = [i for i in images if i.digest not in kept]
+    gone = [i for i in images if i.digest not in kept]
+    # Counted as untagged images: the leftovers themselves, not the referrers that go with them.
+    untagged = [i for i in gone if i.subject_digest is None]
     kept_layers = {ld for d in kept for ld in layers.get(d, {})}
     only: dict[str, int] = {}
-    for im in untagged:
+    for im in gone:
         for ld, size in layers.get(im.digest, {}).items():
             if ld not in kept_layers:
                 only[ld] = size
@@ -150,11 +159,21 @@ def no_lifecycle_policy(ctx: CheckContext) -> Iterable[Finding]:
         ev = res.evaluation
         arithmetic = {"what": f"layers no surviving image references once {template} has run", **res.arithmetic(),
                       "price": ctx.book.price(repo.region, STANDARD_ITEM).as_dict()}
+        message = (f"{repo.name}: no lifecycle policy; the {template} policy would expire {len(ev.expire)} of "
+                   f"{len(ev.expire) + len(ev.kept)} images and free {ev.freed_bytes / GIB:,.2f} GiB")
+        if ev.transition and res.archive is not None:
+            # A transition is priced net of the archive class's 90-day minimum and the restores of images
+            # pulled recently (lifecycle.simulate.archive_economics), not at the price difference alone.
+            arithmetic["archive_economics"] = res.archive.to_dict()
+            arithmetic["net_monthly_savings"] = res.net_arithmetic()
+            message += f", and archive {len(ev.transition)}"
+            if res.archive.net_window_usd < 0:
+                message += (f" (archiving costs ${-res.archive.net_window_usd:.2f} more than it saves over the "
+                            f"{res.archive.minimum_days}-day minimum)")
         yield ctx.finding(
             repo, resource=repo.arn, severity=None if ev.freed_bytes else "low",
-            message=f"{repo.name}: no lifecycle policy; the {template} policy would expire {len(ev.expire)} of "
-                    f"{len(ev.expire) + len(ev.kept)} images and free {ev.freed_bytes / GIB:,.2f} GiB",
-            monthly_cost_usd=row.monthly_cost if row else None, monthly_savings_usd=res.monthly_savings_usd,
+            message=message,
+            monthly_cost_usd=row.monthly_cost if row else None, monthly_savings_usd=res.net_monthly_savings_usd,
             evidence={"repository": repo.name, "policy": template, "images": len(ev.expire) + len(ev.kept),
                       "expire_count": len(ev.expire), "held_by_index": len(ev.held),
                       "stored_bytes": ev.stored_bytes, "freed_bytes": ev.freed_bytes, "at": iso(ctx.now)},

@@ -161,6 +161,9 @@ def _mount_subcommands() -> None:
     app.add_typer(report_app, name="report", help="Write the self-contained HTML report (--html FILE).")
     app.add_typer(history_app, name="history", help="Storage across snapshots; savings realised between two.")
     app.add_typer(export_app, name="export", help="Export the snapshot tables as partitioned Parquet (--parquet DIR).")
+    from ecrwise.cli.registry import app as registry_app
+    app.add_typer(registry_app, name="registry", help="Registry settings: a repository creation template with a "
+                  "lifecycle policy (JSON, Terraform, CloudFormation).")
     from ecrwise.cli.billing import app as billing_app
     from ecrwise.cli.prices import app as prices_app
     app.add_typer(billing_app, name="billing", help="Import CUR 2.0 / FOCUS 1.2 exports, reconcile estimates with the "

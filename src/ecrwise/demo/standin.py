@@ -22,6 +22,10 @@ class StandIn:
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer  # imported lazily: moto is a demo/test extra
 
+        from ecrwise.demo import ecr_registry_api
+
+        ecr_registry_api.install()  # the ECR registry APIs moto lacks (pull-through cache, creation templates)
+
         # Werkzeug logs every request to stderr; the demo's output is ours.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

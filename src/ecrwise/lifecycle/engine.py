@@ -10,7 +10,9 @@ where the guide is silent. In short:
   rule, whether or not the higher rule acted on it; it still counts for the lower rule's imageCountMoreThan;
 - every listed prefix or pattern must match some tag of the image;
 - ages are strict: an image is older than N days when more than N×24 hours separate it from `at`;
-- images referenced by an image index are not expired while the index stays (see `_hold_index_children`).
+- images referenced by an image index are not expired while the index stays (see `_hold_index_children`);
+- referrers (signatures, SBOMs, attestations: images with a `subject`) are neither selected nor counted by
+  rules; each goes with its subject, expired or archived when the subject is (see `_follow_subjects`).
 
 Images are totally ordered by (pushed_at, digest), so the result does not depend on input order.
 """
@@ -52,6 +54,9 @@ class Evaluation:
     # Distinct-layer bytes stored before evaluation, per class.
     stored_bytes: int
     archive_stored_bytes: int
+    # Referrers expired or transitioned because their subject is (also listed in `expire` / `transition`,
+    # with the subject's rule), oldest first.
+    followed: tuple[tuple[LifecycleImage, int], ...] = ()
 
     @property
     def expired_bytes(self) -> int:
@@ -145,6 +150,8 @@ def evaluate(policy: Policy, images: Iterable[LifecycleImage], at: datetime, *,
     rules = _compile(policy)
     by_class: dict[str, tuple[list[int], list[int]]] = {STANDARD: ([], []), ARCHIVE: ([], [])}
     for i, im in enumerate(ys):
+        if im.subject is not None:
+            continue  # a referrer: no rule selects or counts it; it follows its subject
         tagged, untagged = by_class.setdefault(im.storage_class, ([], []))
         (tagged if im.tags else untagged).append(i)
 
@@ -192,6 +199,7 @@ def evaluate(policy: Policy, images: Iterable[LifecycleImage], at: datetime, *,
             claimed[i] = 1
 
     held = _hold_index_children(ys, acted)
+    followed = _follow_subjects(ys, acted)
 
     expire: list[tuple[LifecycleImage, int]] = []
     transition: list[tuple[LifecycleImage, int]] = []
@@ -217,7 +225,36 @@ def evaluate(policy: Policy, images: Iterable[LifecycleImage], at: datetime, *,
         archive_freed_bytes=arc_freed,
         stored_bytes=stored,
         archive_stored_bytes=arc_stored,
+        followed=tuple((ys[i], acted[i].priority) for i in sorted(followed, reverse=True)),  # type: ignore[union-attr]
     )
+
+
+def _follow_subjects(ys: list[LifecycleImage], acted: list[Rule | None]) -> set[int]:
+    """Act on referrers as on their subjects; return the referrers acted on.
+
+    The User Guide ("Sign images in Amazon ECR", Considerations): "When reference artifacts are present in a
+    repository, Amazon ECR lifecycle policies will automatically clean up those artifacts within 24 hours of
+    the deletion of the subject image" (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-signing.html);
+    archival too, in the wording issue 14 quotes from the lifecycle page (docs/lifecycle.md says where). So a referrer is expired when its subject is expired and
+    archived when its (standard-class) subject is transitioned. A referrer of a referrer (a signature on an
+    SBOM) follows in turn. A referrer whose subject is not in the repository is kept: ecrwise predicts no
+    action it cannot tie to a rule.
+    """
+    pos = {im.digest: i for i, im in enumerate(ys)}
+    refs = [(i, pos[im.subject]) for i, im in enumerate(ys) if im.subject is not None and im.subject in pos]
+    followed: set[int] = set()
+    changed = bool(refs)
+    while changed:
+        changed = False
+        for i, j in refs:
+            r = acted[j]
+            if r is None or acted[i] is not None:
+                continue
+            if r.action == EXPIRE or ys[i].storage_class == STANDARD:
+                acted[i] = r
+                followed.add(i)
+                changed = True
+    return followed
 
 
 def _hold_index_children(ys: list[LifecycleImage], acted: list[Rule | None]) -> dict[int, Rule]:
@@ -238,6 +275,13 @@ def _hold_index_children(ys: list[LifecycleImage], acted: list[Rule | None]) -> 
             j = pos.get(child)
             if j is not None and j != i:
                 parents.setdefault(j, []).append(i)
+    # An index whose manifest ECR did not return may reference any untagged image: each is treated as
+    # its child (held while that index stays), rather than guessing which ones are.
+    unknown = [i for i, im in enumerate(ys) if im.children_unknown]
+    if unknown:
+        for j, im in enumerate(ys):
+            if not im.tags and im.subject is None and not im.children_unknown:
+                parents.setdefault(j, []).extend(p for p in unknown if p not in parents.get(j, ()))
     held: dict[int, Rule] = {}
     if not parents:
         return held

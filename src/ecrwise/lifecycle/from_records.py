@@ -36,6 +36,7 @@ def lifecycle_images(images: Iterable[Image], layers: Iterable[ImageLayer]) -> l
             last_pulled_at=im.last_pulled_at, storage_class=im.storage_class, archived_at=im.archived_at,
             layers=tuple(by_image.get((im.account, im.region, im.repository, im.digest), ())),
             manifests=tuple(im.children),
+            subject=im.subject_digest, children_unknown=im.manifest_missing and im.is_index,
         ))
     return out
 

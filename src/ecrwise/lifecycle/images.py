@@ -37,6 +37,11 @@ class LifecycleImage:
     layers: tuple[tuple[str, int], ...] = ()
     # For an image index (multi-arch): digests of the child manifests it references.
     manifests: tuple[str, ...] = ()
+    # A referrer (signature, SBOM, attestation): its subject's digest. Rules neither select nor count it;
+    # it goes when its subject is expired or archived (see engine._follow_subjects).
+    subject: str | None = None
+    # An image index whose manifest ECR did not return: which images it holds is unknown.
+    children_unknown: bool = False
 
     @property
     def naive_bytes(self) -> int:
@@ -72,6 +77,7 @@ class _Image(BaseModel):
     archived_at: datetime | None = None
     layers: list[_Layer] = []
     manifests: list[str] = []
+    subject: str | None = Field(default=None, min_length=1)
 
     @field_validator("pushed_at", "last_pulled_at", "archived_at")
     @classmethod
@@ -144,6 +150,7 @@ def parse_images_document(data: Any, source: str = "images") -> list[LifecycleIm
             archived_at=im.archived_at,
             layers=tuple((layer.digest, layer.size) for layer in im.layers),
             manifests=tuple(im.manifests),
+            subject=im.subject,
         ))
     return images
 
@@ -169,4 +176,5 @@ def image_to_document(im: LifecycleImage) -> dict[str, Any]:
         "archived_at": iso(im.archived_at),
         "layers": [{"digest": d, "size": s} for d, s in im.layers],
         "manifests": list(im.manifests),
+        **({"subject": im.subject} if im.subject else {}),
     }

@@ -186,6 +186,24 @@ class RepositoryResult:
     def monthly_savings_usd(self) -> float:
         return self.expired_savings_usd + self.transition_savings_usd + self.archive_savings_usd
 
+    @property
+    def net_monthly_savings_usd(self) -> float:
+        """monthly_savings_usd with the transitions priced net of the 90-day minimum and the expected restores
+        (their net over the minimum window, per month of it); the same figure when restores are not priced or
+        nothing transitions. Negative when archiving costs more than it and the rest save."""
+        econ = self.archive
+        if econ is None or not econ.transitioned_images:
+            return self.monthly_savings_usd
+        return self.expired_savings_usd + self.archive_savings_usd + econ.net_window_usd / econ.window_months
+
+    def net_arithmetic(self) -> str:
+        econ = self.archive
+        if econ is None or not econ.transitioned_images:
+            return f"no transition: ${self.monthly_savings_usd:.4f}/month"
+        return (f"${self.expired_savings_usd:.4f} expired + ${self.archive_savings_usd:.4f} deleted from archive + "
+                f"{_signed(econ.net_window_usd)} net of archiving over {econ.minimum_days} days / "
+                f"{econ.window_months:.6f} months = {_signed(self.net_monthly_savings_usd)}/month")
+
     def arithmetic(self) -> dict[str, Any]:
         ev = self.evaluation
         std, arc = self.standard_price_gb_month, self.archive_price_gb_month
@@ -214,6 +232,8 @@ class RepositoryResult:
             "transition_count": len(ev.transition),
             "kept": len(ev.kept),
             "held_by_index": len(ev.held),
+            # Referrers (signatures, SBOMs, attestations) that go with their expired or archived subject.
+            "with_subject": len(ev.followed),
             "stored_bytes": ev.stored_bytes,
             "freed_bytes": ev.freed_bytes,
             "archived_bytes": ev.archived_bytes,
@@ -234,7 +254,7 @@ class RepositoryResult:
 
 def _image_row(im: LifecycleImage, priority: int) -> dict[str, Any]:
     return {"digest": im.digest, "tags": list(im.tags), "pushed_at": iso(im.pushed_at),
-            "rule_priority": priority}
+            "rule_priority": priority, **({"subject": im.subject} if im.subject else {})}
 
 
 @dataclass(frozen=True, slots=True)

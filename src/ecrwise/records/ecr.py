@@ -44,6 +44,12 @@ class Image:
     # For an image index (multi-arch): the digests of the child manifests it references.
     children: list[str] = field(default_factory=list)
     is_index: bool = False
+    # A referrer (signature, SBOM, attestation): the digest of its subject image (DescribeImages'
+    # subjectManifestDigest, or the manifest's `subject`). ECR removes it with its subject.
+    subject_digest: str | None = None
+    # True when ECR returned no manifest body even on a second BatchGetImage: layers, size and (for an
+    # index) children are unknown; the image is recorded with no bytes rather than a guess.
+    manifest_missing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,8 @@ def item(r: RepoRow) -> dict[str, Any]:
     return {
         "account": r.account, "region": r.region, "repository": r.repository,
         "images": r.images, "tagged_images": r.tagged_images, "untagged_images": r.untagged_images,
+        "referrers": r.referrers, "unknown_images": r.unknown_images,
+        "standard_bytes": r.standard_bytes, "archive_bytes": r.archive_bytes,
         "stored_bytes": r.stored_bytes, "naive_bytes": r.naive_bytes,
         "monthly_cost_usd": usd(r.monthly_cost),
         "last_pushed_at": iso(r.last_pushed_at), "last_pulled_at": iso(r.last_pulled_at),
