@@ -21,7 +21,7 @@ GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 AT = "2030-01-01T00:00:00Z"  # simulate as of a fixed time, not now
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
 _HTML_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2}| UTC)?")
-_VOLATILE_KEYS = {"snapshot_id", "snapshot", "from", "to", "id", "generated_at", "store", "path",
+_VOLATILE_KEYS = {"ecrwise", "snapshot_id", "snapshot", "from", "to", "id", "generated_at", "store", "path",
                   "ecrwise_version", "version"}
 
 
