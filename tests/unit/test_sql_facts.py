@@ -61,3 +61,16 @@ def test_missing_tables_read_as_empty(tmp_path):
         sid = s.save_scan(T0, ["1"], ["us-east-1"], ["ecr"], {Repository: [repo]}, [], "t").id
         [f] = repository_facts_of(s, sid)
     assert (f.images, f.stored_bytes, f.pulls_30d, f.last_pull_day) == (0, 0, 0, None)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(estates(), estates())
+def test_layer_deltas_sql_equals_python(tmp_path_factory, before, after):
+    from ecrwise.analysis.history import layer_deltas
+    from ecrwise.cli.snapshot_data import layer_deltas_of
+
+    path = tmp_path_factory.mktemp("deltas") / "s.duckdb"
+    with Store(path) as s:
+        ids = [s.save_scan(T0, ["111111111111"], list(REGIONS), ["ecr"], {Repository: e[0], ImageLayer: e[2]},
+                           [], "t").id for e in (before, after)]
+        assert layer_deltas_of(s, *ids) == layer_deltas(before[2], after[2])
