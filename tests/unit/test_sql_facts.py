@@ -15,7 +15,7 @@ from ecrwise.store import Store
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 REGIONS = ("us-east-1", "eu-west-1")
 NAMES = ("app", "api", "base")
-LAYERS = [(f"sha256:{i:064x}", 1000 * (i + 1)) for i in range(6)]  # a small pool, so layers are shared
+LAYERS = [(f"sha256:{i:064x}", 1000 * i) for i in range(6)]  # a small pool, so layers are shared; one of 0 bytes
 
 
 @st.composite

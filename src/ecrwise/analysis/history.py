@@ -102,8 +102,9 @@ def _layer_sets(layers: Iterable[ImageLayer]) -> dict[Key, dict[str, int]]:
     return out
 
 
-# Per repository: (from_bytes, to_bytes, removed_bytes, added_bytes), from its distinct layers at each end.
-Deltas = dict[Key, tuple[int, int, int, int]]
+# Per repository: (from_bytes, to_bytes, removed_bytes, added_bytes, from_layers, to_layers), from its distinct
+# layers at each end (the layer counts say whether it held any, zero-byte layers included).
+Deltas = dict[Key, tuple[int, int, int, int, int, int]]
 
 
 def layer_deltas(from_layers: Iterable[ImageLayer], to_layers: Iterable[ImageLayer]) -> Deltas:
@@ -113,7 +114,7 @@ def layer_deltas(from_layers: Iterable[ImageLayer], to_layers: Iterable[ImageLay
     for key in set(before) | set(after):
         a, b = before.get(key, {}), after.get(key, {})
         out[key] = (sum(a.values()), sum(b.values()), sum(size for d, size in a.items() if d not in b),
-                    sum(size for d, size in b.items() if d not in a))
+                    sum(size for d, size in b.items() if d not in a), len(a), len(b))
     return out
 
 
@@ -127,10 +128,10 @@ def realised_from(deltas: Deltas, from_repos: set[Key], to_repos: set[Key], book
     changes = []
     for key in sorted(from_repos | to_repos | set(deltas)):
         account, region, name = key
-        from_bytes, to_bytes, removed, added = deltas.get(key, (0, 0, 0, 0))
+        from_bytes, to_bytes, removed, added, n_from, n_to = deltas.get(key, (0, 0, 0, 0, 0, 0))
         price = book.price(region, PRICE_ITEM)
         saved, grown = removed / GIB * price.usd, added / GIB * price.usd
-        in_from, in_to = key in from_repos or from_bytes > 0, key in to_repos or to_bytes > 0
+        in_from, in_to = key in from_repos or n_from > 0, key in to_repos or n_to > 0
         status = ("removed" if not in_to else "added" if not in_from
                   else "unchanged" if not removed and not added else "changed")
         changes.append(RepoChange(

@@ -35,11 +35,11 @@ def repository_facts_of(st: Store, snapshot_id: int) -> list[RepoFacts]:
             for a, r, n, images, tagged, stored, naive, pushed, pulled, day, pulls, policy, tags in rows]
 
 
-def layer_deltas_of(st: Store, a: int, b: int) -> dict[tuple[str, str, str], tuple[int, int, int, int]]:
+def layer_deltas_of(st: Store, a: int, b: int) -> dict[tuple[str, str, str], tuple[int, int, int, int, int, int]]:
     """Per repository, the distinct-layer bytes at snapshots a and b and the bytes that went and came
     (store/sql/layer_deltas.sql)."""
     rows = queries.run(st.con, "layer_deltas", {"a": a, "b": b}, [ImageLayer])
-    return {(acc, reg, repo): (int(f), int(t), int(rm), int(ad)) for acc, reg, repo, f, t, rm, ad in rows}
+    return {(acc, reg, repo): tuple(int(v) for v in rest) for acc, reg, repo, *rest in rows}
 
 
 def _utc(value: datetime | None) -> datetime | None:

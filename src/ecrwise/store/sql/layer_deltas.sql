@@ -16,7 +16,9 @@ SELECT account, region, repository,
        coalesce(sum(from_size), 0) AS from_bytes,
        coalesce(sum(to_size), 0) AS to_bytes,
        coalesce(sum(from_size) FILTER (WHERE to_size IS NULL), 0) AS removed_bytes,
-       coalesce(sum(to_size) FILTER (WHERE from_size IS NULL), 0) AS added_bytes
+       coalesce(sum(to_size) FILTER (WHERE from_size IS NULL), 0) AS added_bytes,
+       count(from_size) AS from_layers,
+       count(to_size) AS to_layers
 FROM x
 GROUP BY account, region, repository
 ORDER BY account, region, repository
