@@ -102,23 +102,40 @@ def _layer_sets(layers: Iterable[ImageLayer]) -> dict[Key, dict[str, int]]:
     return out
 
 
+# Per repository: (from_bytes, to_bytes, removed_bytes, added_bytes, from_layers, to_layers), from its distinct
+# layers at each end (the layer counts say whether it held any, zero-byte layers included).
+Deltas = dict[Key, tuple[int, int, int, int, int, int]]
+
+
+def layer_deltas(from_layers: Iterable[ImageLayer], to_layers: Iterable[ImageLayer]) -> Deltas:
+    """The reference `store/sql/layer_deltas.sql` is tested against."""
+    before, after = _layer_sets(from_layers), _layer_sets(to_layers)
+    out: Deltas = {}
+    for key in set(before) | set(after):
+        a, b = before.get(key, {}), after.get(key, {})
+        out[key] = (sum(a.values()), sum(b.values()), sum(size for d, size in a.items() if d not in b),
+                    sum(size for d, size in b.items() if d not in a), len(a), len(b))
+    return out
+
+
 def realised(from_layers: Iterable[ImageLayer], to_layers: Iterable[ImageLayer], from_repos: set[Key],
              to_repos: set[Key], book: PriceBook) -> list[RepoChange]:
     """Per repository of either snapshot: the bytes that disappeared and appeared between them."""
-    before, after = _layer_sets(from_layers), _layer_sets(to_layers)
+    return realised_from(layer_deltas(from_layers, to_layers), from_repos, to_repos, book)
+
+
+def realised_from(deltas: Deltas, from_repos: set[Key], to_repos: set[Key], book: PriceBook) -> list[RepoChange]:
     changes = []
-    for key in sorted(from_repos | to_repos | set(before) | set(after)):
+    for key in sorted(from_repos | to_repos | set(deltas)):
         account, region, name = key
-        a, b = before.get(key, {}), after.get(key, {})
-        removed = sum(size for d, size in a.items() if d not in b)
-        added = sum(size for d, size in b.items() if d not in a)
+        from_bytes, to_bytes, removed, added, n_from, n_to = deltas.get(key, (0, 0, 0, 0, 0, 0))
         price = book.price(region, PRICE_ITEM)
         saved, grown = removed / GIB * price.usd, added / GIB * price.usd
-        in_from, in_to = key in from_repos or bool(a), key in to_repos or bool(b)
+        in_from, in_to = key in from_repos or n_from > 0, key in to_repos or n_to > 0
         status = ("removed" if not in_to else "added" if not in_from
                   else "unchanged" if not removed and not added else "changed")
         changes.append(RepoChange(
-            account, region, name, status, sum(a.values()), sum(b.values()), removed, added, saved, grown,
+            account, region, name, status, from_bytes, to_bytes, removed, added, saved, grown,
             {"removed_bytes": removed, "added_bytes": added, "price": price.as_dict(),
              "formula": f"{removed} B / 2^30 × ${price.usd}/GB-month = ${saved:.4f}/month no longer billed",
              "note": "priced with the current price book"}))
@@ -129,6 +146,12 @@ def realised(from_layers: Iterable[ImageLayer], to_layers: Iterable[ImageLayer],
 def build_history(points: list[tuple[int, datetime, Inventory]], from_layers: Iterable[ImageLayer],
                   to_layers: Iterable[ImageLayer], from_id: int, to_id: int, book: PriceBook) -> History:
     """`points`: (snapshot id, time, inventory) for every snapshot, oldest first; the layers of --from and --to."""
+    return history_from(points, layer_deltas(from_layers, to_layers), from_id, to_id, book)
+
+
+def history_from(points: list[tuple[int, datetime, Inventory]], deltas: Deltas, from_id: int, to_id: int,
+                 book: PriceBook) -> History:
+    """As build_history, with the layer deltas between --from and --to already computed (by SQL)."""
     totals = []
     series: dict[Key, RepoSeries] = {}
     repos_of: dict[int, set[Key]] = {}
@@ -144,7 +167,7 @@ def build_history(points: list[tuple[int, datetime, Inventory]], from_layers: It
     warnings = []
     if len(points) < 2:
         warnings.append("the store holds one snapshot: scan again later to see growth and realised savings")
-    changes = realised(from_layers, to_layers, repos_of.get(from_id, set()), repos_of.get(to_id, set()), book)
+    changes = realised_from(deltas, repos_of.get(from_id, set()), repos_of.get(to_id, set()), book)
     last = points[-1][0] if points else to_id
     ordered = sorted(series.values(), key=lambda s: (-s.points.get(last, (0, 0.0))[0], s.repository, s.region))
     return History(totals, ordered, from_id, to_id, changes, warnings)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time, timezone
 from typing import Any, Iterable
 
 from ecrwise.pricing.book import PriceBook
@@ -74,19 +74,45 @@ class Inventory:
 def distinct_layer_bytes(layers: Iterable[tuple[str, int]]) -> int:
     """Bytes ECR stores for a set of (digest, size) references: each digest once."""
     seen: dict[str, int] = {}
-    for digest, size in layers:
-        seen[digest] = size
+    for digest, size in layers:  # a digest listed twice with two sizes counts its largest, as the SQL does
+        seen[digest] = max(size, seen.get(digest, size))
     return sum(seen.values())
 
 
-def build_inventory(repos: list[Repository], images: list[Image], layers: list[ImageLayer],
-                    pulls: list[PullMetric], prices: PriceBook) -> Inventory:
+@dataclass(frozen=True)
+class RepoFacts:
+    """What one repository's row is computed from; `store/sql/repository_facts.sql` computes the same in SQL
+    (tests/unit/test_sql_facts.py holds the two equal)."""
+    account: str
+    region: str
+    repository: str
+    images: int
+    tagged_images: int
+    stored_bytes: int
+    naive_bytes: int
+    last_pushed_at: datetime | None
+    last_pulled_at: datetime | None  # the latest lastRecordedPullTime of its images
+    last_pull_day: date | None  # the last day the pull metric saw a pull
+    pulls_30d: int
+    lifecycle_policy: bool
+    tags: dict[str, str]
+    untagged_images: int = 0  # untagged and no referrer (a referrer goes with its subject)
+    referrers: int = 0
+    standard_bytes: int = 0
+    archive_bytes: int = 0
+    unknown_images: int = 0
+
+
+def repository_facts(repos: list[Repository], images: list[Image], layers: list[ImageLayer],
+                     pulls: list[PullMetric]) -> list[RepoFacts]:
+    """The facts of every repository, from records (the reference the SQL query is tested against)."""
     by_repo_images: dict[tuple[str, str, str], list[Image]] = defaultdict(list)
     for img in images:
         by_repo_images[(img.account, img.region, img.repository)].append(img)
     by_repo_layers: dict[tuple[str, str, str], dict[str, int]] = defaultdict(dict)
     for layer in layers:
-        by_repo_layers[(layer.account, layer.region, layer.repository)][layer.layer_digest] = layer.size
+        layers_of = by_repo_layers[(layer.account, layer.region, layer.repository)]
+        layers_of[layer.layer_digest] = max(layer.size, layers_of.get(layer.layer_digest, layer.size))
     image_layers: dict[tuple[str, str, str], dict[str, list[tuple[str, int]]]] = defaultdict(lambda: defaultdict(list))
     for layer in layers:
         image_layers[(layer.account, layer.region, layer.repository)][layer.image_digest].append(
@@ -94,37 +120,50 @@ def build_inventory(repos: list[Repository], images: list[Image], layers: list[I
     by_repo_pulls: dict[tuple[str, str, str], list[PullMetric]] = defaultdict(list)
     for p in pulls:
         by_repo_pulls[(p.account, p.region, p.repository)].append(p)
-
-    warnings: list[str] = []
-    fallback_regions: set[str] = set()
-    rows = []
+    out = []
     for repo in repos:
         key = (repo.account, repo.region, repo.name)
         imgs = by_repo_images.get(key, [])
-        stored = sum(by_repo_layers.get(key, {}).values())
-        price = prices.price(repo.region, "ecr_storage_gb_month")
-        if price.fallback:
-            fallback_regions.add(repo.region)
-        cost, arithmetic = storage_month(stored, price)
         metric_days = by_repo_pulls.get(key, [])
-        last_pull, source = _last_pulled(imgs, metric_days)
-        rows.append(RepoRow(
-            account=repo.account, region=repo.region, repository=repo.name,
-            images=len(imgs),
-            tagged_images=sum(1 for i in imgs if i.tags),
+        out.append(RepoFacts(
+            repo.account, repo.region, repo.name, len(imgs), sum(1 for i in imgs if i.tags),
+            sum(by_repo_layers.get(key, {}).values()), sum(i.size_bytes for i in imgs),
+            max((i.pushed_at for i in imgs if i.pushed_at), default=None),
+            max((i.last_pulled_at for i in imgs if i.last_pulled_at), default=None),
+            max((p.day for p in metric_days if p.pulls > 0), default=None),
+            sum(p.pulls for p in metric_days), repo.lifecycle_policy is not None, repo.tags,
             untagged_images=sum(1 for i in imgs if not i.tags and i.subject_digest is None),
             referrers=sum(1 for i in imgs if i.subject_digest is not None),
             standard_bytes=_class_bytes(imgs, image_layers.get(key, {}), "standard"),
             archive_bytes=_class_bytes(imgs, image_layers.get(key, {}), "archive"),
-            unknown_images=sum(1 for i in imgs if i.manifest_missing),
-            stored_bytes=stored,
-            naive_bytes=sum(i.size_bytes for i in imgs),
-            monthly_cost=cost,
-            last_pushed_at=max((i.pushed_at for i in imgs if i.pushed_at), default=None),
-            last_pulled_at=last_pull, last_pulled_source=source,
-            pulls_30d=sum(p.pulls for p in metric_days),
-            lifecycle_policy=repo.lifecycle_policy is not None,
-            tags=repo.tags, arithmetic=arithmetic,
+            unknown_images=sum(1 for i in imgs if i.manifest_missing)))
+    return out
+
+
+def build_inventory(repos: list[Repository], images: list[Image], layers: list[ImageLayer],
+                    pulls: list[PullMetric], prices: PriceBook) -> Inventory:
+    return inventory_from_facts(repository_facts(repos, images, layers, pulls), prices)
+
+
+def inventory_from_facts(facts: Iterable[RepoFacts], prices: PriceBook) -> Inventory:
+    """Price the facts and mark the repositories above the median cost."""
+    warnings: list[str] = []
+    fallback_regions: set[str] = set()
+    rows = []
+    for f in facts:
+        price = prices.price(f.region, "ecr_storage_gb_month")
+        if price.fallback:
+            fallback_regions.add(f.region)
+        cost, arithmetic = storage_month(f.stored_bytes, price)
+        last_pull, source = _last_pulled(f.last_pulled_at, f.last_pull_day)
+        rows.append(RepoRow(
+            account=f.account, region=f.region, repository=f.repository,
+            images=f.images, tagged_images=f.tagged_images, untagged_images=f.untagged_images,
+            referrers=f.referrers, standard_bytes=f.standard_bytes, archive_bytes=f.archive_bytes,
+            unknown_images=f.unknown_images,
+            stored_bytes=f.stored_bytes, naive_bytes=f.naive_bytes, monthly_cost=cost,
+            last_pushed_at=f.last_pushed_at, last_pulled_at=last_pull, last_pulled_source=source,
+            pulls_30d=f.pulls_30d, lifecycle_policy=f.lifecycle_policy, tags=f.tags, arithmetic=arithmetic,
         ))
     for region in sorted(fallback_regions):
         warnings.append(f"no price for {region} in the price book: priced at {prices.fallback_region}'s "
@@ -144,14 +183,12 @@ def _class_bytes(images: list[Image], layers_of: dict[str, list[tuple[str, int]]
                                 for pair in layers_of.get(im.digest, ()))
 
 
-def _last_pulled(images: list[Image], metric_days: list[PullMetric]) -> tuple[datetime | None, str | None]:
-    recorded = max((i.last_pulled_at for i in images if i.last_pulled_at), default=None)
+def _last_pulled(recorded: datetime | None, last_day: date | None) -> tuple[datetime | None, str | None]:
     if recorded is not None:
         return recorded, "describe-images"
     # ECR records lastRecordedPullTime only since 2021; fall back to the last day the metric saw a pull.
-    days = [p.day for p in metric_days if p.pulls > 0]
-    if days:
-        return datetime.combine(max(days), time(0), tzinfo=timezone.utc), "cloudwatch-day"
+    if last_day is not None:
+        return datetime.combine(last_day, time(0), tzinfo=timezone.utc), "cloudwatch-day"
     return None, None
 
 

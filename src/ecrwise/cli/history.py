@@ -9,12 +9,11 @@ from typing import Optional
 
 import typer
 
-from ecrwise.analysis.history import History, build_history
+from ecrwise.analysis.history import History, history_from
 from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, StoreOpt, open_store, prices
-from ecrwise.cli.snapshot_data import inventory_of
+from ecrwise.cli.snapshot_data import inventory_of, layer_deltas_of
 from ecrwise.errors import UserError
 from ecrwise.pricing.book import PriceBook
-from ecrwise.records.ecr import ImageLayer
 from ecrwise.report import history as view
 from ecrwise.report.history import history_items, history_totals  # noqa: F401  (the report's callers)
 from ecrwise.report.render import render
@@ -41,7 +40,7 @@ def load_history(st: Store, book: PriceBook, from_id: int | None = None, to_id: 
     points = []
     for s in snaps:
         points.append((s.id, s.taken_at, inventory_of(st, s.id, book)))
-    return build_history(points, st.load(a, ImageLayer), st.load(b, ImageLayer), a, b, book)
+    return history_from(points, layer_deltas_of(st, a, b), a, b, book)
 
 
 @app.callback(invoke_without_command=True)

@@ -29,8 +29,22 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Print the version and exit.")) -> None:
-    pass
+                                       help="Print the version and exit."),
+          memory_limit: Optional[str] = typer.Option(
+              None, "--memory-limit", metavar="SIZE", envvar="ECRWISE_MEMORY_LIMIT",
+              help="DuckDB's memory limit for the store (4GB, 512MiB, 50%); beyond it queries spill to disk. "
+                   "Default: half of physical memory.")) -> None:
+    if memory_limit is not None:
+        import os
+
+        from ecrwise.store.files import MEMORY_ENV, parse_memory_limit
+
+        try:
+            parse_memory_limit(memory_limit)
+        except UserError as e:
+            typer.echo(f"ecrwise: {e}", err=True)
+            raise typer.Exit(2)
+        os.environ[MEMORY_ENV] = memory_limit
 
 
 @app.command()

@@ -1,16 +1,18 @@
 """Loading a snapshot's records from the store for a command, and handing them to the pure analyses."""
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
 from ecrwise.records import Records
-from ecrwise.analysis.inventory import Inventory, build_inventory
+from ecrwise.analysis.inventory import Inventory, RepoFacts, inventory_from_facts
 from ecrwise.cli.common import open_store
 from ecrwise.pricing.book import PriceBook
 from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
 from ecrwise.records.ecs import EcsCluster
-from ecrwise.store import Snapshot, Store
+from ecrwise.store import Snapshot, Store, queries
 
 NO_ECS_DATA = "has no ECS data: run `ecrwise scan --only ecr,ecs,network` (or a full scan)"
 
@@ -21,9 +23,28 @@ def load_inventory(st: Store, snapshot_id: int | None, book: PriceBook) -> tuple
 
 
 def inventory_of(st: Store, snapshot_id: int, book: PriceBook) -> Inventory:
-    """The repository inventory of one stored snapshot (its ECR records only)."""
-    return build_inventory(st.load(snapshot_id, Repository), st.load(snapshot_id, Image),
-                           st.load(snapshot_id, ImageLayer), st.load(snapshot_id, PullMetric), book)
+    """The repository inventory of one stored snapshot (its ECR records only): one row per repository from
+    SQL over the store (store/sql/repository_facts.sql), priced in Python."""
+    return inventory_from_facts(repository_facts_of(st, snapshot_id), book)
+
+
+def repository_facts_of(st: Store, snapshot_id: int) -> list[RepoFacts]:
+    rows = queries.run(st.con, "repository_facts", {"sid": snapshot_id}, [Repository, Image, ImageLayer, PullMetric])
+    return [RepoFacts(a, r, n, images, tagged, stored, naive, _utc(pushed), _utc(pulled), day, pulls, policy,
+                      json.loads(tags) if isinstance(tags, str) else (tags or {}), *classes)
+            for a, r, n, images, tagged, stored, naive, pushed, pulled, day, pulls, policy, tags, *classes in rows]
+
+
+def layer_deltas_of(st: Store, a: int, b: int) -> dict[tuple[str, str, str], tuple[int, int, int, int, int, int]]:
+    """Per repository, the distinct-layer bytes at snapshots a and b and the bytes that went and came
+    (store/sql/layer_deltas.sql)."""
+    rows = queries.run(st.con, "layer_deltas", {"a": a, "b": b}, [ImageLayer])
+    return {(acc, reg, repo): tuple(int(v) for v in rest) for acc, reg, repo, *rest in rows}
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # The store keeps naive UTC (store._to_db).
+    return value.replace(tzinfo=timezone.utc) if value is not None else None
 
 
 def record_classes() -> list[type]:

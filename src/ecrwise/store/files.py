@@ -34,6 +34,61 @@ DEFAULT_WAIT = 30.0
 APPLICATION_ID = "ecrwise"
 DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
+# Bounded memory (issue 11): every connection gets DuckDB's memory_limit, and spills what does not fit to
+# temp_directory. `ecrwise --memory-limit` sets the environment variable, so subprocesses inherit it.
+# https://duckdb.org/docs/configuration/overview  https://duckdb.org/docs/guides/performance/how_to_tune_workloads
+MEMORY_ENV = "ECRWISE_MEMORY_LIMIT"
+DEFAULT_MEMORY_FRACTION = 0.5
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def parse_memory_limit(text: str) -> int:
+    """Bytes of a --memory-limit: a size (4GB, 512MiB) or a share of physical memory (50%)."""
+    m = _SIZE.match(text)
+    if not m or float(m.group(1)) <= 0:
+        raise UserError(f"--memory-limit {text}: expected a size such as 4GB, 512MiB or 50% (of physical memory)")
+    number, unit = float(m.group(1)), m.group(2).lower()
+    if unit == "%":
+        total = _physical_memory()
+        if total is None:
+            raise UserError(f"--memory-limit {text}: physical memory unknown here; give a size such as 4GB")
+        return int(total * min(number, 100.0) / 100)
+    return int(number * _UNITS[unit])
+
+
+def memory_limit_bytes() -> int | None:
+    """The limit every store connection gets: $ECRWISE_MEMORY_LIMIT, else half of physical memory."""
+    text = os.environ.get(MEMORY_ENV)
+    if text:
+        return parse_memory_limit(text)
+    total = _physical_memory()
+    return int(total * DEFAULT_MEMORY_FRACTION) if total else None
+
+
+def spill_directory() -> Path:
+    # DuckDB creates it only when a query spills, and removes its files when the connection closes.
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"ecrwise-spill-{os.getuid() if hasattr(os, 'getuid') else 0}"
+
+
+def connection_config() -> dict[str, object]:
+    config: dict[str, object] = dict(DUCKDB_CONFIG)
+    limit = memory_limit_bytes()
+    if limit:
+        config["memory_limit"] = f"{max(limit // 2**20, 64)}MiB"
+    config["temp_directory"] = str(spill_directory())
+    return config
+
 # A DuckDB file starts with an 8-byte checksum, then the magic "DUCK"; SQLite's header is documented at
 # https://www.sqlite.org/fileformat.html ("SQLite format 3\0").
 _DUCKDB_MAGIC = (8, b"DUCK")
@@ -94,7 +149,7 @@ def connect(path: Path, *, read_only: bool, wait: float, notice: Notice) -> duck
     told = False
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only, config=DUCKDB_CONFIG)
+            return duckdb.connect(str(path), read_only=read_only, config=connection_config())
         except duckdb.Error as e:
             if not is_lock_error(e):
                 if read_only:
