@@ -24,13 +24,13 @@ def images() -> Records:
 
 
 def test_the_shipped_sources():
-    assert [s.name for s in in_use_sources.sources()] == ["ecs", "user_file"]
+    assert [s.name for s in in_use_sources.sources()] == ["batch", "ecs", "lambda", "recent_pulls", "sagemaker", "user_file"]
 
 
 def test_a_new_source_module_is_found_and_its_references_resolved(tmp_path, monkeypatch):
-    # A stand-in for the next issue's sources: references as text, as a parsed ImageRef, and with the digest
+    # A new source module, discovered beside the shipped ones: references as text, as a parsed ImageRef, and with the digest
     # the workload reports (which wins over the tag).
-    (tmp_path / "lambda_fn.py").write_text(
+    (tmp_path / "zz_extra.py").write_text(
         "from ecrwise.analysis.in_use_sources import InUseSource\n"
         "from ecrwise.records.image_ref import parse_image_ref\n"
         "def refs(query):\n"
@@ -38,15 +38,15 @@ def test_a_new_source_module_is_found_and_its_references_resolved(tmp_path, monk
         f"    yield parse_image_ref('{URI}/app:v2'), 'lambda:orders-fn:$LATEST', None\n"
         f"    yield '{URI}/app:v1', 'lambda:billing-fn:3', '{d(3)}'\n"
         "    yield 'public.ecr.aws/x/y:1', 'not ours', None\n"
-        "SOURCE = InUseSource(name='lambda', references=refs)\n")
+        "SOURCE = InUseSource(name='zz_extra', references=refs)\n")
     monkeypatch.setattr(in_use_sources, "__path__", [*in_use_sources.__path__, str(tmp_path)])
     in_use_sources.sources.cache_clear()
     try:
-        assert [s.name for s in in_use_sources.sources()] == ["ecs", "lambda", "user_file"]
+        assert [s.name for s in in_use_sources.sources()][-1] == "zz_extra"
         used = find_in_use(images(), extra=[(f"{URI}/app@{d(2)}", "listed")]).digests((A, R, "app"))
     finally:
         in_use_sources.sources.cache_clear()
-    assert used == {d(1): ["lambda:orders-fn:7"], d(2): ["lambda:orders-fn:$LATEST", "listed"],
+    assert used == {d(1): ["lambda:orders-fn:7"], d(2): ["listed", "lambda:orders-fn:$LATEST"],
                     d(3): ["lambda:billing-fn:3"]}
 
 
