@@ -20,11 +20,14 @@ from ecrwise.records.scan import ScanFailure
 from ecrwise.store import Snapshot
 
 
-def test_the_three_families_are_discovered_in_name_order():
-    assert families.family_names() == ["ecr", "ecs", "network", "registry"]
-    assert ScanOptions().only == ["ecr", "ecs", "network", "registry"]
+def test_the_families_are_discovered_in_name_order():
+    names = ["batch", "ecr", "ecs", "lambda", "network", "registry", "sagemaker"]
+    assert families.family_names() == names
+    assert ScanOptions().only == names
     for name, family in families.families().items():
-        assert importlib.import_module(f"ecrwise.aws.{name}").FAMILY is family
+        # Each lives in its service's module (`lambda_` for Lambda: `lambda` is a Python keyword).
+        assert importlib.import_module(family.region_task.__module__).FAMILY is family
+        assert family.region_task.__module__.rsplit(".", 1)[-1].rstrip("_") == name
 
 
 def test_every_record_class_belongs_to_exactly_one_family():
@@ -42,14 +45,14 @@ def test_each_familys_actions_reach_the_read_only_policy():
     read, _ = declared_actions()
     policy = set(read_only_policy()["Statement"][0]["Action"])
     for name, family in families.families().items():
-        assert read[name] == sorted(set(family.iam_actions))
+        assert read[family.region_task.__module__.rsplit(".", 1)[-1]] == sorted(set(family.iam_actions))
         assert set(family.iam_actions) <= policy
     assert "cloudwatch:GetMetricData" in families.families()["ecr"].iam_actions  # pull metrics are ECR's
 
 
 def test_summary_tables_and_warned_services_come_from_the_families():
     assert families.summary_tables() == ("ecs_services", "ecs_tasks", "vpcs", "vpc_endpoints", "nat_gateways")
-    assert set(families.warned_services()) == {"cloudwatch", "ecs", "network", "registry"}
+    assert set(families.warned_services()) == {"batch", "cloudwatch", "ecs", "lambda", "network", "registry", "sagemaker"}
     failures = [ScanFailure("1", "r", service, "AccessDenied", "no") for service in ("ecr", "cloudwatch", "ecs")]
     snap = Snapshot(1, datetime.now(timezone.utc), ["1"], ["r"], ["ecr", "ecs"], failures)
     warned = snapshot_warnings(snap, Records({}))
@@ -57,8 +60,9 @@ def test_summary_tables_and_warned_services_come_from_the_families():
 
 
 def test_unknown_family_is_a_usage_error_naming_the_known_ones():
-    with pytest.raises(UserError, match=r"--only eks: unknown service family \(known: ecr, ecs, network, registry\)"):
-        run_scan(ScanOptions(only=["ecr", "eks"]))
+    known = ", ".join(families.family_names())
+    with pytest.raises(UserError, match=rf"--only nosuch: unknown service family \(known: {known}\)"):
+        run_scan(ScanOptions(only=["ecr", "nosuch"]))
 
 
 def test_a_family_declared_twice_is_refused(monkeypatch):

@@ -1,7 +1,9 @@
 """Which ECR images are in use and must never be expired: pure reasoning over a snapshot's records.
 
 In use is what the in-use sources say (`analysis.in_use_sources`, one module each: ECS running tasks, current
-deployments and rollback targets; the images a user lists in a file for workloads the scan does not see).
+deployments and rollback targets; Lambda function versions; Batch job definitions; SageMaker models and
+endpoints; images pulled recently, when asked; the images a user lists in a file for workloads the scan does
+not see).
 Each source names image references with a reason; tags are resolved to digests against the snapshot's images
 here, because a tag can move and a digest cannot.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Iterable
 
@@ -37,11 +40,17 @@ class InUse:
     """digest → reasons, per repository."""
     by_repo: dict[RepoRef, dict[str, list[str]]] = field(default_factory=lambda: defaultdict(dict))
     warnings: list[str] = field(default_factory=list)
+    # (repo, digest) → the names of the in-use sources that found it (`ecrwise in-use` lists them).
+    sources: dict[tuple[RepoRef, str], list[str]] = field(default_factory=dict)
 
-    def add(self, repo: RepoRef, digest: str, reason: str) -> None:
+    def add(self, repo: RepoRef, digest: str, reason: str, source: str | None = None) -> None:
         reasons = self.by_repo[repo].setdefault(digest, [])
         if reason not in reasons:
             reasons.append(reason)
+        if source:
+            names = self.sources.setdefault((repo, digest), [])
+            if source not in names:
+                names.append(source)
 
     def digests(self, repo: RepoRef) -> dict[str, list[str]]:
         return self.by_repo.get(repo, {})
@@ -72,10 +81,13 @@ def load_in_use_file(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-def find_in_use(records: Records, *, extra: Iterable[tuple[str, str]] = (), rollback_revisions: int = 2) -> InUse:
+def find_in_use(records: Records, *, extra: Iterable[tuple[str, str]] = (), rollback_revisions: int = 2,
+                pulled_within_days: int = 0, now: datetime | None = None) -> InUse:
     """Every in-use source's references resolved to the snapshot's image digests, with their reasons.
     `extra` are (image reference, reason) pairs a user lists; `rollback_revisions` how many of a workload's
-    newest definitions count as rollback targets."""
+    newest definitions count as rollback targets; `pulled_within_days` protects images pulled that recently
+    (before `now`). A reference names its registry's account and region, so a workload in one scanned account
+    protects the image in another account's repository (`ImageRef.repo_key`)."""
     result = InUse()
     by_tag: dict[tuple[RepoRef, str], str] = {}
     known: set[tuple[RepoRef, str]] = set()
@@ -86,7 +98,7 @@ def find_in_use(records: Records, *, extra: Iterable[tuple[str, str]] = (), roll
             by_tag[(key, tag)] = im.digest
     repos = {r for r, _ in known}
 
-    def add_ref(ref_or_text: str | ImageRef, reason: str, digest: str | None = None) -> None:
+    def add_ref(ref_or_text: str | ImageRef, reason: str, digest: str | None, source: str) -> None:
         ref = parse_image_ref(ref_or_text) if isinstance(ref_or_text, str) else ref_or_text
         if ref is None or not ref.is_ecr:
             return
@@ -94,17 +106,17 @@ def find_in_use(records: Records, *, extra: Iterable[tuple[str, str]] = (), roll
         wanted = digest or ref.digest
         if wanted:
             if (repo, wanted) in known:
-                result.add(repo, wanted, reason)
+                result.add(repo, wanted, reason, source)
             return
         resolved = by_tag.get((repo, ref.tag or "latest"))
         if resolved:
-            result.add(repo, resolved, reason)
+            result.add(repo, resolved, reason, source)
         elif repo in repos:
             text = ref_or_text if isinstance(ref_or_text, str) else ref_or_text.name + f":{ref.tag}"
             result.warnings.append(f"{text} ({reason}): tag not found in the snapshot")
 
-    query = InUseQuery(records, tuple(extra), rollback_revisions)
+    query = InUseQuery(records, tuple(extra), rollback_revisions, pulled_within_days, now)
     for source in sources():
         for ref, reason, digest in source.references(query):
-            add_ref(ref, reason, digest)
+            add_ref(ref, reason, digest, source.name)
     return result

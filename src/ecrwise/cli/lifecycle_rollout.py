@@ -22,12 +22,22 @@ BackupDirOpt = typer.Option(None, "--backup-dir", help="Where backups are writte
                             "(default: $XDG_DATA_HOME/ecrwise/backups).")
 
 
-def _in_use(st, sid: int, in_use_file: Optional[Path], rollback: int):  # type: ignore[no-untyped-def]
+# Off by default: ECR refreshes lastRecordedPullTime only about once every 24 hours
+# (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageDetail.html), and anything pulling every
+# image (a scanner, a mirror) would protect everything.
+PulledWithinOpt = typer.Option(0, "--protect-pulled-within", min=0, metavar="DAYS",
+                               help="Also protect images pulled within DAYS days (0: off; ECR records pulls "
+                                    "about once a day).")
+
+
+def _in_use(st, sid: int, in_use_file: Optional[Path], rollback: int,  # type: ignore[no-untyped-def]
+            pulled_within: int = 0):
     from ecrwise.analysis.in_use import find_in_use, load_in_use_file
     from ecrwise.cli.snapshot_data import records_of
 
     extra = load_in_use_file(in_use_file) if in_use_file else []
-    return find_in_use(records_of(st, sid), extra=extra, rollback_revisions=rollback)
+    return find_in_use(records_of(st, sid), extra=extra, rollback_revisions=rollback,
+                       pulled_within_days=pulled_within, now=datetime.now(timezone.utc))
 
 
 @app.command("plan")
@@ -41,6 +51,7 @@ def plan_cmd(
                                                help='JSON {"images": [URI, …]} of images used outside ECS.'),
     rollback_revisions: int = typer.Option(2, "--rollback-revisions", min=0,
                                            help="Newest task-definition revisions per service family to protect."),
+    protect_pulled_within: int = PulledWithinOpt,
     *,
     inputs: SnapshotInputs,
 ) -> None:
@@ -56,7 +67,7 @@ def plan_cmd(
     book = inputs.prices()
     with open_store(inputs.store) as st:
         snap = st.snapshot(inputs.snapshot)
-        in_use = _in_use(st, snap.id, in_use_file, rollback_revisions)
+        in_use = _in_use(st, snap.id, in_use_file, rollback_revisions, protect_pulled_within)
         images = lifecycle_images(st.load(snap.id, Image), st.load(snap.id, ImageLayer))
         doc = build_plan(str(policy), parsed, st.load(snap.id, Repository), images, in_use, book,
                          include=repository, exclude=exclude, at=datetime.now(timezone.utc), snapshot=snap.as_dict(),
@@ -169,6 +180,7 @@ def protect_cmd(
     in_use_file: Optional[Path] = typer.Option(None, "--in-use-file",
                                                help='JSON {"images": [URI, …]} of images used outside ECS.'),
     rollback_revisions: int = typer.Option(2, "--rollback-revisions", min=0),
+    protect_pulled_within: int = PulledWithinOpt,
     snapshot: Optional[int] = SnapshotOpt,
     store: Optional[Path] = StoreOpt,
     profile: Optional[str] = ProfileOpt,
@@ -183,7 +195,7 @@ def protect_cmd(
 
     with open_store(store) as st:
         snap = st.snapshot(snapshot)
-        in_use = _in_use(st, snap.id, in_use_file, rollback_revisions)
+        in_use = _in_use(st, snap.id, in_use_file, rollback_revisions, protect_pulled_within)
         tags: dict = {}
         for im in st.load(snap.id, Image):
             tags.setdefault((im.account, im.region, im.repository), {})[im.digest] = list(im.tags)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Callable, Iterable, Union
 
@@ -29,6 +30,8 @@ class InUseQuery:
     records: Records
     extra: tuple[tuple[str, str], ...] = ()  # (image reference, reason) the user listed (`--in-use-file`)
     rollback_revisions: int = 2  # newest revisions of a workload's definition kept as rollback targets
+    pulled_within_days: int = 0  # `--protect-pulled-within`: images pulled this recently are in use (0: off)
+    now: datetime | None = None  # the time "recently" is measured from (None: the current time)
 
 
 @dataclass(frozen=True)
