@@ -17,6 +17,8 @@ BOTOCORE_NAME = {"monitoring": "cloudwatch"}
 ONE_ITEM_ANSWERS = {("ec2", "DescribeLaunchTemplateVersions")}  # asked for exactly one version
 # The demo estate configures no pull-through cache rule or creation template: one empty page each.
 ONE_ITEM_ANSWERS |= {("ecr", "DescribePullThroughCacheRules"), ("ecr", "DescribeRepositoryCreationTemplates")}
+# Nor any SageMaker model or endpoint (the in-use integration test makes its own).
+ONE_ITEM_ANSWERS |= {("sagemaker", "ListModels"), ("sagemaker", "ListEndpoints")}
 
 
 def snapshot_rows(store) -> dict[str, list[tuple]]:

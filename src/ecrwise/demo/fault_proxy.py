@@ -106,6 +106,8 @@ PAGINATED: dict[tuple[str, str], Paged] = {
     ("ec2", "DescribeLaunchTemplateVersions"): Paged("NextToken", "MaxResults", "NextToken",
                                                      "LaunchTemplateVersions", "launchTemplateVersionSet"),
     ("ec2", "DescribeTags"): Paged("NextToken", "MaxResults", "NextToken", "Tags", "tagSet"),
+    ("sagemaker", "ListModels"): Paged("NextToken", "MaxResults", "NextToken", "Models"),
+    ("sagemaker", "ListEndpoints"): Paged("NextToken", "MaxResults", "NextToken", "Endpoints"),
     ("monitoring", "GetMetricData"): Paged("NextToken", "MaxDatapoints", "NextToken", "MetricDataResults"),
     ("organizations", "ListAccounts"): Paged("NextToken", "MaxResults", "NextToken", "Accounts"),
 }
