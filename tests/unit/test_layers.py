@@ -15,7 +15,7 @@ from importlinter.api import use_cases  # importing the api module configures im
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "pyproject.toml"
-SUBPACKAGES = ("analysis", "aws", "billing", "cli", "lifecycle", "pricing", "records", "remediate", "report", "store")
+SUBPACKAGES = ("analysis", "aws", "billing", "cli", "kube", "lifecycle", "pricing", "records", "remediate", "report", "store")
 MODULES = ("errors", "inputs", "timefmt")
 
 
@@ -56,6 +56,8 @@ VIOLATIONS = {
     "analysis-imports-report": ({"analysis/__init__.py": "from {pkg} import report\n"}, {"pure-analysis"}),
     "aws-imports-remediate": ({"aws/__init__.py": "from {pkg} import remediate\n"},
                               {"aws-below-remediate", "no-cycles"}),
+    "records-imports-kube": ({"records/__init__.py": "from {pkg} import kube\n"}, {"kube-client"}),
+    "kube-imports-aws": ({"kube/__init__.py": "from {pkg} import aws\n"}, {"kube-below-aws"}),
     "cycle": ({"records/__init__.py": "from {pkg} import store\n", "store/__init__.py": "from {pkg} import records\n"},
               {"no-cycles"}),
 }

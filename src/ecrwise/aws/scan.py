@@ -10,6 +10,7 @@ from typing import Any, Callable
 import botocore.exceptions
 
 from ecrwise.aws import accounts as accounts_mod
+from ecrwise.aws import eks
 from ecrwise.aws.families import families
 from ecrwise.aws.session import Account, base_session, check_regions, error_code, is_denied
 from ecrwise.aws.tasks import Task, TaskResult
@@ -30,6 +31,9 @@ class ScanOptions:
     org_role: str | None = None
     only: list[str] = field(default_factory=lambda: list(families()))  # every collector family
     workers: int = 16
+    # Kubernetes clusters named by kubeconfig context (`--kube-context`, "all" for every one), besides EKS.
+    kube_contexts: list[str] = field(default_factory=list)
+    kubeconfig: str | None = None
 
 
 @dataclass
@@ -62,6 +66,7 @@ def run_scan(opts: ScanOptions, progress: ProgressHook | None = None) -> ScanRes
     unknown = [s for s in opts.only if s not in known]
     if unknown:
         raise UserError(f"--only {unknown[0]}: unknown service family (known: {', '.join(known)})")
+    kube_roots = eks.context_tasks(opts.kubeconfig, opts.kube_contexts)  # a bad context fails before any call
     started = datetime.now(timezone.utc)
     session = base_session(opts.profile)
     home = session.region_name or (opts.regions[0] if opts.regions else "us-east-1")
@@ -72,6 +77,7 @@ def run_scan(opts: ScanOptions, progress: ProgressHook | None = None) -> ScanRes
     regions = resolve_regions(session, opts)
 
     roots = [known[svc].region_task(acct, region) for acct in accounts for region in regions for svc in opts.only]
+    roots += kube_roots
     records: dict[type, list[Any]] = defaultdict(list)
     root_outcomes: list[bool] = []  # True = ran, False = denied
 

@@ -60,6 +60,14 @@ def scan(
     only: Optional[str] = typer.Option(None, "--only", help="Comma-separated service families to collect, e.g. "
                                        "ecr,ecs (default: every family this version collects)."),
     workers: int = typer.Option(16, "--workers", min=1, max=128, help="Concurrent requests."),
+    # -- Kubernetes (besides the EKS clusters of the scanned regions) --
+    kube_context: List[str] = typer.Option([], "--kube-context", help="List this kubeconfig context's pods and "
+                                           "workloads too (repeatable; `all` for every context)."),
+    kubeconfig: Optional[Path] = typer.Option(None, "--kubeconfig", envvar="KUBECONFIG",
+                                              help="The kubeconfig for --kube-context (default ~/.kube/config)."),
+    kube_pods: List[str] = typer.Option([], "--kube-pods", help="Record `kubectl get pods,deploy,rs,sts,ds,job,"
+                                        "cronjob -A -o json` output as cluster NAME: [NAME=]FILE (repeatable)."),
+    # -- end Kubernetes --
     store: Optional[Path] = StoreOpt,
     fmt: Fmt = FormatOpt,
 ) -> None:
@@ -71,7 +79,8 @@ def scan(
     run_and_save(profile=profile, regions=region, all_regions=all_regions, role_arns=role_arn,
                  org_role=org_role, only=[s.strip() for s in only.split(",") if s.strip()] if only else None,
                  workers=workers,
-                 store=store_path(store), fmt=fmt)
+                 store=store_path(store), fmt=fmt,
+                 kube_contexts=kube_context, kubeconfig=str(kubeconfig) if kubeconfig else None, kube_pods=kube_pods)
 
 
 @app.command()

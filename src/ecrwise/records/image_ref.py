@@ -99,3 +99,26 @@ def parse_image_ref(text: str) -> ImageRef:
     if ref.digest is not None and not (_ECR_DIGEST if ref.is_ecr else _DIGEST).match(ref.digest):
         raise InvalidImageRef(f"{text!r}: {ref.digest!r} is not a digest")
     return ref
+
+
+_RUNTIME_PREFIXES = ("docker-pullable://", "docker://", "containerd://")
+
+
+def image_id_reference(image_id: str | None, spec_image: str | None) -> tuple[str, str] | None:
+    """What a Kubernetes container status's `imageID` says runs: (reference text, digest), or None.
+
+    The kubelet reports it in the runtime's form: `docker-pullable://REPO@sha256:…` (dockershim), `REPO@sha256:…`
+    (containerd and CRI-O when the image came from a registry), or a bare `sha256:…` (digest only; then the
+    repository is the one the container's spec image names)."""
+    text = (image_id or "").strip()
+    for prefix in _RUNTIME_PREFIXES:
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    if not text:
+        return None
+    if "@" in text:
+        ref = split_image_ref(text)
+        return (text, ref.digest) if ref.digest else None
+    if _DIGEST.match(text) and spec_image:
+        return split_image_ref(spec_image).name + "@" + text, text
+    return None
