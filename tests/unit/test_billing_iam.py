@@ -25,7 +25,7 @@ READ_ONLY_BEFORE_BILLING = [
     "organizations:ListAccounts", "sts:AssumeRole", "sts:GetCallerIdentity"]
 # The in-use collectors (Lambda, Batch, SageMaker), added after billing.
 IN_USE_SOURCES = [
-    "batch:DescribeJobDefinitions", "lambda:GetFunction", "lambda:ListAliases", "lambda:ListFunctions",
+    "batch:DescribeJobDefinitions", "eks:DescribeCluster", "eks:ListClusters", "lambda:GetFunction", "lambda:ListAliases", "lambda:ListFunctions",
     "lambda:ListVersionsByFunction", "sagemaker:DescribeEndpoint", "sagemaker:DescribeModel",
     "sagemaker:ListEndpoints", "sagemaker:ListModels"]
 

@@ -24,7 +24,8 @@ def images() -> Records:
 
 
 def test_the_shipped_sources():
-    assert [s.name for s in in_use_sources.sources()] == ["batch", "ecs", "lambda", "recent_pulls", "sagemaker", "user_file"]
+    assert [s.name for s in in_use_sources.sources()] == ["batch", "ecs", "kubernetes", "lambda", "recent_pulls",
+                                                         "sagemaker", "user_file"]
 
 
 def test_a_new_source_module_is_found_and_its_references_resolved(tmp_path, monkeypatch):
