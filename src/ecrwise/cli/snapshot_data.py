@@ -12,7 +12,7 @@ from ecrwise.cli.common import open_store
 from ecrwise.pricing.book import PriceBook
 from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
 from ecrwise.records.ecs import EcsCluster
-from ecrwise.store import Snapshot, Store, queries
+from ecrwise.store import Snapshot, Store
 
 NO_ECS_DATA = "has no ECS data: run `ecrwise scan --only ecr,ecs,network` (or a full scan)"
 
@@ -29,7 +29,7 @@ def inventory_of(st: Store, snapshot_id: int, book: PriceBook) -> Inventory:
 
 
 def repository_facts_of(st: Store, snapshot_id: int) -> list[RepoFacts]:
-    rows = queries.run(st.con, "repository_facts", {"sid": snapshot_id}, [Repository, Image, ImageLayer, PullMetric])
+    rows = st.facts("repository_facts", {"sid": snapshot_id}, [Repository, Image, ImageLayer, PullMetric])
     return [RepoFacts(a, r, n, images, tagged, stored, naive, _utc(pushed), _utc(pulled), day, pulls, policy,
                       json.loads(tags) if isinstance(tags, str) else (tags or {}), *classes)
             for a, r, n, images, tagged, stored, naive, pushed, pulled, day, pulls, policy, tags, *classes in rows]
@@ -38,7 +38,7 @@ def repository_facts_of(st: Store, snapshot_id: int) -> list[RepoFacts]:
 def layer_deltas_of(st: Store, a: int, b: int) -> dict[tuple[str, str, str], tuple[int, int, int, int, int, int]]:
     """Per repository, the distinct-layer bytes at snapshots a and b and the bytes that went and came
     (store/sql/layer_deltas.sql)."""
-    rows = queries.run(st.con, "layer_deltas", {"a": a, "b": b}, [ImageLayer])
+    rows = st.facts("layer_deltas", {"a": a, "b": b}, [ImageLayer])
     return {(acc, reg, repo): tuple(int(v) for v in rest) for acc, reg, repo, *rest in rows}
 
 

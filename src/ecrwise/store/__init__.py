@@ -283,10 +283,14 @@ class Store:
     def close(self) -> None:
         self.con.close()
 
-    def _read(self, sql: str, params: list[Any] | None = None) -> Any:
+    def _read(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> Any:
         """Execute a read; a storage failure (a corrupt block, an I/O error) is the user's broken file, named."""
+        return self._guarded(lambda: self.con.execute(sql, params or []))
+
+    def _guarded(self, read: Callable[[], T]) -> T:
+        """`read()`, a storage failure (a corrupt block, an I/O error) turned into the user's broken file, named."""
         try:
-            return self.con.execute(sql, params or [])
+            return read()
         except duckdb.CatalogException:
             raise
         except (duckdb.IOException, duckdb.InternalException) as e:
@@ -414,6 +418,14 @@ class Store:
             out.append(cls(*[d() if v is None and d is not None else _from_db(v, sql)
                              for v, d, (_, _, sql) in zip(row, defaults, cols)]))
         return out
+
+    def facts(self, name: str, params: dict[str, Any], classes: list[type]) -> list[tuple]:
+        """Rows of the SQL fact `store/sql/<name>.sql` (`store.queries`) over this store; a corrupt block or an
+        I/O error is the user's broken file, named (exit 2), as for `load`."""
+        from ecrwise.store import queries
+
+        text = self._guarded(lambda: queries.bind_tables(self.con, queries.sql_text(name), classes))
+        return self._read(text, params).fetchall()
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
         return self._read(sql, params or []).fetchall()
