@@ -15,11 +15,10 @@ signs the `x-k8s-aws-id` header), proving the scan sends it.
 from __future__ import annotations
 
 import base64
-import json
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from ecrwise.demo.local_http import JsonHandler, LocalServer
 
 # path → (kind, the list's apiVersion)
 ROUTES = {
@@ -51,7 +50,7 @@ def token_cluster(header: str | None) -> str | None:
     return "signed"
 
 
-class KubeApiStub:
+class KubeApiStub(LocalServer):
     def __init__(self, objects: list[dict[str, Any]], *, eks_cluster: str | None = None, page_size: int = 2,
                  forbidden: tuple[str, ...] = ()) -> None:
         self.objects = objects
@@ -61,9 +60,7 @@ class KubeApiStub:
         self.requests: list[tuple[str, str | None]] = []  # (path, Authorization header)
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # quiet
-                pass
+        class Handler(JsonHandler):
 
             def do_GET(self) -> None:
                 url = urllib.parse.urlsplit(self.path)
@@ -76,7 +73,7 @@ class KubeApiStub:
                     return self._send(200, {"major": "1", "minor": "31", "gitVersion": "v1.31.2-eks-stub",
                                             "platform": "linux/amd64"})
                 if url.path not in ROUTES:
-                    return self._status(404, "NotFound", f"the server could not find the requested resource")
+                    return self._status(404, "NotFound", "the server could not find the requested resource")
                 kind, api_version = ROUTES[url.path]
                 if kind in stub.forbidden:
                     resource = url.path.rsplit("/", 1)[-1]
@@ -97,30 +94,10 @@ class KubeApiStub:
                 self._send(code, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                                   "message": message, "reason": reason, "code": code})
 
-            def _send(self, status: int, doc: dict[str, Any]) -> None:
-                data = json.dumps(doc).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(Handler)
 
     def kubectl_list(self) -> dict[str, Any]:
         """What `kubectl get pods,deploy,rs,sts,ds,job,cronjob -A -o json` prints for the same cluster."""
         return {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": self.objects}
 
-    def __enter__(self) -> "KubeApiStub":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()

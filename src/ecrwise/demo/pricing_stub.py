@@ -8,10 +8,10 @@ TERM_MATCH `Filters` on product attributes / `productFamily`, and `MaxResults`. 
 from __future__ import annotations
 
 import json
-import threading
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from ecrwise.demo.local_http import JsonHandler, LocalServer
 
 from ecrwise.demo.billing_export import REGION_CODES
 
@@ -58,16 +58,15 @@ def _matches(p: dict[str, Any], service: str, filters: list[dict[str, str]]) -> 
     return all(attrs.get(f["Field"]) == f["Value"] for f in filters if f.get("Type") == "TERM_MATCH")
 
 
-class PricingStub:
+class PricingStub(LocalServer):
     def __init__(self, products: list[dict[str, Any]], page_size: int = 2) -> None:
         self.products = products
         self.page_size = page_size
         self.requests: list[dict[str, Any]] = []
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # quiet
-                pass
+        class Handler(JsonHandler):
+            content_type = "application/x-amz-json-1.1"
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
@@ -84,26 +83,6 @@ class PricingStub:
                     doc["NextToken"] = str(start + size)
                 self._send(200, doc)
 
-            def _send(self, status: int, doc: dict[str, Any]) -> None:
-                data = json.dumps(doc).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> "PricingStub":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
