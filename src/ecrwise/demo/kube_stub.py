@@ -72,7 +72,7 @@ class KubeApiStub:
                 stub.requests.append((url.path, auth))
                 if stub.eks_cluster is not None and token_cluster(auth) is None:
                     return self._status(401, "Unauthorized", "Unauthorized")
-                if url.path == "/version":
+                if url.path.rstrip("/") == "/version":
                     return self._send(200, {"major": "1", "minor": "31", "gitVersion": "v1.31.2-eks-stub",
                                             "platform": "linux/amd64"})
                 if url.path not in ROUTES:

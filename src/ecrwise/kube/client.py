@@ -56,9 +56,9 @@ def _configuration(host: str, token: str | None, ca_data: str | None) -> tuple[k
     cfg.host = host.rstrip("/")
     cfg.retries = urllib3.Retry(total=2, connect=1, read=1, backoff_factor=0.2)
     if token:
-        # The pre-36 key, which 36+ still honours (kubernetes-client/python#2595).
-        cfg.api_key = {"authorization": token}
-        cfg.api_key_prefix = {"authorization": "Bearer"}
+        # 36+ reads "BearerToken", older clients "authorization" (kubernetes-client/python#2595).
+        cfg.api_key = {"BearerToken": token, "authorization": token}
+        cfg.api_key_prefix = {"BearerToken": "Bearer", "authorization": "Bearer"}
     ca_path = None
     if ca_data:
         fd, ca_path = tempfile.mkstemp(prefix="ecrwise-ca-", suffix=".pem")
