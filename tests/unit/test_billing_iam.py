@@ -21,6 +21,8 @@ READ_ONLY_BEFORE_BILLING = [
     "ecs:DescribeContainerInstances", "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks",
     "ecs:ListClusters", "ecs:ListContainerInstances", "ecs:ListServices", "ecs:ListTaskDefinitions", "ecs:ListTasks",
     "organizations:ListAccounts", "sts:AssumeRole", "sts:GetCallerIdentity"]
+# The in-use sources added since (issue 13): the EKS control plane.
+IN_USE_SOURCES = ["eks:DescribeCluster", "eks:ListClusters"]
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -32,7 +34,8 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 def test_read_only_is_the_scan_policy_as_before_billing(capsys: pytest.CaptureFixture[str]) -> None:
     assert read_only_policy() == {"Version": "2012-10-17", "Statement": [
-        {"Sid": "EcrwiseReadOnlyScan", "Effect": "Allow", "Action": READ_ONLY_BEFORE_BILLING, "Resource": "*"}]}
+        {"Sid": "EcrwiseReadOnlyScan", "Effect": "Allow", "Action": sorted(READ_ONLY_BEFORE_BILLING + IN_USE_SOURCES),
+         "Resource": "*"}]}
     code, out, err = cli(capsys, "iam-policy", "--read-only")
     assert code == 0 and json.loads(out) == read_only_policy() and err == ""
     assert not any(a.startswith(("ce:", "pricing:", "s3:")) for a in apply_policy()["Statement"][0]["Action"])

@@ -21,8 +21,8 @@ from ecrwise.store import Snapshot
 
 
 def test_the_three_families_are_discovered_in_name_order():
-    assert families.family_names() == ["ecr", "ecs", "network"]
-    assert ScanOptions().only == ["ecr", "ecs", "network"]
+    assert families.family_names() == ["ecr", "ecs", "eks", "network"]
+    assert ScanOptions().only == ["ecr", "ecs", "eks", "network"]
     for name, family in families.families().items():
         assert importlib.import_module(f"ecrwise.aws.{name}").FAMILY is family
 
@@ -48,8 +48,8 @@ def test_each_familys_actions_reach_the_read_only_policy():
 
 
 def test_summary_tables_and_warned_services_come_from_the_families():
-    assert families.summary_tables() == ("ecs_services", "ecs_tasks", "vpcs", "vpc_endpoints", "nat_gateways")
-    assert set(families.warned_services()) == {"cloudwatch", "ecs", "network"}
+    assert families.summary_tables() == ("ecs_services", "ecs_tasks", "eks_clusters", "kube_workload_images", "vpcs", "vpc_endpoints", "nat_gateways")
+    assert set(families.warned_services()) == {"cloudwatch", "ecs", "eks", "kubernetes", "network"}
     failures = [ScanFailure("1", "r", service, "AccessDenied", "no") for service in ("ecr", "cloudwatch", "ecs")]
     snap = Snapshot(1, datetime.now(timezone.utc), ["1"], ["r"], ["ecr", "ecs"], failures)
     warned = snapshot_warnings(snap, Records({}))
@@ -57,8 +57,8 @@ def test_summary_tables_and_warned_services_come_from_the_families():
 
 
 def test_unknown_family_is_a_usage_error_naming_the_known_ones():
-    with pytest.raises(UserError, match=r"--only eks: unknown service family \(known: ecr, ecs, network\)"):
-        run_scan(ScanOptions(only=["ecr", "eks"]))
+    with pytest.raises(UserError, match=r"--only lambda: unknown service family \(known: ecr, ecs, eks, network\)"):
+        run_scan(ScanOptions(only=["ecr", "lambda"]))
 
 
 def test_a_family_declared_twice_is_refused(monkeypatch):

@@ -24,7 +24,7 @@ def images() -> Records:
 
 
 def test_the_shipped_sources():
-    assert [s.name for s in in_use_sources.sources()] == ["ecs", "user_file"]
+    assert [s.name for s in in_use_sources.sources()] == ["ecs", "kubernetes", "user_file"]
 
 
 def test_a_new_source_module_is_found_and_its_references_resolved(tmp_path, monkeypatch):
@@ -42,7 +42,7 @@ def test_a_new_source_module_is_found_and_its_references_resolved(tmp_path, monk
     monkeypatch.setattr(in_use_sources, "__path__", [*in_use_sources.__path__, str(tmp_path)])
     in_use_sources.sources.cache_clear()
     try:
-        assert [s.name for s in in_use_sources.sources()] == ["ecs", "lambda", "user_file"]
+        assert [s.name for s in in_use_sources.sources()] == ["ecs", "kubernetes", "lambda", "user_file"]
         used = find_in_use(images(), extra=[(f"{URI}/app@{d(2)}", "listed")]).digests((A, R, "app"))
     finally:
         in_use_sources.sources.cache_clear()
