@@ -6,7 +6,7 @@ silent "none configured".
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import botocore.exceptions
 
@@ -52,22 +52,15 @@ def collect_registry(account: Account, region: str) -> TaskResult:
                 result.records.append(ReplicationDestination(
                     acct, region, n, dest["region"], dest.get("registryId", acct), prefixes))
 
-    def cache_rules() -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for page in client.get_paginator("describe_pull_through_cache_rules").paginate():
-            out.extend(page.get("pullThroughCacheRules", []))
-        return out
+    def every(operation: str, key: str) -> Callable[[], list[dict[str, Any]]]:
+        return lambda: [item for page in client.get_paginator(operation).paginate() for item in page.get(key, [])]
 
+    cache_rules = every("describe_pull_through_cache_rules", "pullThroughCacheRules")
     for r in _call(result, "DescribePullThroughCacheRules", cache_rules) or []:
         result.records.append(PullThroughCacheRule(acct, region, r["ecrRepositoryPrefix"], r.get("upstreamRegistryUrl", ""),
                                                    r.get("upstreamRegistry")))
 
-    def templates() -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for page in client.get_paginator("describe_repository_creation_templates").paginate():
-            out.extend(page.get("repositoryCreationTemplates", []))
-        return out
-
+    templates = every("describe_repository_creation_templates", "repositoryCreationTemplates")
     for t in _call(result, "DescribeRepositoryCreationTemplates", templates) or []:
         result.records.append(CreationTemplate(acct, region, t["prefix"], list(t.get("appliedFor", [])),
                                                t.get("lifecyclePolicy") or None, t.get("imageTagMutability")))

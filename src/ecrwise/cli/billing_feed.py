@@ -24,9 +24,8 @@ from ecrwise.billing.estimates import (StorageSample, average_storage, deciding_
                                        period_bounds)
 from ecrwise.billing.reconcile import EndpointExpectation
 from ecrwise.billing.trend import CRASH_LOOP_LINKS, NAT_SPIKE_LINKS, Event
-from ecrwise.cli.snapshot_data import inventory_of, record_classes
+from ecrwise.cli.snapshot_data import inventory_of, records_of
 from ecrwise.pricing.book import GIB, PriceBook
-from ecrwise.records import Records
 from ecrwise.records.network import VpcEndpoint
 from ecrwise.store import Snapshot, Store
 
@@ -94,7 +93,7 @@ def _network(st: Store, period: str, book: PriceBook, snaps: list[Snapshot], wan
                              "attributed to image pulls (every billed NAT byte shows as unexplained) and endpoints "
                              "have no audit: run `ecrwise scan` (all services), or give --estimates")
         return
-    records = Records({cls: st.load(snap.id, cls) for cls in record_classes()}, snap.id)
+    records = records_of(st, snap.id)
     if "nat" in wanted:
         report = analyse_pulls(records, book, now=snap.taken_at)
         per_nat: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -147,7 +146,7 @@ def crash_loop_events(st: Store, book: PriceBook) -> tuple[list[Event], list[int
     snaps = sorted((s for s in st.snapshots() if "ecs" in s.services), key=lambda s: s.id)
     by_key: dict[tuple[str, date], Event] = {}
     for snap in snaps:
-        records = Records({cls: st.load(snap.id, cls) for cls in record_classes()}, snap.id)
+        records = records_of(st, snap.id)
         report = analyse_pulls(records, book, now=snap.taken_at)
         for s in report.services:
             if not s.crash_loop:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
@@ -67,6 +66,3 @@ def bind_tables(con: duckdb.DuckDBPyConnection, text: str, classes: list[type]) 
         text = re.sub(rf"\b(FROM|JOIN)\s+{cls.__table__}\b(\s*(\w+)?)", swap, text)
     return text
 
-
-def run(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any], classes: list[type]) -> list[tuple]:
-    return con.execute(bind_tables(con, sql_text(name), classes), params).fetchall()
