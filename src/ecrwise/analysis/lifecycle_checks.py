@@ -38,3 +38,38 @@ def policy_keeps_untagged(ctx: CheckContext) -> Iterable[Finding]:
             evidence={"repository": repo.name, "rules": len(policy.rules), "untagged_images": len(untagged),
                       "untagged_only_bytes": nbytes, "at": iso(ctx.now)},
             arithmetic=arithmetic, fix=amend_fix(repo))
+
+
+# "After creating a lifecycle policy, the affected images are expired within 24 hours"
+# (https://docs.aws.amazon.com/AmazonECR/latest/userguide/lp_creation.html): an in-use image the policy selects
+# today is gone by tomorrow, and a task, pod or function that pulls it then fails.
+@check("lifecycle.policy-expires-in-use", title="Lifecycle policy would expire an image in use",
+       severity="critical", facts=(in_use, policy_simulation),
+       docs=f"{DOCS}#lifecycle-policy-expires-in-use",
+       risk="The next lifecycle run deletes (or archives) an image a workload runs or rolls back to: the next "
+            "task start, pod restart, scale-out or Lambda cold start that pulls it fails.",
+       recommendation="Protect the images in use before ECR's next lifecycle run: `ecrwise lifecycle plan "
+                      "--policy POLICY --repository NAME` rolls the policy out with a protection rule and tags "
+                      "every image in use (`lifecycle protect` refreshes the tags of a policy ecrwise put).")
+def policy_expires_in_use(ctx: CheckContext) -> Iterable[Finding]:
+    used, current = in_use(ctx), policy_simulation(ctx)
+    for key in sorted(current):
+        _, res = current[key]
+        digests = used.digests(key)
+        ev = res.evaluation
+        hit = [(im, prio, "expire") for im, prio in ev.expire if im.digest in digests]
+        hit += [(im, prio, "transition") for im, prio in ev.transition if im.digest in digests]
+        if not hit:
+            continue
+        hit.sort(key=lambda h: h[0].digest)
+        account, region, name = key
+        im0 = hit[0][0]
+        yield ctx.finding(
+            account=account, region=region, resource=f"arn:aws:ecr:{region}:{account}:repository/{name}",
+            message=f"{name}: its lifecycle policy would {'expire' if hit[0][2] == 'expire' else 'archive'} "
+                    f"{len(hit)} image(s) in use, e.g. {im0.digest[:19]}… ({'; '.join(digests[im0.digest])})",
+            evidence={"repository": name, "at": iso(ctx.now), "in_use_acted_on": len(hit),
+                      "images": [{"digest": im.digest, "tags": list(im.tags), "action": action,
+                                  "rule_priority": prio, "reasons": list(digests[im.digest]),
+                                  "sources": list(used.sources.get((key, im.digest), []))}
+                                 for im, prio, action in hit]})

@@ -6,6 +6,7 @@ the seam the snapshot mode plugs into: it takes (policies_by_repo, images) from 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
@@ -13,6 +14,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 import typer
 
 from ecrwise.cli.common import FormatOpt, Fmt, PriceFileOpt, SnapshotOpt, StoreOpt
+from ecrwise.cli.in_use import InUseFileOpt, PulledWithinOpt, RollbackOpt
 from ecrwise.errors import UserError
 from ecrwise.lifecycle.images import LifecycleImage, load_images_document
 from ecrwise.inputs import InputError, load_text
@@ -203,16 +205,28 @@ def simulate_cmd(
     list_images: bool = typer.Option(False, "--list", help="Also list every expired/transitioned image."),
     snapshot: Optional[int] = SnapshotOpt,
     store: Optional[Path] = StoreOpt,
+    protect_in_use: bool = typer.Option(False, "--protect-in-use",
+                                        help="Evaluate the policy as `lifecycle plan` rolls it out: images in use "
+                                             "tagged and kept by a first rule (snapshot mode); the policy as given "
+                                             "is shown too."),
+    in_use_file: Optional[Path] = InUseFileOpt,
+    rollback_revisions: int = RollbackOpt,
+    protect_pulled_within: int = PulledWithinOpt,
 ) -> None:
     """What a policy would expire or archive, per repository, and the monthly savings in freed layers.
 
     Against the latest snapshot by default (each repository's current policy, or --policy for all chosen
-    repositories); offline with --images FILE."""
+    repositories), marking every image in use it would act on with its reasons; offline with --images FILE
+    (no in-use data there)."""
     try:
         if images is None:
             _simulate_snapshot(policy, parse_at(at), repository, exclude, fmt, price_file, list_images,
-                               snapshot, store)
+                               snapshot, store, InUseAsk(in_use_file, rollback_revisions, protect_pulled_within,
+                                                         protect_in_use))
             return
+        if protect_in_use or in_use_file or protect_pulled_within:
+            raise UserError("--protect-in-use, --in-use-file and --protect-pulled-within need a snapshot: "
+                            "an --images file says nothing about workloads")
         if policy is None:
             raise UserError("simulate --images FILE needs --policy FILE (offline mode)")
         when = parse_at(at)
@@ -235,10 +249,19 @@ def simulate_cmd(
         raise _exit_user_error(e) from None
 
 
+@dataclass(frozen=True)
+class InUseAsk:
+    """What snapshot-mode simulate is asked about images in use."""
+    in_use_file: Path | None
+    rollback_revisions: int
+    pulled_within: int
+    protect: bool
+
+
 def _simulate_snapshot(policy: Path | None, when: datetime, include: list[str], exclude: list[str], fmt: Fmt,
                        price_file: Path | None, list_images: bool, snapshot: int | None,
-                       store: Path | None) -> None:
-    """Snapshot mode: images from the store, priced per repository region."""
+                       store: Path | None, ask: InUseAsk) -> None:
+    """Snapshot mode: images from the store, priced per repository region; images in use marked."""
     from ecrwise.cli.common import open_store
     from ecrwise.lifecycle.from_records import current_policies, lifecycle_images, split_key
     from ecrwise.lifecycle.simulate import SimulationResult
@@ -248,11 +271,17 @@ def _simulate_snapshot(policy: Path | None, when: datetime, include: list[str], 
 
     book = prices(price_file, store, announce=fmt is Fmt.table)
     given = load_policy(policy, source=policy.name) if policy else None
+    from ecrwise.cli.in_use import in_use_of
+    from ecrwise.lifecycle.from_records import repo_key
+
     with open_store(store) as st:
         snap = st.snapshot(snapshot)
         texts = current_policies(st.load(snap.id, Repository))
         imgs = lifecycle_images(st.load(snap.id, Image), st.load(snap.id, ImageLayer))
+        found = in_use_of(st, snap, ask.in_use_file, ask.rollback_revisions, ask.pulled_within)
+    in_use = {repo_key(*k): v for k, v in found.by_repo.items()}
     warnings: list[str] = [f"{policy.name}: {w}" for w in given.warnings] if given else []
+    warnings += found.warnings
     chosen: dict[str, dict[str, Policy | None]] = {}
     for key, text in sorted(texts.items()):
         _, region, name = split_key(key)
@@ -277,7 +306,8 @@ def _simulate_snapshot(policy: Path | None, when: datetime, include: list[str], 
         if std.fallback:
             sim_warnings.append(f"no {std.item} price for region {region}; used the price book's fallback region")
         res = simulate(policies, [im for im in imgs if im.repository in policies], when, std.usd, arc.usd,
-                       restore_price_gb=book.price(region, RESTORE_ITEM).usd, hours_per_month=book.hours_per_month)
+                       restore_price_gb=book.price(region, RESTORE_ITEM).usd, hours_per_month=book.hours_per_month,
+                       in_use=in_use, protect_in_use=ask.protect)
         items.extend(res.items)
         sim_warnings.extend(res.warnings)
     items.sort(key=lambda r: (-r.monthly_savings_usd, r.repository))

@@ -12,6 +12,7 @@ from typing import List, Optional
 import typer
 
 from ecrwise.cli.common import Fmt, FormatOpt, SnapshotInputs, SnapshotOpt, StoreOpt, open_store, snapshot_inputs
+from ecrwise.cli.in_use import InUseFileOpt, PulledWithinOpt, RollbackOpt
 from ecrwise.cli.lifecycle import app
 from ecrwise.errors import PartialFailure, outcome_error
 from ecrwise.store import STORE_ENV
@@ -22,22 +23,11 @@ BackupDirOpt = typer.Option(None, "--backup-dir", help="Where backups are writte
                             "(default: $XDG_DATA_HOME/ecrwise/backups).")
 
 
-# Off by default: ECR refreshes lastRecordedPullTime only about once every 24 hours
-# (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageDetail.html), and anything pulling every
-# image (a scanner, a mirror) would protect everything.
-PulledWithinOpt = typer.Option(0, "--protect-pulled-within", min=0, metavar="DAYS",
-                               help="Also protect images pulled within DAYS days (0: off; ECR records pulls "
-                                    "about once a day).")
-
-
-def _in_use(st, sid: int, in_use_file: Optional[Path], rollback: int,  # type: ignore[no-untyped-def]
+def _in_use(st, snap, in_use_file: Optional[Path], rollback: int,  # type: ignore[no-untyped-def]
             pulled_within: int = 0):
-    from ecrwise.analysis.in_use import find_in_use, load_in_use_file
-    from ecrwise.cli.snapshot_data import records_of
+    from ecrwise.cli.in_use import in_use_of
 
-    extra = load_in_use_file(in_use_file) if in_use_file else []
-    return find_in_use(records_of(st, sid), extra=extra, rollback_revisions=rollback,
-                       pulled_within_days=pulled_within, now=datetime.now(timezone.utc))
+    return in_use_of(st, snap, in_use_file, rollback, pulled_within)
 
 
 @app.command("plan")
@@ -47,10 +37,8 @@ def plan_cmd(
     repository: List[str] = typer.Option([], "--repository", help="Repository name glob (repeatable; default all)."),
     exclude: List[str] = typer.Option([], "--exclude", help="Repository name glob to leave alone (repeatable)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the plan (JSON) here, for `lifecycle apply`."),
-    in_use_file: Optional[Path] = typer.Option(None, "--in-use-file",
-                                               help='JSON {"images": [URI, …]} of images used outside ECS.'),
-    rollback_revisions: int = typer.Option(2, "--rollback-revisions", min=0,
-                                           help="Newest task-definition revisions per service family to protect."),
+    in_use_file: Optional[Path] = InUseFileOpt,
+    rollback_revisions: int = RollbackOpt,
     protect_pulled_within: int = PulledWithinOpt,
     *,
     inputs: SnapshotInputs,
@@ -67,7 +55,7 @@ def plan_cmd(
     book = inputs.prices()
     with open_store(inputs.store) as st:
         snap = st.snapshot(inputs.snapshot)
-        in_use = _in_use(st, snap.id, in_use_file, rollback_revisions, protect_pulled_within)
+        in_use = _in_use(st, snap, in_use_file, rollback_revisions, protect_pulled_within)
         images = lifecycle_images(st.load(snap.id, Image), st.load(snap.id, ImageLayer))
         doc = build_plan(str(policy), parsed, st.load(snap.id, Repository), images, in_use, book,
                          include=repository, exclude=exclude, at=datetime.now(timezone.utc), snapshot=snap.as_dict(),
@@ -177,9 +165,8 @@ def backup_cmd(
 @app.command("protect")
 def protect_cmd(
     apply: bool = typer.Option(False, "--apply", help="Make the changes (without it: only show them)."),
-    in_use_file: Optional[Path] = typer.Option(None, "--in-use-file",
-                                               help='JSON {"images": [URI, …]} of images used outside ECS.'),
-    rollback_revisions: int = typer.Option(2, "--rollback-revisions", min=0),
+    in_use_file: Optional[Path] = InUseFileOpt,
+    rollback_revisions: int = RollbackOpt,
     protect_pulled_within: int = PulledWithinOpt,
     snapshot: Optional[int] = SnapshotOpt,
     store: Optional[Path] = StoreOpt,
@@ -195,7 +182,7 @@ def protect_cmd(
 
     with open_store(store) as st:
         snap = st.snapshot(snapshot)
-        in_use = _in_use(st, snap.id, in_use_file, rollback_revisions, protect_pulled_within)
+        in_use = _in_use(st, snap, in_use_file, rollback_revisions, protect_pulled_within)
         tags: dict = {}
         for im in st.load(snap.id, Image):
             tags.setdefault((im.account, im.region, im.repository), {})[im.digest] = list(im.tags)

@@ -175,6 +175,9 @@ def _mount_subcommands() -> None:
                   help="Image-pull traffic and its cost per ECS service; crash-looping services; fixes.")
     app.add_typer(ecs_app, name="ecs",
                   help="ECS service, task-definition, agent-config and container-instance audit; fixes.")
+    from ecrwise.cli.in_use import app as in_use_app
+    app.add_typer(in_use_app, name="in-use", help="Every image a workload uses (ECS, EKS, Lambda, Batch, SageMaker, "
+                  "…), with its sources and reasons.")
     from ecrwise.cli.export import app as export_app
     from ecrwise.cli.findings import app as findings_app
     from ecrwise.cli.history import app as history_app

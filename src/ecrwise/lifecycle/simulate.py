@@ -27,11 +27,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from ecrwise.lifecycle.engine import Evaluation, evaluate
 from ecrwise.lifecycle.images import STANDARD, LifecycleImage
 from ecrwise.lifecycle.policy import ARCHIVE_MIN_DAYS, Policy
+from ecrwise.lifecycle.protection import as_protected, with_protection
 
 from ecrwise.pricing.book import GIB  # AWS bills "GB" as 2^30 bytes
 from ecrwise.pricing.money import usd as _cents
@@ -160,6 +161,18 @@ def archive_economics(ev: Evaluation, at: datetime, standard_price_gb_month: flo
 
 
 @dataclass(frozen=True, slots=True)
+class InUseHit:
+    """An image in use that the policy, as given, would expire or archive."""
+    image: LifecycleImage
+    rule_priority: int
+    action: str  # expire | transition
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**_image_row(self.image, self.rule_priority), "action": self.action, "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True, slots=True)
 class RepositoryResult:
     repository: str
     has_policy: bool
@@ -168,6 +181,12 @@ class RepositoryResult:
     archive_price_gb_month: float
     # Set when the caller priced restores (simulate(..., restore_price_gb=...)).
     archive: ArchiveEconomics | None = None
+    # Set when the caller said which images are in use (simulate(..., in_use=...)): how many of this
+    # repository's images are in use, and those the policy as given would act on.
+    in_use_images: int | None = None
+    in_use_hits: tuple[InUseHit, ...] = ()
+    # With protect_in_use: `evaluation` is the policy with ecrwise's protection, this the policy as given.
+    unprotected: Evaluation | None = None
 
     # Unrounded monthly figures; to_dict rounds them.
     @property
@@ -245,11 +264,39 @@ class RepositoryResult:
         }
         if self.archive is not None:
             out["archive_economics"] = self.archive.to_dict()
+        if self.in_use_images is not None:
+            out["in_use"] = {"images": self.in_use_images, "protected": self.unprotected is not None,
+                             "acted_on_count": len(self.in_use_hits),
+                             "acted_on": [h.to_dict() for h in self.in_use_hits]}
+        if self.unprotected is not None:
+            out["without_protection"] = self.without_protection()
         if images:
             out["expire"] = [_image_row(im, p) for im, p in ev.expire]
             out["transition"] = [_image_row(im, p) for im, p in ev.transition]
             out["held"] = [_image_row(im, p) for im, p in ev.held]
         return out
+
+
+    @property
+    def unprotected_savings_usd(self) -> float:
+        """monthly_savings_usd of the policy as given (the same figure when nothing was protected)."""
+        ev = self.unprotected
+        if ev is None:
+            return self.monthly_savings_usd
+        std, arc = self.standard_price_gb_month, self.archive_price_gb_month
+        return (ev.expired_bytes * std + ev.archived_bytes * (std - arc) + ev.archive_freed_bytes * arc) / GIB
+
+    def without_protection(self) -> dict[str, Any]:
+        """What the policy as given (no protection rule, no protection tags) would do to this repository."""
+        ev = self.unprotected
+        assert ev is not None
+        std, arc = self.standard_price_gb_month, self.archive_price_gb_month
+        usd = self.unprotected_savings_usd
+        return {"expire_count": len(ev.expire), "transition_count": len(ev.transition), "kept": len(ev.kept),
+                "freed_bytes": ev.freed_bytes, "monthly_savings_usd": _cents(usd),
+                "formula": f"({ev.expired_bytes} B expired x ${std} + {ev.archived_bytes} B archived x (${std} - "
+                           f"${arc}) + {ev.archive_freed_bytes} B deleted from archive x ${arc}) / 2^30 B per GB = "
+                           f"${usd:.4f}/month"}
 
 
 def _image_row(im: LifecycleImage, priority: int) -> dict[str, Any]:
@@ -290,7 +337,23 @@ class SimulationResult:
             "price_usd_per_gb_month": self.standard_price_gb_month,
             "archive_price_usd_per_gb_month": self.archive_price_gb_month,
             **({"archive_economics": self.archive_totals()} if any(r.archive for r in self.items) else {}),
+            **(self.in_use_totals() if any(r.in_use_images is not None for r in self.items) else {}),
         }
+
+    def in_use_totals(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"in_use_images": sum(r.in_use_images or 0 for r in self.items),
+                               "in_use_acted_on": sum(len(r.in_use_hits) for r in self.items),
+                               "in_use_protected": any(r.unprotected is not None for r in self.items)}
+        rows = [r.without_protection() if r.unprotected is not None else None for r in self.items]
+        if any(rows):
+            # Repositories without images in use are the same either way.
+            same = [r.to_dict(images=False) for r, w in zip(self.items, rows) if w is None]
+            picked = [w for w in rows if w] + same
+            out["without_protection"] = {
+                k: sum(x[k] for x in picked) for k in ("expire_count", "transition_count", "kept", "freed_bytes")}
+            out["without_protection"]["monthly_savings_usd"] = _cents(sum(r.unprotected_savings_usd
+                                                                          for r in self.items))
+        return out
 
     def archive_totals(self) -> dict[str, Any]:
         """The per-repository archive economics summed (prices may differ by region, so dollars are summed
@@ -324,6 +387,13 @@ class SimulationResult:
                 "warnings": list(self.warnings)}
 
 
+def _in_use_hits(ev: Evaluation, used: Mapping[str, Sequence[str]]) -> list[InUseHit]:
+    hits = [InUseHit(im, p, action, tuple(used[im.digest]))
+            for action, rows in (("expire", ev.expire), ("transition", ev.transition))
+            for im, p in rows if im.digest in used]
+    return sorted(hits, key=lambda h: h.image.digest)
+
+
 def group_by_repository(images: Iterable[LifecycleImage]) -> dict[str, list[LifecycleImage]]:
     groups: dict[str, list[LifecycleImage]] = defaultdict(list)
     for im in images:
@@ -334,19 +404,41 @@ def group_by_repository(images: Iterable[LifecycleImage]) -> dict[str, list[Life
 def simulate(policies_by_repo: Mapping[str, Policy | None], images: Iterable[LifecycleImage], at: datetime,
              standard_price_gb_month: float, archive_price_gb_month: float, *,
              restore_price_gb: float | None = None,
-             hours_per_month: float = DEFAULT_HOURS_PER_MONTH) -> SimulationResult:
+             hours_per_month: float = DEFAULT_HOURS_PER_MONTH,
+             in_use: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
+             protect_in_use: bool = False) -> SimulationResult:
     """Evaluate each repository's policy (None: no policy, nothing happens) over its images.
 
     Only repositories named in `policies_by_repo` are reported; images of other repositories are ignored.
     With `restore_price_gb`, each result also carries its `ArchiveEconomics` (transitions priced net of the
     90-day minimum and the expected restores); the engine's actions and `monthly_savings_usd` are unchanged.
+    With `in_use` (repository → digest → reasons), each result lists the images in use the policy as given
+    would act on; with `protect_in_use` too, the policy is evaluated as `lifecycle plan` rolls it out (the
+    protection rule first, every image in use tagged), and the policy as given is kept as `unprotected`.
     """
     groups = group_by_repository(images)
     empty = Policy(())
     items: list[RepositoryResult] = []
     warnings: list[str] = []
     for repo, policy in policies_by_repo.items():
-        ev = evaluate(policy if policy is not None else empty, groups.get(repo, ()), at, repository=repo)
+        imgs = groups.get(repo, ())
+        ev = evaluate(policy if policy is not None else empty, imgs, at, repository=repo)
+        present = {im.digest for im in imgs} if in_use else set()
+        used = {d: r for d, r in (in_use or {}).get(repo, {}).items() if d in present}
+        hits = _in_use_hits(ev, used)
+        unprotected = None
+        if protect_in_use and used and policy is not None:
+            unprotected, ev = ev, evaluate(with_protection(policy), as_protected(imgs, used), at, repository=repo)
+            leaked = {im.digest for im, _ in (*ev.expire, *ev.transition)} & set(used)
+            if leaked:  # cannot happen by ECR's rules; said loudly if the engine ever disagrees
+                warnings.append(f"{repo}: protection does not hold for {len(leaked)} image(s) in use")
+        if hits:
+            h = hits[0]
+            warnings.append(f"{repo or '(no repository)'}: the policy {'as given ' if unprotected else ''}would "
+                            f"{h.action} {len(hits)} image(s) in use, e.g. {h.image.digest[:19]}… "
+                            f"({'; '.join(h.reasons)})" + ("; protection keeps them" if unprotected else
+                                                            "; --protect-in-use shows it as `lifecycle plan` "
+                                                            "rolls it out"))
         if ev.held:
             warnings.append(f"{repo or '(no repository)'}: {len(ev.held)} image(s) a rule selected stay because "
                             "an image index that is not expired references them")
@@ -360,7 +452,9 @@ def simulate(policies_by_repo: Mapping[str, Policy | None], images: Iterable[Lif
                                 f"archive minimum ({econ.likely_restored_images} pulled in the last "
                                 f"{ARCHIVE_MIN_DAYS} days and likely restored)")
         items.append(RepositoryResult(repo, policy is not None, ev, standard_price_gb_month,
-                                      archive_price_gb_month, econ))
+                                      archive_price_gb_month, econ,
+                                      in_use_images=None if in_use is None else len(used),
+                                      in_use_hits=tuple(hits), unprotected=unprotected))
     items.sort(key=lambda r: (-r.monthly_savings_usd, r.repository))
     if any(r.evaluation.transition for r in items) and archive_price_gb_month >= standard_price_gb_month:
         warnings.append(f"archive storage costs ${archive_price_gb_month}/GB-month here, not less than standard "

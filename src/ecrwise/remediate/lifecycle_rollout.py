@@ -39,7 +39,9 @@ from ecrwise.inputs import check_aws_names, parse_json, validate
 from ecrwise.lifecycle.engine import evaluate
 from ecrwise.lifecycle.from_records import lifecycle_images, repo_key
 from ecrwise.lifecycle.images import LifecycleImage
-from ecrwise.lifecycle.policy import Policy, Rule, parse_policy
+from ecrwise.lifecycle.policy import Policy, parse_policy
+from ecrwise.lifecycle.protection import (NEVER_DAYS, PROTECT_DESCRIPTION, PROTECT_PREFIX, as_protected,  # noqa: F401
+                                          is_protection_rule, protect_tag, protection_rule, with_protection)
 from ecrwise.lifecycle.simulate import simulate
 from ecrwise.pricing.book import PriceBook
 from ecrwise.pricing.money import usd
@@ -48,30 +50,7 @@ from ecrwise.records.ecr import Image, ImageLayer, Repository
 from ecrwise.remediate.backup import read_json, write_backup
 from ecrwise.remediate.integrity import check_seal, seal
 
-PROTECT_PREFIX = "ecrwise-keep-"
-PROTECT_DESCRIPTION = "ecrwise: never expire images in use (tagged ecrwise-keep-*)"
 RETAIN_TAG = "ecrwise:retain"
-NEVER_DAYS = 36500  # "older than 100 years": the protection rule matches, and never acts
-
-
-def protect_tag(digest: str) -> str:
-    return PROTECT_PREFIX + digest.split(":", 1)[-1][:12]
-
-
-def protection_rule() -> Rule:
-    return Rule(priority=1, tag_status="tagged", tag_prefixes=(PROTECT_PREFIX,), count_type="sinceImagePushed",
-                count_unit="days", count_number=NEVER_DAYS, action="expire", description=PROTECT_DESCRIPTION)
-
-
-def is_protection_rule(rule: Rule) -> bool:
-    return rule.tag_prefixes == (PROTECT_PREFIX,) and rule.tag_status == "tagged"
-
-
-def with_protection(policy: Policy) -> Policy:
-    """The policy with the protection rule first; the user's rules keep their order, shifted by one."""
-    user = [r for r in policy.rules if not is_protection_rule(r)]
-    shifted = [replace(r, priority=r.priority + 1) for r in user] if any(r.priority == 1 for r in user) else user
-    return Policy.of([protection_rule(), *shifted])
 
 
 def policy_text(policy: Policy) -> str:
@@ -158,9 +137,7 @@ def _plan_repository(repo: Repository, images: list[LifecycleImage], user_policy
     present = {im.digest: im for im in images}
     protect = [{"digest": d, "tag": protect_tag(d)} for d in sorted(used) if d in present
                and protect_tag(d) not in present[d].tags]
-    # The images as they will be once the protection tags are on.
-    tagged = [replace(im, tags=tuple(sorted({*im.tags, protect_tag(im.digest)}))) if im.digest in used else im
-              for im in images]
+    tagged = as_protected(images, used)
     std = book.price(repo.region, "ecr_storage_gb_month")
     arc = book.price(repo.region, "ecr_archive_storage_gb_month")
     result = simulate({key: new_policy}, tagged, at, std.usd, arc.usd).items[0]

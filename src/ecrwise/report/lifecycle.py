@@ -87,21 +87,33 @@ def _simulation_table(res: Result) -> None:
     con = Console()
     t = Table(title=f"Lifecycle simulation at {iso(result.at)}", title_justify="left")
     t.add_column("Repository", overflow="fold")
-    for col in ("Images", "Expire", "Transition", "Kept", "Stored", "Freed", "$/month"):
+    marked = any(r.in_use_images is not None for r in result.items)
+    protected = any(r.unprotected is not None for r in result.items)
+    for col in ("Images", "Expire", "Transition", "Kept", "Stored", "Freed", "$/month",
+                *(["In use", "In use hit" + (" (kept)" if protected else "")] if marked else [])):
         t.add_column(col, justify="right", no_wrap=True)
     for r in result.items:
         d = r.to_dict(images=False)
         name = Text(sanitize.text(r.repository or "(no repository)"))
         if not r.has_policy:
             name.append(" (no policy)", style="dim")
+        hit = Text(str(len(r.in_use_hits)), style="bold red" if r.in_use_hits and r.unprotected is None else "")
         t.add_row(name, str(d["images"]), str(d["expire_count"]), str(d["transition_count"]), str(d["kept"]),
-                  human_bytes(d["stored_bytes"]), human_bytes(d["freed_bytes"]), f"{d['monthly_savings_usd']:.2f}")
+                  human_bytes(d["stored_bytes"]), human_bytes(d["freed_bytes"]), f"{d['monthly_savings_usd']:.2f}",
+                  *([str(r.in_use_images), hit] if marked else []))
     tot = result.totals()
     t.add_section()
     t.add_row("[bold]total[/bold]", str(tot["images"]), str(tot["expire_count"]), str(tot["transition_count"]),
               str(tot["kept"]), human_bytes(tot["stored_bytes"]), human_bytes(tot["freed_bytes"]),
-              f"[bold]{tot['monthly_savings_usd']:.2f}[/bold]")
+              f"[bold]{tot['monthly_savings_usd']:.2f}[/bold]",
+              *([str(tot["in_use_images"]), str(tot["in_use_acted_on"])] if marked else []))
     con.print(t)
+    if protected and "without_protection" in tot:
+        w = tot["without_protection"]
+        con.print(f"With protection (as `lifecycle plan` rolls it out). Without it the policy would expire "
+                  f"{w['expire_count']} and archive {w['transition_count']} image(s), {tot['in_use_acted_on']} of "
+                  f"them in use, freeing {human_bytes(w['freed_bytes'])} (${w['monthly_savings_usd']:.2f}/month).",
+                  highlight=False, markup=False)
     con.print(sanitize.text(f"Prices ({standard_price.region}, as of {standard_price.as_of}): standard "
                               f"${standard_price.usd}/GB-month, archive ${archive_price.usd}/GB-month; "
                               f"source {standard_price.source}"), highlight=False, markup=False)
@@ -119,7 +131,7 @@ def _simulation_table(res: Result) -> None:
     if list_images:
         for r in result.items:
             ev = r.evaluation
-            if not ev.expire and not ev.transition and not ev.held:
+            if not ev.expire and not ev.transition and not ev.held and not r.in_use_hits:
                 continue
             it = Table(title=sanitize.title(r.repository or "(no repository)"), title_justify="left")
             for col in ("Action", "Rule", "Digest", "Tags", "Pushed"):
@@ -128,6 +140,11 @@ def _simulation_table(res: Result) -> None:
                 for im, prio in rows:
                     it.add_row(action, str(prio), Text(sanitize.text(_short(im.digest))),
                                Text(sanitize.text(", ".join(im.tags) or "-")), iso(im.pushed_at))
+            for h in r.in_use_hits:
+                it.add_row(Text(f"IN USE: {h.action}" + (" (kept by protection)" if r.unprotected else ""),
+                                style="bold red"), str(h.rule_priority), Text(sanitize.text(_short(h.image.digest))),
+                           Text(sanitize.text(", ".join(h.image.tags) or "-")),
+                           Text(sanitize.text("; ".join(h.reasons))))
             con.print(it)
     print_warnings(warnings, limit=None, console=con)
 
