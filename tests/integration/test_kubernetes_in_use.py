@@ -18,12 +18,13 @@ REGISTRY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
 
 
 def _push(ecr, repo: str, seed: str, tag: str) -> str:
+    # A layer of its own per seed: moto derives the digest from the layer digests (all equal with no layers).
     manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
                            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 10,
                                       "digest": "sha256:" + hashlib.sha256(seed.encode()).hexdigest()},
-                           "layers": []})
-    ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag=tag)
-    return "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+                           "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 100,
+                                       "digest": "sha256:" + hashlib.sha256(b"layer " + seed.encode()).hexdigest()}]})
+    return ecr.put_image(repositoryName=repo, imageManifest=manifest, imageTag=tag)["image"]["imageId"]["imageDigest"]
 
 
 def _cluster(pod_digest: str, rollback_image: str) -> list[dict]:
@@ -54,8 +55,12 @@ def estate(aws):
     ecr = boto3.client("ecr", region_name="us-east-1", endpoint_url=aws)
     for r in ("payments", "web"):
         ecr.create_repository(repositoryName=r)
-    old_pay = _push(ecr, "payments", "pay-1", "live")
-    _push(ecr, "payments", "pay-2", "live")  # the tag moved on; the pod still runs pay-1
+    # The tag moved on; the pod still runs pay-1 by digest. (moto deletes an image whose only tag moves, where
+    # ECR keeps it untagged: pay-1 keeps a build tag.)
+    old_pay = _push(ecr, "payments", "pay-1", "build-1")
+    _push(ecr, "payments", "pay-1", "live")
+    new_pay = _push(ecr, "payments", "pay-2", "live")
+    assert new_pay != old_pay
     old_web = _push(ecr, "web", "web-2", "v2")
     ecr.batch_delete_image(repositoryName="web", imageIds=[{"imageTag": "v2"}])
     old_web = _push(ecr, "web", "web-2", "old")
@@ -93,6 +98,8 @@ def test_eks_pod_and_rollback_replicaset_are_in_use_and_kubectl_import_matches(e
     live = _in_use(tmp_path / "live.duckdb")
     reasons = {r for rs in live.values() for r in rs}
     assert {"eks:prod/payments/pod/api-7d9f-x1", "eks:prod/shop/rs/web-5c8d (rollback)"} <= reasons
+    # The pod protects the digest it runs, not the one its tag points to now.
+    assert "eks:prod/payments/pod/api-7d9f-x1" in live[("payments", old_pay)]
 
     # The same cluster data as a kubectl file: the same in-use images.
     boto3.client("eks", region_name="us-east-1", endpoint_url=url).delete_cluster(name="prod")
@@ -115,3 +122,27 @@ def test_unreachable_cluster_is_a_warning_and_the_scan_goes_on(estate, cli, tmp_
     # The rest of the scan ran (ECR, the EKS control plane), and the unreachable cluster is a warning.
     assert out["totals"]["repositories"] == 2 and out["totals"]["records"]["eks_clusters"] == 1
     assert any("eks: ClusterUnreachable: us-east-1/prod" in w for w in out["warnings"]), out["warnings"]
+
+
+def test_kubeconfig_context_is_listed_like_a_live_eks_cluster(estate, cli, tmp_path):
+    """`scan --kube-context NAME --kubeconfig FILE`: the context's server and token, as kubectl would use them."""
+    _, old_pay, old_web = estate
+    with KubeApiStub(_cluster(old_pay, f"{REGISTRY}/web:old")) as stub:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(json.dumps({  # JSON is YAML: the client's loader reads it
+            "apiVersion": "v1", "kind": "Config", "current-context": "other",
+            "clusters": [{"name": "onprem", "cluster": {"server": stub.url}},
+                         {"name": "nowhere", "cluster": {"server": "http://127.0.0.1:9"}}],
+            "users": [{"name": "reader", "user": {"token": "t0k3n"}}],
+            "contexts": [{"name": "onprem-ctx", "context": {"cluster": "onprem", "user": "reader"}},
+                         {"name": "other", "context": {"cluster": "nowhere", "user": "reader"}}]}))
+        store = tmp_path / "ctx.duckdb"
+        _scan(cli, store, "--only", "ecr,eks", "--kube-context", "onprem-ctx", "--kubeconfig", kubeconfig)
+        assert stub.requests and all(a == "Bearer t0k3n" for _, a in stub.requests)
+    used = _in_use(store)
+    assert "k8s:onprem-ctx/payments/pod/api-7d9f-x1" in used[("payments", old_pay)], used
+    assert used[("web", old_web)] == ["k8s:onprem-ctx/shop/rs/web-5c8d (rollback)"]
+    # A context the kubeconfig lacks is a usage error before anything is scanned.
+    res = cli("scan", "--region", "us-east-1", "--store", tmp_path / "x.duckdb", "--kube-context", "missing",
+              "--kubeconfig", kubeconfig)
+    assert res.code == 2 and "--kube-context missing" in res.err
