@@ -10,8 +10,6 @@ import pytest
 
 from ecrwise.analysis.in_use import find_in_use
 from ecrwise.demo.kube_stub import KubeApiStub
-from ecrwise.records import Records
-from ecrwise.store import Store
 
 ACCOUNT = "123456789012"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"

@@ -1,11 +1,10 @@
 """Replication copies, transfer bytes and creation templates on hand-built records."""
-from datetime import timedelta
 
 from ecrwise.analysis.checks import Records, discover
 from ecrwise.analysis.replication import filter_matches, template_for
 from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
 from ecrwise.records.registry import CreationTemplate, PullThroughCacheRule, ReplicationDestination
-from storage_helpers import A, BOOK, GIB, NOW, OPTS, dg, image, repo
+from storage_helpers import A, BOOK, GIB, OPTS, dg, image, repo
 
 
 def recs(repos, images, extra):
