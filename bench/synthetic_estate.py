@@ -72,7 +72,9 @@ def build(path: Path, repos: int, images: int, snapshots: int, memory_limit: str
                     SELECT region, repo, digest, printf('sha256:u%063x', r::BIGINT * 1000000 + k), 1000000 + (k * 7919) % 900000
                     FROM syn WHERE NOT is_index)""")
             run("""
-                INSERT INTO images
+                INSERT INTO images (snapshot_id, account, region, repository, digest, tags, pushed_at, last_pulled_at,
+                                    reported_size_bytes, media_type, artifact_media_type, size_bytes, storage_class,
+                                    archived_at, children, is_index)
                 SELECT $sid, $account, s.region, s.repo, s.digest,
                        CASE WHEN s.newest THEN ['latest', printf('v%d', s.k)] WHEN s.k % 5 = 0 THEN []::VARCHAR[]
                             ELSE [printf('v%d', s.k)] END,
