@@ -23,8 +23,9 @@ READ_ONLY_BEFORE_BILLING = [
     "ecs:DescribeContainerInstances", "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks",
     "ecs:ListClusters", "ecs:ListContainerInstances", "ecs:ListServices", "ecs:ListTaskDefinitions", "ecs:ListTasks",
     "organizations:ListAccounts", "sts:AssumeRole", "sts:GetCallerIdentity"]
-# The in-use collectors (Lambda, Batch, SageMaker), added after billing.
+# The in-use collectors (App Runner, Batch, EKS, Inspector, Lambda, SageMaker), added after billing.
 IN_USE_SOURCES = [
+    "apprunner:DescribeService", "apprunner:ListServices", "inspector2:BatchGetAccountStatus", "inspector2:ListCoverage",
     "batch:DescribeJobDefinitions", "eks:DescribeCluster", "eks:ListClusters", "lambda:GetFunction", "lambda:ListAliases", "lambda:ListFunctions",
     "lambda:ListVersionsByFunction", "sagemaker:DescribeEndpoint", "sagemaker:DescribeModel",
     "sagemaker:ListEndpoints", "sagemaker:ListModels"]

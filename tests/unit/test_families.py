@@ -21,7 +21,7 @@ from ecrwise.store import Snapshot
 
 
 def test_the_families_are_discovered_in_name_order():
-    names = ["batch", "ecr", "ecs", "eks", "lambda", "network", "registry", "sagemaker"]
+    names = ["apprunner", "batch", "ecr", "ecs", "eks", "inspector", "lambda", "network", "registry", "sagemaker"]
     assert families.family_names() == names
     assert ScanOptions().only == names
     for name, family in families.families().items():
@@ -53,8 +53,8 @@ def test_each_familys_actions_reach_the_read_only_policy():
 def test_summary_tables_and_warned_services_come_from_the_families():
     assert families.summary_tables() == ("ecs_services", "ecs_tasks", "eks_clusters", "kube_workload_images", "vpcs",
                                          "vpc_endpoints", "nat_gateways")
-    assert set(families.warned_services()) == {"batch", "cloudwatch", "ecs", "eks", "kubernetes", "lambda", "network",
-                                                "registry", "sagemaker"}
+    assert set(families.warned_services()) == {"apprunner", "batch", "cloudwatch", "ecs", "eks", "inspector", "kubernetes",
+                                                "lambda", "network", "registry", "sagemaker"}
     failures = [ScanFailure("1", "r", service, "AccessDenied", "no") for service in ("ecr", "cloudwatch", "ecs")]
     snap = Snapshot(1, datetime.now(timezone.utc), ["1"], ["r"], ["ecr", "ecs"], failures)
     warned = snapshot_warnings(snap, Records({}))

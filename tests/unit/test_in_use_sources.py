@@ -24,8 +24,8 @@ def images() -> Records:
 
 
 def test_the_shipped_sources():
-    assert [s.name for s in in_use_sources.sources()] == ["batch", "ecs", "kubernetes", "lambda", "recent_pulls",
-                                                         "sagemaker", "user_file"]
+    assert [s.name for s in in_use_sources.sources()] == ["apprunner", "batch", "ecs", "inspector", "kubernetes", "lambda",
+                                                         "recent_pulls", "sagemaker", "user_file"]
 
 
 def test_a_new_source_module_is_found_and_its_references_resolved(tmp_path, monkeypatch):
@@ -83,3 +83,49 @@ def test_lambda_batch_sagemaker_and_recent_pulls_each_protect_their_image():
     assert used.digests((A, R, "app"))[d(5)] == ["pulled 2026-05-30 (within 7 days)"]
     assert used.sources[((A, R, "app"), d(1))] == ["lambda"]
     assert find_in_use(recs, pulled_within_days=1, now=NOW).digests((A, R, "app")).get(d(5)) is None
+
+
+def test_app_runner_and_inspector_each_protect_their_image():
+    from datetime import timedelta
+
+    from ecrwise.records.apprunner import AppRunnerService
+    from ecrwise.records.inspector import InspectorImageCoverage
+
+    imgs = [Image(A, R, "app", d(i), [f"v{i}"], NOW, None, 1, "m", None, 1) for i in (1, 2, 3, 4)]
+    recs = Records({
+        Image: imgs,
+        AppRunnerService: [AppRunnerService(A, R, "web", "arn:web", "PAUSED", f"{URI}/app:v1", "ECR"),
+                           # A public image is not ECR private's to protect.
+                           AppRunnerService(A, R, "pub", "arn:pub", "RUNNING", "public.ecr.aws/x/app:v2", "ECR_PUBLIC")],
+        InspectorImageCoverage: [InspectorImageCoverage(A, R, "app", d(2), 3, NOW),
+                                 InspectorImageCoverage(A, R, "app", d(3), 0, NOW - timedelta(days=2)),
+                                 InspectorImageCoverage(A, R, "app", d(4), 0, NOW - timedelta(days=20))],
+    })
+    used = find_in_use(recs, now=NOW)
+    assert used.digests((A, R, "app")) == {d(1): ["apprunner:web"],
+                                           d(2): ["inspector:in use by 3 ECS task(s) or EKS pod(s)"]}
+    assert used.sources[((A, R, "app"), d(2))] == ["inspector"]
+    # lastInUseAt counts as recent use only with --protect-pulled-within, like a pull.
+    recent = find_in_use(recs, pulled_within_days=7, now=NOW).digests((A, R, "app"))
+    assert recent[d(3)] == ["inspector:last in use 2026-05-30"] and d(4) not in recent
+
+
+def test_inspector_unexplained_lists_only_images_no_other_source_explains():
+    from storage_helpers import BOOK
+
+    from ecrwise.analysis.checks import discover
+    from ecrwise.records.inspector import InspectorImageCoverage
+    from ecrwise.records.lambda_ import LambdaFunctionImage
+
+    imgs = [Image(A, R, "app", d(i), [f"v{i}"], NOW, None, 1, "m", None, 1) for i in (1, 2, 3)]
+    recs = Records({
+        Image: imgs,
+        LambdaFunctionImage: [LambdaFunctionImage(A, R, "fn", "1", f"{URI}/app:v1", f"{URI}/app@{d(1)}", [])],
+        InspectorImageCoverage: [InspectorImageCoverage(A, R, "app", d(1), 1, NOW),
+                                 InspectorImageCoverage(A, R, "app", d(2), 2, NOW),
+                                 InspectorImageCoverage(A, R, "app", d(3), 0, NOW)],
+    })
+    found = list(discover()["in-use.inspector-unexplained"].run(recs, BOOK, {}))
+    assert [f.evidence["digest"] for f in found] == [d(2)]
+    assert found[0].severity == "medium" and found[0].resource.endswith(f"repository/app/{d(2)}")
+    assert "no scanned workload runs it" in found[0].message

@@ -5,10 +5,11 @@ in-process lets the estate builder set facts the stand-in's API cannot express (
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 DEMO_ACCOUNT = "123456789012"  # moto's default account
 DEMO_CREDENTIALS = {
@@ -18,17 +19,71 @@ DEMO_CREDENTIALS = {
 }
 
 
+class StubFront:
+    """WSGI in front of moto: the calls moto lacks (App Runner, Inspector's ListCoverage) go to the stubs in
+    `demo/apprunner_api.py` and `demo/inspector_api.py`; everything else to moto. A request names its service,
+    region and access key in its SigV4 credential scope, as AWS reads them; the account is moto's for that
+    key, so a role assumed into another account reaches that account's state."""
+
+    def __init__(self, moto_app: Callable[..., Iterable[bytes]]) -> None:
+        self.moto_app = moto_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        from ecrwise.demo import apprunner_api, inspector_api
+
+        path = environ.get("PATH_INFO", "")
+        if path == "/moto-api/reset":
+            apprunner_api.reset()
+            inspector_api.reset()
+        scope = (environ.get("HTTP_AUTHORIZATION") or "").split("Credential=", 1)[-1].split(",", 1)[0].split("/")
+        if len(scope) < 4:
+            return self.moto_app(environ, start_response)
+        key, region, service = scope[0], scope[2], scope[3]
+        if service == "apprunner":
+            content_type = apprunner_api.CONTENT_TYPE
+            operation = (environ.get("HTTP_X_AMZ_TARGET") or "").rpartition(".")[2]
+            answer = lambda acct, body: apprunner_api.handle(acct, region, operation, body)  # noqa: E731
+        elif service == "inspector2" and path == "/coverage/list":
+            content_type = inspector_api.CONTENT_TYPE
+            answer = lambda acct, body: inspector_api.list_coverage(acct, region, body)  # noqa: E731
+        else:
+            return self.moto_app(environ, start_response)
+        from moto.iam.models import get_account_id_from
+
+        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        status, doc = answer(get_account_id_from(key), json.loads(raw or b"{}"))
+        data = json.dumps(doc).encode()
+        start_response(f"{status} {'OK' if status == 200 else 'Bad Request'}",
+                       [("Content-Type", content_type), ("Content-Length", str(len(data))),
+                        ("x-amzn-RequestId", "stand-in")])
+        return [data]
+
+
+def _server(ip_address: str) -> Any:
+    """moto's ThreadedMotoServer serving its app behind `StubFront` (its own start-up, with the front added)."""
+    from moto.server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class Server(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = StubFront(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return Server(ip_address=ip_address, port=0, verbose=False)
+
+
 class StandIn:
     def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer  # imported lazily: moto is a demo/test extra
-
-        from ecrwise.demo import ecr_registry_api
+        from ecrwise.demo import ecr_registry_api  # imported lazily: moto is a demo/test extra
 
         ecr_registry_api.install()  # the ECR registry APIs moto lacks (pull-through cache, creation templates)
 
         # Werkzeug logs every request to stderr; the demo's output is ours.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server = _server("127.0.0.1")
         self.url = ""
 
     def start(self) -> str:

@@ -63,6 +63,11 @@ class ImageRef:
         return (str(self.account), str(self.region), self.repository)
 
 
+def ecr_image(account: str, region: str, repository: str, digest: str) -> ImageRef:
+    """The reference to one image of an ECR repository by its digest."""
+    return ImageRef(f"{account}.dkr.ecr.{region}.amazonaws.com", repository, None, digest, account, region)
+
+
 def split_image_ref(text: str) -> ImageRef:
     """The parts of a reference by its delimiters alone (digest after the last "@", tag after a ":" in the
     last path component, registry by the first-component rule), without checking each part's grammar.

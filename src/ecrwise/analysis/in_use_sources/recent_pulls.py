@@ -10,7 +10,7 @@ from typing import Iterator
 
 from ecrwise.analysis.in_use_sources import InUseQuery, InUseSource, Reference
 from ecrwise.records.ecr import Image
-from ecrwise.records.image_ref import ImageRef
+from ecrwise.records.image_ref import ecr_image
 
 
 def references(query: InUseQuery) -> Iterator[Reference]:
@@ -20,9 +20,7 @@ def references(query: InUseQuery) -> Iterator[Reference]:
     since = now - timedelta(days=query.pulled_within_days)
     for im in query.records.of(Image):
         if im.last_pulled_at is not None and im.last_pulled_at >= since:
-            ref = ImageRef(f"{im.account}.dkr.ecr.{im.region}.amazonaws.com", im.repository, None, im.digest,
-                           im.account, im.region)
-            yield (ref, f"pulled {im.last_pulled_at:%Y-%m-%d} (within {query.pulled_within_days} days)",
+            yield (ecr_image(im.account, im.region, im.repository, im.digest), f"pulled {im.last_pulled_at:%Y-%m-%d} (within {query.pulled_within_days} days)",
                    im.digest)
 
 
