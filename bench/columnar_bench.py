@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -26,9 +25,14 @@ sys.path.insert(0, str(HERE))
 
 import synthetic_estate  # noqa: E402
 
+TEMPLATE = SRC / "ecrwise" / "lifecycle" / "templates" / "playbook-base.json"
+# label → (ecrwise arguments, the SQL facts its floor runs, whether the floor runs them on every snapshot).
+# The simulate floor is the query that hands the engine its images; the engine's own work is on top of it.
 COMMANDS = {
-    "repos --format json": (["repos", "--format", "json"], ["repository_facts"]),
-    "history --format json": (["history", "--format", "json"], ["repository_facts", "layer_deltas"]),
+    "repos --format json": (["repos", "--format", "json"], ["repository_facts"], False),
+    "history --format json": (["history", "--format", "json"], ["repository_facts", "layer_deltas"], True),
+    "simulate playbook-base": (["lifecycle", "simulate", "--policy", str(TEMPLATE), "--format", "json"],
+                               ["engine_images"], False),
 }
 
 
@@ -48,7 +52,7 @@ def _median3(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
     return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
 
 
-def _floor_script(store: Path, queries: list[str], snapshots: int) -> str:
+def _floor_script(store: Path, queries: list[str], every: bool) -> str:
     # Plain DuckDB: the same SQL text ecrwise runs, for every snapshot (history) or the latest one.
     return f"""
 import duckdb, sys
@@ -61,7 +65,7 @@ for name in {queries!r}:
     if name == "layer_deltas":
         con.execute(sql_text(name), {{"a": ids[0], "b": ids[-1]}}).fetchall()
     else:
-        for sid in (ids if {queries!r} != ["repository_facts"] else ids[-1:]):
+        for sid in (ids if {every!r} else ids[-1:]):
             con.execute(sql_text(name), {{"sid": sid}}).fetchall()
 """
 
@@ -72,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repos", type=int, default=1000)
     ap.add_argument("--snapshots", type=int, default=2)
     ap.add_argument("--baseline-src", type=Path, help="another checkout's src/ to run the same commands from")
+    ap.add_argument("--only", nargs="*", help="the commands to run, by first word (repos, history, simulate)")
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ecrwise-bench-") as tmp:
         store = Path(tmp) / "syn.duckdb"
@@ -86,10 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         if a.baseline_src:
             header += f" {'baseline':>9} {'base RSS':>9}"
         print(header)
-        for label, (args, queries) in COMMANDS.items():
+        for label, (args, queries, every) in COMMANDS.items():
+            if a.only and label.split()[0] not in a.only:
+                continue
             env = {**base_env, "PYTHONPATH": str(SRC)}
             wall, rss = _median3([py, "-c", cli, *args, "--store", str(store)], env)
-            fwall, _ = _median3([py, "-c", _floor_script(store, queries, a.snapshots)], env)
+            fwall, _ = _median3([py, "-c", _floor_script(store, queries, every)], env)
             line = f"{label:<24} {wall:>8.2f}s {fwall:>9.2f}s {wall / fwall:>5.1f}x {rss / 2**20:>6.0f}MiB"
             if a.baseline_src:
                 benv = {**base_env, "PYTHONPATH": str(a.baseline_src)}

@@ -78,3 +78,38 @@ def test_layer_deltas_sql_equals_python(tmp_path_factory, before, after):
         ids = [s.save_scan(T0, ["111111111111"], list(REGIONS), ["ecr"], {Repository: e[0], ImageLayer: e[2]},
                            [], "t").id for e in (before, after)]
         assert layer_deltas_of(s, *ids) == layer_deltas(before[2], after[2])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(estates(), st.data())
+def test_engine_images_sql_equals_python(tmp_path_factory, estate, data):
+    """The engine's images from SQL (engine_images.sql, what `lifecycle simulate` reads) equal those built from
+    the records, image for image and layer for layer in order; indexes whose manifest is missing, archived images
+    and children included."""
+    from dataclasses import replace
+
+    from ecrwise.cli.snapshot_data import engine_images_of
+    from ecrwise.lifecycle.from_records import lifecycle_images
+
+    repos, images, layers, pulls = estate
+    images = [replace(im, is_index=data.draw(st.booleans()),
+                      children=data.draw(st.sampled_from([[], [f"sha256:{1:064x}"], [f"sha256:{2:064x}"] * 2])),
+                      archived_at=im.pushed_at if im.storage_class == "archive" else None) for im in images]
+    path = tmp_path_factory.mktemp("engine") / "s.duckdb"
+    with Store(path) as s:
+        sid = s.save_scan(T0, ["111111111111"], list(REGIONS), ["ecr"],
+                          {Repository: repos, Image: images, ImageLayer: layers, PullMetric: pulls}, [], "t").id
+        assert engine_images_of(s, sid) == lifecycle_images(images, layers)
+
+
+def test_engine_images_from_a_store_without_the_newer_columns(tmp_path):
+    """A store whose images table predates subject_digest / manifest_missing reads them as their defaults."""
+    from ecrwise.cli.snapshot_data import engine_images_of
+
+    im = Image("1", "us-east-1", "a", "sha256:" + "1" * 64, ["v1"], T0, None, None, None, None, 5)
+    with Store(tmp_path / "s.duckdb") as s:
+        sid = s.save_scan(T0, ["1"], ["us-east-1"], ["ecr"], {Image: [im]}, [], "t").id
+        s.con.execute("ALTER TABLE images DROP COLUMN subject_digest")
+        s.con.execute("ALTER TABLE images DROP COLUMN manifest_missing")
+        [got] = engine_images_of(s, sid)
+    assert (got.subject, got.children_unknown, got.layers, got.tags) == (None, False, (), ("v1",))

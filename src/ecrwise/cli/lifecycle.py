@@ -73,13 +73,12 @@ def lint_cmd(
 
 def _snapshot_images(snapshot: int | None, store: Path | None) -> tuple[dict[str, Any], list[LifecycleImage]]:
     from ecrwise.cli.common import open_store
-    from ecrwise.lifecycle.from_records import lifecycle_images
-    from ecrwise.records.ecr import Image, ImageLayer
+    from ecrwise.cli.snapshot_data import engine_images_of
 
     try:
         with open_store(store) as st:
             snap = st.snapshot(snapshot)
-            return snap.as_dict(), lifecycle_images(st.load(snap.id, Image), st.load(snap.id, ImageLayer))
+            return snap.as_dict(), engine_images_of(st, snap.id)
     except UserError as e:
         raise _exit_user_error(e) from None
 
@@ -263,9 +262,10 @@ def _simulate_snapshot(policy: Path | None, when: datetime, include: list[str], 
                        store: Path | None, ask: InUseAsk) -> None:
     """Snapshot mode: images from the store, priced per repository region; images in use marked."""
     from ecrwise.cli.common import open_store
-    from ecrwise.lifecycle.from_records import current_policies, lifecycle_images, split_key
+    from ecrwise.cli.snapshot_data import engine_images_of
+    from ecrwise.lifecycle.from_records import current_policies, split_key
     from ecrwise.lifecycle.simulate import SimulationResult
-    from ecrwise.records.ecr import Image, ImageLayer, Repository
+    from ecrwise.records.ecr import Repository
 
     from ecrwise.cli.common import prices
 
@@ -277,7 +277,7 @@ def _simulate_snapshot(policy: Path | None, when: datetime, include: list[str], 
     with open_store(store) as st:
         snap = st.snapshot(snapshot)
         texts = current_policies(st.load(snap.id, Repository))
-        imgs = lifecycle_images(st.load(snap.id, Image), st.load(snap.id, ImageLayer))
+        imgs = engine_images_of(st, snap.id)
         found = in_use_of(st, snap, ask.in_use_file, ask.rollback_revisions, ask.pulled_within)
     in_use = {repo_key(*k): v for k, v in found.by_repo.items()}
     warnings: list[str] = [f"{policy.name}: {w}" for w in given.warnings] if given else []

@@ -9,6 +9,7 @@ from typing import Optional
 from ecrwise.records import Records
 from ecrwise.analysis.inventory import Inventory, RepoFacts, inventory_from_facts
 from ecrwise.cli.common import open_store
+from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.pricing.book import PriceBook
 from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
 from ecrwise.records.ecs import EcsCluster
@@ -40,6 +41,14 @@ def layer_deltas_of(st: Store, a: int, b: int) -> dict[tuple[str, str, str], tup
     (store/sql/layer_deltas.sql)."""
     rows = st.facts("layer_deltas", {"a": a, "b": b}, [ImageLayer])
     return {(acc, reg, repo): tuple(int(v) for v in rest) for acc, reg, repo, *rest in rows}
+
+
+def engine_images_of(st: Store, snapshot_id: int) -> list[LifecycleImage]:
+    """The lifecycle engine's images of one stored snapshot, from SQL over the store
+    (store/sql/engine_images.sql): no record object per image or layer is built on the way."""
+    from ecrwise.lifecycle.from_records import lifecycle_images_from_rows
+
+    return lifecycle_images_from_rows(st.facts("engine_images", {"sid": snapshot_id}, [Image, ImageLayer]))
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -6,6 +6,7 @@ accounts stay apart (the engine itself only ever sees one repository at a time).
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime, timezone
 from typing import Iterable
 
 from ecrwise.lifecycle.images import LifecycleImage
@@ -37,6 +38,25 @@ def lifecycle_images(images: Iterable[Image], layers: Iterable[ImageLayer]) -> l
             layers=tuple(by_image.get((im.account, im.region, im.repository, im.digest), ())),
             manifests=tuple(im.children),
             subject=im.subject_digest, children_unknown=im.manifest_missing and im.is_index,
+        ))
+    return out
+
+
+def lifecycle_images_from_rows(rows: Iterable[tuple]) -> list[LifecycleImage]:
+    """The rows of the SQL fact `engine_images` (store/sql/engine_images.sql) → the engine's images, the same
+    as `lifecycle_images` gives from the records (times stored as naive UTC)."""
+    def utc(t: datetime | None) -> datetime | None:
+        return None if t is None else t.replace(tzinfo=timezone.utc)
+
+    out = []
+    for (account, region, repository, digest, tags, pushed_at, last_pulled_at, storage_class, archived_at,
+         children, subject, children_unknown, layer_digests, layer_sizes) in rows:
+        out.append(LifecycleImage(
+            digest=digest, tags=tuple(tags or ()), pushed_at=pushed_at.replace(tzinfo=timezone.utc),
+            repository=repo_key(account, region, repository),
+            last_pulled_at=utc(last_pulled_at), storage_class=storage_class, archived_at=utc(archived_at),
+            layers=tuple(zip(layer_digests, layer_sizes)) if layer_digests else (),
+            manifests=tuple(children or ()), subject=subject, children_unknown=bool(children_unknown),
         ))
     return out
 
