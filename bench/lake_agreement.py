@@ -15,18 +15,18 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from synthetic_estate import build  # noqa: E402
+from synthetic_estate import build
 
-from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository  # noqa: E402
-from ecrwise.report.export import export_parquet  # noqa: E402
-from ecrwise.store import Store  # noqa: E402
-from ecrwise.store.lake import lake_connection, lake_facts, render_query  # noqa: E402
+from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
+from ecrwise.report.export import export_parquet
+from ecrwise.store import Store
+from ecrwise.store.lake import lake_connection, lake_facts, render_query
 
 CLASSES = {"repository_facts": [Repository, Image, ImageLayer, PullMetric], "layer_deltas": [ImageLayer]}
 
@@ -42,13 +42,8 @@ def median_time(fn, n=3):
 
 def norm(row):
     # Spark hands timestamps back in the session zone (UTC here) and may mark them aware; compare naive UTC.
-    out = []
-    for v in row:
-        if isinstance(v, datetime) and v.tzinfo is not None:
-            v = v.astimezone(timezone.utc).replace(tzinfo=None)
-        out.append(int(v) if isinstance(v, bool) is False and hasattr(v, "as_integer_ratio") and
-                   not isinstance(v, float) else v)
-    return tuple(out)
+    return tuple(v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo else v
+                 for v in row)
 
 
 def spark_session():

@@ -72,8 +72,8 @@ def _header(name: str, dialect: str) -> str:
         how = (f"Parameters ({params}) appear as :name: spark.sql(text, args={{'sid': 3}}) binds them, or "
                "render_query(name, 'spark', {...}) writes integer literals. Tables are plain names: temporary "
                "views over DIR/TABLE (spark.read.parquet, partition type inference off so account stays a string).")
-    return "\n".join([f"-- ecrwise fact query `{name}` for {dialect}, transpiled by sqlglot from "
-                      f"store/sql/{name}.sql.", *[f"-- {t}" for t in first], f"-- {how}", "", ""])
+    return "\n".join([(f"-- ecrwise fact query `{name}` for {dialect}, transpiled by sqlglot from "
+                      f"store/sql/{name}.sql."), *[f"-- {t}" for t in first], f"-- {how}", "", ""])
 
 
 def write_queries(out: Path) -> list[Path]:
