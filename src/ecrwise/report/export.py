@@ -8,7 +8,9 @@ live in the paths, not in the files (as Hive, Athena and Spark expect), and ever
 snapshot again replaces its files and leaves other snapshots' alone. The store is opened read-only.
 
 Also written: `DIR/athena.sql`, the `CREATE EXTERNAL TABLE` statements for every exported table, typed from
-the store's own column types.
+the store's own column types, and `DIR/queries/{duckdb,athena,spark}/NAME.sql`, the fact queries of
+store/sql/ transpiled for each engine by sqlglot (store/lake.py). Every file also has a `rowid` column, the
+store's row order.
 """
 from __future__ import annotations
 
@@ -90,10 +92,12 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out: Path, snapshot_id: int |
         parts = ["snapshot_date"] + [c for c in PARTITION_CANDIDATES if c in names]
         (out / table).mkdir(exist_ok=True)
         if table == "snapshots":
-            base = "SELECT s.*, CAST(s.taken_at AS DATE) AS snapshot_date FROM snapshots s WHERE s.complete"
+            base = ("SELECT s.rowid AS rowid, s.*, CAST(s.taken_at AS DATE) AS snapshot_date FROM snapshots s "
+                    "WHERE s.complete")
             id_col = "s.id"
         else:
-            base = (f"SELECT t.*, CAST(s.taken_at AS DATE) AS snapshot_date FROM {_ident(table)} t "
+            # rowid too: the store's row order, which a fact query may order by (store/sql/repository_facts.sql).
+            base = (f"SELECT t.rowid AS rowid, t.*, CAST(s.taken_at AS DATE) AS snapshot_date FROM {_ident(table)} t "
                     f"JOIN snapshots s ON s.id = t.snapshot_id WHERE s.complete")
             id_col = "t.snapshot_id"
         rows = files = 0
@@ -108,10 +112,14 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out: Path, snapshot_id: int |
             rows += n
             files += len(list((out / table).rglob(f"snapshot-{int(sid)}-*.parquet")))
         # The files hold every column but the partition ones (snapshot_date is derived, never a column).
-        exports.append(TableExport(table, rows, parts, files, out / table, [(c, t) for c, t in cols if c not in parts]))
+        exports.append(TableExport(table, rows, parts, files, out / table,
+                                   [("rowid", "BIGINT")] + [(c, t) for c, t in cols if c not in parts]))
     sql = athena_ddl(exports, location)
     path = out / "athena.sql"
     path.write_text(sql, encoding="utf-8")
+    from ecrwise.store.lake import write_queries
+
+    write_queries(out)
     return ExportResult(out, ids, exports, path)
 
 

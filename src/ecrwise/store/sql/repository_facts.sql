@@ -1,15 +1,18 @@
 -- Per repository of one snapshot: what `repos`, `history` and the report print (issue 11: facts are queries).
 -- Billed bytes count each distinct layer digest of a repository once (ECR stores a shared layer once);
--- naive_bytes is the per-image sum. Rows come in the order the repositories were stored.
+-- naive_bytes is the per-image sum. Rows come in the order the repositories were stored (rowid: DuckDB's row
+-- number in the store; `ecrwise export` writes it as a `rowid` column, so the lake has the same order).
 -- Parameter $sid: the snapshot id. Table names are the record classes' __table__.
+-- Portable SQL (transpiled by sqlglot for Athena/Trino and Spark, store/lake.py): array_length, not len (which
+-- would become a string length), and a NULL list tested apart (Spark's size(NULL) can be -1).
 WITH r AS (
     SELECT rowid AS ord, account, region, name, tags, lifecycle_policy IS NOT NULL AS lifecycle_policy
     FROM repositories WHERE snapshot_id = $sid
 ), i AS (
     SELECT account, region, repository,
            count(*) AS images,
-           count(*) FILTER (WHERE coalesce(len(tags), 0) > 0) AS tagged_images,
-           count(*) FILTER (WHERE coalesce(len(tags), 0) = 0 AND subject_digest IS NULL) AS untagged_images,
+           count(*) FILTER (WHERE tags IS NOT NULL AND array_length(tags) > 0) AS tagged_images,
+           count(*) FILTER (WHERE (tags IS NULL OR array_length(tags) = 0) AND subject_digest IS NULL) AS untagged_images,
            count(*) FILTER (WHERE subject_digest IS NOT NULL) AS referrers,
            count(*) FILTER (WHERE coalesce(manifest_missing, false)) AS unknown_images,
            sum(size_bytes) AS naive_bytes,
@@ -34,7 +37,7 @@ WITH r AS (
           JOIN images im ON im.snapshot_id = il.snapshot_id AND im.account = il.account
                AND im.region = il.region AND im.repository = il.repository AND im.digest = il.image_digest
           WHERE il.snapshot_id = $sid
-          GROUP BY il.account, il.region, il.repository, im.storage_class, il.layer_digest)
+          GROUP BY il.account, il.region, il.repository, im.storage_class, il.layer_digest) AS cl
     GROUP BY account, region, repository
 ), p AS (
     SELECT account, region, repository, sum(pulls) AS pulls_30d, max(day) FILTER (WHERE pulls > 0) AS last_pull_day
