@@ -56,3 +56,17 @@ def test_render_query_dialects():
 def test_render_query_takes_integers_only(params):
     with pytest.raises((TypeError, ValueError)):
         render_query("repository_facts", "athena", params)
+
+
+def test_a_query_a_dialect_cannot_express_faithfully_is_not_written(tmp_path):
+    """engine_images pairs two ordered lists; Spark's collect_list has no order, so no Spark text is written."""
+    import pytest
+
+    from ecrwise.store.lake import render_query, write_queries
+
+    with pytest.raises(ValueError, match="collect_list"):
+        render_query("engine_images", "spark", {"sid": 1})
+    assert "ORDER BY rowid" in render_query("engine_images", "athena", {"sid": 1}).replace("\n", " ")
+    names = {p.relative_to(tmp_path).as_posix() for p in write_queries(tmp_path)}
+    assert "queries/athena/engine_images.sql" in names and "queries/spark/engine_images.sql" not in names
+    assert "queries/spark/repository_facts.sql" in names

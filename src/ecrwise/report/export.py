@@ -143,6 +143,7 @@ def athena_ddl(exports: list[TableExport], location: str = "s3://BUCKET/PREFIX",
 
 def export_summary(r: ExportResult) -> dict[str, Any]:
     return {"directory": str(r.directory), "snapshots": r.snapshots, "athena_sql": str(r.athena_sql),
+            "queries": str(r.directory / "queries"),
             "tables": len(r.tables), "rows": sum(t.rows for t in r.tables), "files": sum(t.files for t in r.tables)}
 
 
@@ -168,7 +169,8 @@ def _table(res: Any) -> None:
         [i for i in res.items if i["rows"]]))
     s = res.totals
     console.print(text(f"{s['rows']:,} rows in {s['files']} Parquet files · Athena table definitions: "
-                         f"{res.data.athena_sql}"), highlight=False, markup=False)
+                         f"{res.data.athena_sql} · the fact queries per engine: "
+                         f"{res.data.directory / 'queries'}"), highlight=False, markup=False)
 
 
 def _register() -> None:
