@@ -59,7 +59,6 @@ import duckdb, sys
 sys.path.insert(0, {str(SRC)!r})
 from ecrwise.store.queries import sql_text
 con = duckdb.connect({str(store)!r}, read_only=True)
-con.execute("SET memory_limit='1GB'")
 ids = [r[0] for r in con.execute("SELECT id FROM snapshots WHERE complete ORDER BY id").fetchall()]
 for name in {queries!r}:
     if name == "layer_deltas":

@@ -48,7 +48,10 @@ def engine_images_of(st: Store, snapshot_id: int) -> list[LifecycleImage]:
     (store/sql/engine_images.sql): no record object per image or layer is built on the way."""
     from ecrwise.lifecycle.from_records import lifecycle_images_from_rows
 
-    return lifecycle_images_from_rows(st.facts("engine_images", {"sid": snapshot_id}, [Image, ImageLayer]))
+    out: list[LifecycleImage] = []
+    for rows in st.fact_batches("engine_images", {"sid": snapshot_id}, [Image, ImageLayer]):
+        out += lifecycle_images_from_rows(rows)
+    return out
 
 
 def _utc(value: datetime | None) -> datetime | None:

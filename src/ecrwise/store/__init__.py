@@ -19,7 +19,7 @@ import typing
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import duckdb
 
@@ -426,6 +426,17 @@ class Store:
 
         text = self._guarded(lambda: queries.bind_tables(self.con, queries.sql_text(name), classes))
         return self._read(text, params).fetchall()
+
+    def fact_batches(self, name: str, params: dict[str, Any], classes: list[type],
+                     size: int = 50_000) -> Iterator[list[tuple]]:
+        """`facts`, in batches of `size` rows: a large fact (one row per image) never sits in Python whole
+        beside what the caller builds from it."""
+        from ecrwise.store import queries
+
+        text = self._guarded(lambda: queries.bind_tables(self.con, queries.sql_text(name), classes))
+        result = self._read(text, params)
+        while rows := self._guarded(lambda: result.fetchmany(size)):
+            yield rows
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
         return self._read(sql, params or []).fetchall()
