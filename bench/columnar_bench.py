@@ -33,6 +33,9 @@ COMMANDS = {
     "history --format json": (["history", "--format", "json"], ["repository_facts", "layer_deltas"], True),
     "simulate playbook-base": (["lifecycle", "simulate", "--policy", str(TEMPLATE), "--format", "json"],
                                ["engine_images"], False),
+    # Every check; the floor is the queries their data comes from (the inventory, each image with its layers).
+    "findings --format json": (["findings", "--format", "json"], ["repository_facts", "engine_images"], False),
+    "report --html": (["report", "--html", "{tmp}/report.html"], ["repository_facts", "engine_images"], False),
 }
 
 
@@ -75,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repos", type=int, default=1000)
     ap.add_argument("--snapshots", type=int, default=2)
     ap.add_argument("--baseline-src", type=Path, help="another checkout's src/ to run the same commands from")
-    ap.add_argument("--only", nargs="*", help="the commands to run, by first word (repos, history, simulate)")
+    ap.add_argument("--only", nargs="*", help="the commands to run, by first word (repos, history, simulate, findings, report)")
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ecrwise-bench-") as tmp:
         store = Path(tmp) / "syn.duckdb"
@@ -93,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, (args, queries, every) in COMMANDS.items():
             if a.only and label.split()[0] not in a.only:
                 continue
+            args = [x.replace("{tmp}", tmp) for x in args]
             env = {**base_env, "PYTHONPATH": str(SRC)}
             wall, rss = _median3([py, "-c", cli, *args, "--store", str(store)], env)
             fwall, _ = _median3([py, "-c", _floor_script(store, queries, every)], env)

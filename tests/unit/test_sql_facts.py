@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from ecrwise.analysis.inventory import repository_facts
 from ecrwise.cli.snapshot_data import repository_facts_of
 from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
+from ecrwise.pricing.book import load_price_book
 from ecrwise.store import Store
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -113,3 +114,51 @@ def test_engine_images_from_a_store_without_the_newer_columns(tmp_path):
         s.con.execute("ALTER TABLE images DROP COLUMN manifest_missing")
         [got] = engine_images_of(s, sid)
     assert (got.subject, got.children_unknown, got.layers, got.tags) == (None, False, (), ("v1",))
+
+
+def _stored_and_loaded(s, sid):
+    """The same snapshot as the commands read it (on demand, SQL facts) and as every record loaded."""
+    from ecrwise.cli.snapshot_data import records_of
+    from ecrwise.records import Records
+    from ecrwise.store import StoredSnapshot
+
+    return Records({}, sid, StoredSnapshot(s, sid)), records_of(s, sid)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(estates())
+def test_layer_index_sql_equals_records(tmp_path_factory, estate):
+    """The layer index the checks share, read from the store as rows, equals the one built from the records:
+    each image's layers in stored order, a layer listed twice kept twice."""
+    from ecrwise.analysis.checks import CheckSession, FactContext
+    from ecrwise.analysis.facts import layer_index
+
+    repos, images, layers, pulls = estate
+    layers = layers + layers[:1]  # a manifest that lists a layer twice
+    path = tmp_path_factory.mktemp("index") / "s.duckdb"
+    with Store(path) as s:
+        sid = s.save_scan(T0, ["111111111111"], list(REGIONS), ["ecr"],
+                          {Repository: repos, Image: images, ImageLayer: layers, PullMetric: pulls}, [], "t").id
+        got = [CheckSession(r, load_price_book(), {"now": T0}).fact_value(layer_index.fact)
+               for r in _stored_and_loaded(s, sid)]
+    assert got[0] == got[1]
+    assert sum(len(p) for by_image in got[0].values() for p in by_image.values()) == len(layers)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(estates())
+def test_findings_from_the_store_equal_findings_from_records(tmp_path_factory, estate):
+    """Every check's findings over a snapshot read on demand from the store (the inventory by SQL, the layer
+    index from rows: what `findings` and `report` do) equal those over every record loaded."""
+    from ecrwise.analysis.findings import collect
+
+    repos, images, layers, pulls = estate
+    path = tmp_path_factory.mktemp("findings") / "s.duckdb"
+    with Store(path) as s:
+        sid = s.save_scan(T0, ["111111111111"], list(REGIONS), ["ecr"],
+                          {Repository: repos, Image: images, ImageLayer: layers, PullMetric: pulls}, [], "t").id
+        stored, loaded = [collect(r, load_price_book(), {"now": T0 + timedelta(days=120)})
+                          for r in _stored_and_loaded(s, sid)]
+    assert [it.finding for it in stored.items] == [it.finding for it in loaded.items]
+    assert stored.warnings == loaded.warnings
+    assert stored.items or not repos  # every listed repository has at least its mutable-tags finding

@@ -33,7 +33,7 @@ import pkgutil
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Mapping, TypeVar, get_args, get_origin
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -313,6 +313,17 @@ class LoggedRecords:
         self._log.add(getattr(cls, "__table__", cls.__name__))
         return self._records.of(cls)
 
+    @property
+    def stored(self) -> bool:
+        return self._records.stored
+
+    def fact_batches(self, name: str, classes: list[type]) -> Iterator[list[tuple]]:
+        self._log.update(getattr(c, "__table__", c.__name__) for c in classes)
+        return self._records.fact_batches(name, classes)
+
+    def fact_rows(self, name: str, classes: list[type]) -> list[tuple]:
+        return [row for rows in self.fact_batches(name, classes) for row in rows]
+
 
 class CheckSession:
     """One run of checks over one snapshot: the resolved options of every check and the one fact cache.
@@ -367,6 +378,11 @@ class CheckSession:
 
     def fact(self, f: Fact, args: tuple[Any, ...], reader: str) -> Any:
         self.used[reader].add(f.name)
+        return self.fact_value(f, args)
+
+    def fact_value(self, f: Fact, args: tuple[Any, ...] = ()) -> Any:
+        """A fact's memoised value, for callers that hold the session rather than a check's context (the report
+        shows the inventory the checks used): computed once per session and arguments."""
         key = (f.name, args)
         if key not in self._memo:
             self._memo[key] = f.compute(FactContext(self, f), *args)

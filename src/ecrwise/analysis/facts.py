@@ -13,10 +13,12 @@ from typing import Any
 from ecrwise.analysis.checks import fact
 from ecrwise.analysis import in_use_sources
 from ecrwise.analysis.in_use import InUse, find_in_use
-from ecrwise.analysis.inventory import Inventory, build_inventory
+from ecrwise.analysis.inventory import (INVENTORY_TABLES, Inventory, build_inventory, inventory_from_facts,
+                                        repository_facts_from_rows)
 from ecrwise.analysis.pulls import PullsReport, analyse_pulls
 from ecrwise.errors import UserError
-from ecrwise.lifecycle.from_records import lifecycle_images, repo_key
+from ecrwise.lifecycle.from_records import LayerIndex, layer_rows, lifecycle_images_indexed, repo_key
+from ecrwise.lifecycle.from_records import layer_index as build_layer_index
 from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.lifecycle.policy import Policy, parse_policy
 from ecrwise.lifecycle.simulate import RepositoryResult, simulate
@@ -31,10 +33,25 @@ RESTORE_ITEM = "ecr_archive_restore_gb"
 Key = tuple[str, str, str]  # (account, region, repository)
 
 
+@fact(reads=("image_layers",))
+def layer_index(ctx: Any) -> LayerIndex:
+    """Each image's layers, (digest, size) in manifest order, by repository and image digest: the one copy of the
+    layer table that the storage checks, the pull analysis, replication and the engine's images share. From a
+    store, read as plain rows (store/sql/image_layer_rows.sql) rather than as one record per layer."""
+    r = ctx.records
+    if r.stored:
+        return build_layer_index(row for rows in r.fact_batches("image_layer_rows", [ImageLayer]) for row in rows)
+    return build_layer_index(layer_rows(r.of(ImageLayer)))
+
+
 @fact(reads=("repositories", "images", "image_layers", "pull_metrics"))
 def inventory(ctx: Any) -> Inventory:
-    """Stored bytes, monthly cost and last push/pull per repository (`analysis.inventory`)."""
+    """Stored bytes, monthly cost and last push/pull per repository (`analysis.inventory`). From a store, by SQL
+    (store/sql/repository_facts.sql), which a test holds equal to the records' reading."""
     r = ctx.records
+    if r.stored:
+        return inventory_from_facts(repository_facts_from_rows(r.fact_rows("repository_facts",
+                                                                           list(INVENTORY_TABLES))), ctx.book)
     return build_inventory(r.of(Repository), r.of(Image), r.of(ImageLayer), r.of(PullMetric), ctx.book)
 
 
@@ -45,20 +62,22 @@ def in_use(ctx: Any) -> InUse:
     return find_in_use(ctx.records)
 
 
-@fact(reads=("images", "image_layers", "pull_metrics", "ecs_services", "ecs_deployments",
+@fact(reads=("images", "pull_metrics", "ecs_services", "ecs_deployments",
              "ecs_service_events", "ecs_tasks", "ecs_task_containers", "ecs_task_definitions",
              "ecs_container_definitions", "ecs_container_instances", "ec2_instances", "ecs_agent_configs", "vpcs",
-             "subnets", "route_tables", "routes", "vpc_endpoints", "nat_gateways", "security_group_rules"))
+             "subnets", "route_tables", "routes", "vpc_endpoints", "nat_gateways", "security_group_rules"),
+      uses=(layer_index,))
 def pulls(ctx: Any, crash_loop_threshold: float, now: datetime | None) -> PullsReport:
     """`ecrwise pulls`' analysis: per-service pull traffic and cost, crash loops (`analysis.pulls`)."""
-    return analyse_pulls(ctx.records, ctx.book, crash_loop_threshold=crash_loop_threshold, now=now)
+    return analyse_pulls(ctx.records, ctx.book, crash_loop_threshold=crash_loop_threshold, now=now,
+                         layers=lambda: layer_index(ctx))
 
 
-@fact(reads=("images", "image_layers"))
+@fact(reads=("images",), uses=(layer_index,))
 def engine_images(ctx: Any) -> dict[str, list[LifecycleImage]]:
     """The lifecycle engine's images, by ACCOUNT/REGION/NAME."""
     out: dict[str, list[LifecycleImage]] = defaultdict(list)
-    for im in lifecycle_images(ctx.records.of(Image), ctx.records.of(ImageLayer)):
+    for im in lifecycle_images_indexed(ctx.records.of(Image), layer_index(ctx)):
         out[im.repository].append(im)
     return out
 

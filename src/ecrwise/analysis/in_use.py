@@ -89,6 +89,11 @@ def find_in_use(records: Records, *, extra: Iterable[tuple[str, str]] = (), roll
     (before `now`). A reference names its registry's account and region, so a workload in one scanned account
     protects the image in another account's repository (`ImageRef.repo_key`)."""
     result = InUse()
+    query = InUseQuery(records, tuple(extra), rollback_revisions, pulled_within_days, now)
+    refs = [(ref, reason, digest, source.name) for source in sources()
+            for ref, reason, digest in source.references(query)]
+    if not refs:
+        return result  # nothing runs anything: no need to index a million images' tags
     by_tag: dict[tuple[RepoRef, str], str] = {}
     known: set[tuple[RepoRef, str]] = set()
     for im in records.of(Image):
@@ -115,8 +120,6 @@ def find_in_use(records: Records, *, extra: Iterable[tuple[str, str]] = (), roll
             text = ref_or_text if isinstance(ref_or_text, str) else ref_or_text.name + f":{ref.tag}"
             result.warnings.append(f"{text} ({reason}): tag not found in the snapshot")
 
-    query = InUseQuery(records, tuple(extra), rollback_revisions, pulled_within_days, now)
-    for source in sources():
-        for ref, reason, digest in source.references(query):
-            add_ref(ref, reason, digest, source.name)
+    for ref, reason, digest, source in refs:
+        add_ref(ref, reason, digest, source)
     return result

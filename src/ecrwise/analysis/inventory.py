@@ -5,6 +5,7 @@ Billed storage counts each distinct layer digest of a repository once (ECR store
 """
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -138,6 +139,21 @@ def repository_facts(repos: list[Repository], images: list[Image], layers: list[
             archive_bytes=_class_bytes(imgs, image_layers.get(key, {}), "archive"),
             unknown_images=sum(1 for i in imgs if i.manifest_missing)))
     return out
+
+
+# The tables store/sql/repository_facts.sql reads.
+INVENTORY_TABLES = (Repository, Image, ImageLayer, PullMetric)
+
+
+def repository_facts_from_rows(rows: Iterable[tuple]) -> list[RepoFacts]:
+    """The rows of the SQL fact `repository_facts` → RepoFacts, as `repository_facts` gives from the records
+    (times stored as naive UTC; a test holds the two equal)."""
+    def utc(value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+    return [RepoFacts(a, r, n, images, tagged, stored, naive, utc(pushed), utc(pulled), day, pulls, policy,
+                      json.loads(tags) if isinstance(tags, str) else (tags or {}), *classes)
+            for a, r, n, images, tagged, stored, naive, pushed, pulled, day, pulls, policy, tags, *classes in rows]
 
 
 def build_inventory(repos: list[Repository], images: list[Image], layers: list[ImageLayer],

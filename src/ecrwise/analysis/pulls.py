@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from functools import cached_property
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 from ecrwise.records import Records
 from ecrwise.analysis.egress import EgressPath, NetworkIndex, egress_path
 from ecrwise.pricing.book import GIB, PriceBook
 from ecrwise.pricing.network_cost import MANIFEST_BYTES_PER_PULL
+from ecrwise.lifecycle.from_records import LayerIndex, layer_index, layer_rows
 from ecrwise.records.ecr import Image, ImageLayer, PullMetric
 from ecrwise.records.ecs import (Ec2Instance, EcsAgentConfig, EcsContainerDefinition, EcsContainerInstance,
                                  EcsDeployment, EcsService, EcsServiceEvent, EcsTask, EcsTaskContainer,
@@ -203,7 +205,7 @@ def _days_per_month(book: PriceBook) -> float:
 class _Snapshot:
     """Indexes over the records one analysis needs."""
 
-    def __init__(self, records: Records):
+    def __init__(self, records: Records, layers: Callable[[], LayerIndex] | None = None):
         self.services = [s for s in records.of(EcsService) if s.status.upper() != "INACTIVE"]
         self.task_definitions = {t.task_definition_arn: t for t in records.of(EcsTaskDefinition)}
         self.containers: dict[str, list[EcsContainerDefinition]] = defaultdict(list)
@@ -228,22 +230,35 @@ class _Snapshot:
         for a in records.of(EcsAgentConfig):
             for iid in a.instance_ids:
                 self.agent_configs[(a.account, a.region, iid)] = a
-        self.images: dict[tuple[str, str, str], dict[str, Image]] = defaultdict(dict)
-        self.tags: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
-        for img in records.of(Image):
-            key = (img.account, img.region, img.repository)
-            self.images[key][img.digest] = img
-            for tag in img.tags:
-                self.tags[key][tag] = img.digest
-        self.layers: dict[tuple[str, str, str, str], dict[str, int]] = defaultdict(dict)
-        for layer in records.of(ImageLayer):
-            self.layers[(layer.account, layer.region, layer.repository, layer.image_digest)][layer.layer_digest] = layer.size
+        self._records = records
+        self._layers = layers
         self.pull_metrics: dict[tuple[str, str, str], list[PullMetric]] = defaultdict(list)
         for p in records.of(PullMetric):
             self.pull_metrics[(p.account, p.region, p.repository)].append(p)
         net = [records.of(c) for c in (Vpc, Subnet, RouteTable, Route, VpcEndpoint, SecurityGroupRule, NatGateway)]
         self.has_network = bool(net[1])
         self.network = NetworkIndex.build(*net)
+
+    # The image indexes are built when a service's image is first looked up: a snapshot without ECS services
+    # (a registry-only scan of a million images) never pays for them.
+    @cached_property
+    def images(self) -> dict[tuple[str, str, str], dict[str, Image]]:
+        out: dict[tuple[str, str, str], dict[str, Image]] = defaultdict(dict)
+        for img in self._records.of(Image):
+            out[(img.account, img.region, img.repository)][img.digest] = img
+        return out
+
+    @cached_property
+    def tags(self) -> dict[tuple[str, str, str], dict[str, str]]:
+        out: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
+        for img in self._records.of(Image):
+            for tag in img.tags:
+                out[(img.account, img.region, img.repository)][tag] = img.digest
+        return out
+
+    @cached_property
+    def layers(self) -> LayerIndex:
+        return self._layers() if self._layers is not None else layer_index(layer_rows(self._records.of(ImageLayer)))
 
     def latest_time(self) -> datetime:
         times = [e.created_at for es in self.events.values() for e in es if e.created_at]
@@ -280,7 +295,7 @@ def _images(snap: _Snapshot, svc: EcsService, tasks: list[EcsTask]) -> list[Imag
         if image is not None and image.is_index and image.children:
             # A multi-arch index: a task pulls one platform's manifest; take the first (usually amd64).
             digest = image.children[0]
-        layers = snap.layers.get((*key, digest or ""), {})
+        layers = dict(snap.layers.get(key, {}).get(digest or "", ()))
         known = digest is not None and (image is not None or bool(layers))
         uses.append(ImageUse(c.name, c.image, registry, key[2], digest, how if known else None,
                              sum(layers.values()) if known else None, dict(layers)))
@@ -452,13 +467,15 @@ def _pull_behavior(snap: _Snapshot, svc: EcsService, tasks: list[EcsTask]) -> tu
 # -- the analysis ----------------------------------------------------------------------------------------
 
 def analyse_pulls(records: Records, book: PriceBook, *, crash_loop_threshold: float = DEFAULT_CRASH_LOOP_THRESHOLD,
-                  now: datetime | None = None) -> PullsReport:
+                  now: datetime | None = None, layers: Callable[[], LayerIndex] | None = None) -> PullsReport:
     """Per-service pull traffic and cost, crash loops, fixes and their savings; per-repository unexplained pulls.
 
-    `now` is the snapshot's time; without it, the newest timestamp among the ECS records stands in."""
+    `now` is the snapshot's time; without it, the newest timestamp among the ECS records stands in. `layers`
+    gives the snapshot's layer index when the caller has one (the checks' shared fact); else it is built from the
+    records. Either way only when a service's image is looked up."""
     if crash_loop_threshold <= 0:
         raise ValueError("crash_loop_threshold must be positive")
-    snap = _Snapshot(records)
+    snap = _Snapshot(records, layers)
     now = now or snap.latest_time()
     days_month = _days_per_month(book)
     warnings: list[str] = []

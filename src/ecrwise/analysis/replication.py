@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from ecrwise.records.ecr import Image, ImageLayer, Repository
+from ecrwise.lifecycle.from_records import LayerIndex
+from ecrwise.records.ecr import Image, Repository
 from ecrwise.records.registry import CreationTemplate, PullThroughCacheRule, ReplicationDestination
 
 Key = tuple[str, str, str]
@@ -46,12 +47,12 @@ class Replica:
 
 
 def replicas(repos: list[Repository], destinations: list[ReplicationDestination], stored: dict[Key, int],
-             images: Iterable[Image], layers: Iterable[ImageLayer], now: datetime,
+             images: Iterable[Image], layers: LayerIndex, now: datetime,
              scanned: set[tuple[str, str]]) -> list[Replica]:
     """Every (source repository, destination) a replication rule covers, one per pair (several rules naming
     the same destination replicate once)."""
     by_key = {(r.account, r.region, r.name): r for r in repos}
-    new = _new_layer_bytes(images, layers, now - timedelta(days=30))
+    new = _new_layer_bytes(images, layers, now - timedelta(days=30)) if destinations else {}
     out: dict[tuple[Key, str, str], Replica] = {}
     for d in destinations:
         for r in repos:
@@ -71,19 +72,22 @@ def replicas(repos: list[Repository], destinations: list[ReplicationDestination]
     return sorted(out.values(), key=lambda x: (x.source.region, x.source.name, x.destination_region))
 
 
-def _new_layer_bytes(images: Iterable[Image], layers: Iterable[ImageLayer], since: datetime) -> dict[Key, int]:
+def _new_layer_bytes(images: Iterable[Image], layers: LayerIndex, since: datetime) -> dict[Key, int]:
     """Per repository, bytes of distinct layers referenced by images pushed since `since` and by no older one."""
     pushed = {(i.account, i.region, i.repository, i.digest): i.pushed_at for i in images}
-    recent: dict[Key, dict[str, int]] = {}
-    older: dict[Key, set[str]] = {}
-    for layer in layers:
-        key = (layer.account, layer.region, layer.repository)
-        t = pushed.get((*key, layer.image_digest))
-        if t is not None and t >= since:
-            recent.setdefault(key, {})[layer.layer_digest] = layer.size
-        else:
-            older.setdefault(key, set()).add(layer.layer_digest)
-    return {k: sum(s for d, s in v.items() if d not in older.get(k, set())) for k, v in recent.items()}
+    out: dict[Key, int] = {}
+    for key, by_image in layers.items():
+        recent: dict[str, int] = {}
+        older: set[str] = set()
+        for digest, pairs in by_image.items():
+            t = pushed.get((*key, digest))
+            if t is not None and t >= since:
+                recent.update(pairs)
+            else:
+                older.update(ld for ld, _ in pairs)
+        if recent:
+            out[key] = sum(s for d, s in recent.items() if d not in older)
+    return out
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,12 @@ from typing import Any, Iterable
 from pydantic import field_validator
 
 from ecrwise.analysis.checks import CheckContext, CheckOptions, Finding, check, fact, option
-from ecrwise.analysis.facts import STANDARD_ITEM, Key, in_use, inventory, template_simulation
+from ecrwise.analysis.facts import STANDARD_ITEM, Key, in_use, inventory, layer_index, template_simulation
 from ecrwise.analysis.inventory import RepoRow
 from ecrwise.pricing.book import GIB, PriceBook
 from ecrwise.pricing.money import storage_month
-from ecrwise.records.ecr import Image, ImageLayer, Repository
+from ecrwise.lifecycle.from_records import LayerIndex, LayerPairs
+from ecrwise.records.ecr import Image, Repository
 
 DOCS = "docs/reports.md"
 # The tag lifecycle rollout honours (remediate/lifecycle_rollout.py RETAIN_TAG; a test keeps them equal):
@@ -47,23 +48,21 @@ class StorageIndex:
     rows: dict[Key, RepoRow]
     repos: dict[Key, Repository]
     images: dict[Key, list[Image]]
-    layers: dict[Key, dict[str, dict[str, int]]]  # repo → image digest → {layer digest: size}
+    layers: LayerIndex  # repo → image digest → its (layer digest, size) pairs
 
 
-@fact(reads=("repositories", "images", "image_layers"), uses=(inventory,))
+@fact(reads=("repositories", "images"), uses=(inventory, layer_index))
 def storage_index(ctx: Any) -> StorageIndex:
     """The inventory's rows, the repositories, their images and each image's layers, by repository."""
     images: dict[Key, list[Image]] = defaultdict(list)
     for im in ctx.records.of(Image):
         images[(im.account, im.region, im.repository)].append(im)
-    layers: dict[Key, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
-    for layer in ctx.records.of(ImageLayer):
-        layers[(layer.account, layer.region, layer.repository)][layer.image_digest][layer.layer_digest] = layer.size
     return StorageIndex({r.key: r for r in inventory(ctx).rows},
-                        {(r.account, r.region, r.name): r for r in ctx.records.of(Repository)}, images, layers)
+                        {(r.account, r.region, r.name): r for r in ctx.records.of(Repository)}, images,
+                        layer_index(ctx))
 
 
-def untagged_only(images: list[Image], layers: dict[str, dict[str, int]],
+def untagged_only(images: list[Image], layers: dict[str, LayerPairs],
                   in_use: dict[str, list[str]] | None = None) -> tuple[list[Image], int, set[str]]:
     """(untagged images, bytes only they hold, those layer digests) for one repository.
 
@@ -90,10 +89,10 @@ def untagged_only(images: list[Image], layers: dict[str, dict[str, int]],
     gone = [i for i in images if i.digest not in kept]
     # Counted as untagged images: the leftovers themselves, not the referrers that go with them.
     untagged = [i for i in gone if i.subject_digest is None]
-    kept_layers = {ld for d in kept for ld in layers.get(d, {})}
+    kept_layers = {ld for d in kept for ld, _ in layers.get(d, ())}
     only: dict[str, int] = {}
     for im in gone:
-        for ld, size in layers.get(im.digest, {}).items():
+        for ld, size in layers.get(im.digest, ()):
             if ld not in kept_layers:
                 only[ld] = size
     return untagged, sum(only.values()), set(only)
@@ -276,7 +275,7 @@ def large_image(ctx: CheckContext) -> Iterable[Finding]:
     repos_of_layer: dict[str, set[Key]] = defaultdict(set)
     for key, by_image in sh.layers.items():
         for layers in by_image.values():
-            for ld in layers:
+            for ld, _ in layers:
                 repos_of_layer[ld].add(key)
     for key in sorted(sh.repos):
         repo = sh.repos[key]
@@ -288,9 +287,9 @@ def large_image(ctx: CheckContext) -> Iterable[Finding]:
         image_layers = sh.layers.get(key, {})
         refs: dict[str, int] = defaultdict(int)
         for im in big:
-            for ld in image_layers.get(im.digest, {}):
+            for ld in dict(image_layers.get(im.digest, ())):  # a manifest may list a layer twice: count it once
                 refs[ld] += 1
-        top = sorted(image_layers.get(largest.digest, {}).items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        top = sorted(dict(image_layers.get(largest.digest, ())).items(), key=lambda kv: (-kv[1], kv[0]))[:5]
         top_share = sum(s for _, s in top[:2]) / largest.size_bytes if largest.size_bytes else 0.0
         yield ctx.finding(
             repo, resource=repo.arn,

@@ -195,7 +195,7 @@ def findings(
         _list_checks(fmt)
         return
     from ecrwise.analysis.findings import collect, registry, select, threshold_met, unknown_check_specs
-    from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
+    from ecrwise.cli.snapshot_data import open_snapshot, snapshot_warnings
     from ecrwise.report import findings as view
 
     _severity(severity, "--severity")
@@ -206,13 +206,14 @@ def findings(
                         "--list-checks`)")
     values = resolve_check_options(check_flags, set_, config)
     book = prices(price_file, store, announce=fmt.value == "table")
-    snap, records = load_records(store, snapshot)
-    options = check_options(now=snap.taken_at, values=values)
-    result = select(collect(records, book, options), checks=check, severity=severity, accounts=account,
-                    regions=region)
+    with open_snapshot(store, snapshot) as (snap, records):
+        options = check_options(now=snap.taken_at, values=values)
+        result = select(collect(records, book, options), checks=check, severity=severity, accounts=account,
+                        regions=region)
+        warnings = snapshot_warnings(snap, records) + result.warnings
     checks = registry()
     render(view.result([view.item(it, checks) for it in result.items], view.totals_json(result.totals()),
-                       snapshot_warnings(snap, records) + result.warnings, snap.as_dict() | {"prices": book.describe()},
+                       warnings, snap.as_dict() | {"prices": book.describe()},
                        f"Findings · snapshot {snap.id} ({snap.taken_at:%Y-%m-%d %H:%M} UTC), ranked by monthly savings",
                        checks, top=top, docs_base_url=docs_base_url, artifact=sarif_artifact), fmt)
     reasons = threshold_met(result.items, savings_usd=fail_on_savings, severity=fail_on_severity)
@@ -226,11 +227,11 @@ def findings(
 def top_findings_lines(store: Optional[Path], snapshot: Optional[int], book: Any, n: int = 5) -> list[str]:
     """The first n findings by savings, one line each (what `ecrwise demo` prints)."""
     from ecrwise.analysis.findings import collect
-    from ecrwise.cli.snapshot_data import load_records
+    from ecrwise.cli.snapshot_data import open_snapshot
     from ecrwise.report.output import human_usd
 
-    snap, records = load_records(store, snapshot)
-    result = collect(records, book, check_options(now=snap.taken_at))
+    with open_snapshot(store, snapshot) as (snap, records):
+        result = collect(records, book, check_options(now=snap.taken_at))
     lines = []
     for it in result.items[:n]:
         f = it.finding

@@ -23,27 +23,30 @@ def write_report(store: Optional[Path], snapshot: Optional[int], out: Path, book
     """Render the report of one snapshot (and the history up to it) into `out`; returns its headline."""
     from ecrwise.analysis.ecs_checks import crash_loop_pulls
     from ecrwise.analysis.findings import collect, registry
-    from ecrwise.analysis.inventory import build_inventory, sort_rows
+    from ecrwise.analysis.facts import inventory as inventory_fact
+    from ecrwise.analysis.inventory import sort_rows
     from ecrwise.cli.billing_feed import latest_reconciliation, savings_since_last_apply
     from ecrwise.cli.findings import check_options
     from ecrwise.cli.history import load_history
-    from ecrwise.cli.snapshot_data import load_records, snapshot_warnings
-    from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
+    from ecrwise.cli.snapshot_data import open_snapshot, snapshot_warnings
     from ecrwise.report import findings as fview
     from ecrwise.report import repos as rview
     from ecrwise.report.html import ReportInputs, report_result
     from ecrwise.report.render import render
     from ecrwise.report.pulls import report_totals, service_item
 
-    snap, records = load_records(store, snapshot)
-    options = check_options(now=snap.taken_at)
-    result = collect(records, book, options)
+    with open_snapshot(store, snapshot) as (snap, records):
+        options = check_options(now=snap.taken_at)
+        result = collect(records, book, options)
+        session = result.session
+        assert session is not None
+        # The inventory and pull runs the checks already made, in the findings' session.
+        inv = session.fact_value(inventory_fact.fact)
+        pulls = crash_loop_pulls(session)
+        snapshot_warns = snapshot_warnings(snap, records)
     checks = registry()
     items = [fview.item(it, checks) for it in result.items]
     totals = fview.totals_json(result.totals())
-    inv = build_inventory(records.of(Repository), records.of(Image), records.of(ImageLayer), records.of(PullMetric),
-                          book)
-    pulls = crash_loop_pulls(result.session)  # the run the ECS checks already made, in the findings' session
     with open_store(store) as st:
         history = load_history(st, book, upto=snap.id)
         billed = latest_reconciliation(st, book)  # None until `billing import` has run
@@ -53,7 +56,7 @@ def write_report(store: Optional[Path], snapshot: Optional[int], out: Path, book
         repositories=[rview.item(r) for r in sort_rows(inv.rows, "cost")], inventory_totals=rview.totals(inv),
         services=[service_item(s) for s in pulls.services], pulls_totals=report_totals(pulls), history=history,
         checks={c.id: c.title for c in checks.values()},
-        warnings=snapshot_warnings(snap, records) + result.warnings + inv.warnings + pulls.warnings,
+        warnings=snapshot_warns + result.warnings + inv.warnings + pulls.warnings,
         top=top, generated_at=datetime.now(timezone.utc),
         billing=None if billed is None else {"totals": billed[0].totals(),
                                              "rows": [r.as_dict() for r in billed[0].rows],

@@ -1,19 +1,19 @@
 """Loading a snapshot's records from the store for a command, and handing them to the pure analyses."""
 from __future__ import annotations
 
-import json
-from datetime import datetime, timezone
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from ecrwise.records import Records
-from ecrwise.analysis.inventory import Inventory, RepoFacts, inventory_from_facts
+from ecrwise.analysis.inventory import (INVENTORY_TABLES, Inventory, RepoFacts, inventory_from_facts,
+                                        repository_facts_from_rows)
 from ecrwise.cli.common import open_store
 from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.pricing.book import PriceBook
-from ecrwise.records.ecr import Image, ImageLayer, PullMetric, Repository
+from ecrwise.records.ecr import ImageLayer
 from ecrwise.records.ecs import EcsCluster
-from ecrwise.store import Snapshot, Store
+from ecrwise.store import Snapshot, Store, StoredSnapshot
 
 NO_ECS_DATA = "has no ECS data: run `ecrwise scan --only ecr,ecs,network` (or a full scan)"
 
@@ -30,10 +30,7 @@ def inventory_of(st: Store, snapshot_id: int, book: PriceBook) -> Inventory:
 
 
 def repository_facts_of(st: Store, snapshot_id: int) -> list[RepoFacts]:
-    rows = st.facts("repository_facts", {"sid": snapshot_id}, [Repository, Image, ImageLayer, PullMetric])
-    return [RepoFacts(a, r, n, images, tagged, stored, naive, _utc(pushed), _utc(pulled), day, pulls, policy,
-                      json.loads(tags) if isinstance(tags, str) else (tags or {}), *classes)
-            for a, r, n, images, tagged, stored, naive, pushed, pulled, day, pulls, policy, tags, *classes in rows]
+    return repository_facts_from_rows(st.facts("repository_facts", {"sid": snapshot_id}, list(INVENTORY_TABLES)))
 
 
 def layer_deltas_of(st: Store, a: int, b: int) -> dict[tuple[str, str, str], tuple[int, int, int, int, int, int]]:
@@ -46,17 +43,12 @@ def layer_deltas_of(st: Store, a: int, b: int) -> dict[tuple[str, str, str], tup
 def engine_images_of(st: Store, snapshot_id: int) -> list[LifecycleImage]:
     """The lifecycle engine's images of one stored snapshot, from SQL over the store
     (store/sql/engine_images.sql): no record object per image or layer is built on the way."""
-    from ecrwise.lifecycle.from_records import lifecycle_images_from_rows
+    from ecrwise.lifecycle.from_records import ENGINE_TABLES, lifecycle_images_from_rows
 
     out: list[LifecycleImage] = []
-    for rows in st.fact_batches("engine_images", {"sid": snapshot_id}, [Image, ImageLayer]):
+    for rows in st.fact_batches("engine_images", {"sid": snapshot_id}, list(ENGINE_TABLES)):
         out += lifecycle_images_from_rows(rows)
     return out
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # The store keeps naive UTC (store._to_db).
-    return value.replace(tzinfo=timezone.utc) if value is not None else None
 
 
 def record_classes() -> list[type]:
@@ -71,6 +63,15 @@ def load_records(store: Optional[Path], snapshot: Optional[int]) -> tuple[Snapsh
     with open_store(store) as st:
         snap = st.snapshot(snapshot)
         return snap, records_of(st, snap.id)
+
+
+@contextmanager
+def open_snapshot(store: Optional[Path], snapshot: Optional[int]) -> Iterator[tuple[Snapshot, Records]]:
+    """(snapshot, Records) read on demand from the store, which stays open for the block: a table is loaded
+    when a check first asks for it, and the facts that have a query (store/sql/) are computed by it."""
+    with open_store(store) as st:
+        snap = st.snapshot(snapshot)
+        yield snap, Records({}, snap.id, StoredSnapshot(st, snap.id))
 
 
 def records_of(st: Store, snapshot_id: int) -> Records:

@@ -5,9 +5,8 @@ accounts stay apart (the engine itself only ever sees one repository at a time).
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.records.ecr import Image, ImageLayer, Repository
@@ -22,24 +21,60 @@ def split_key(key: str) -> tuple[str, str, str]:
     return account, region, name
 
 
+Key = tuple[str, str, str]  # (account, region, repository)
+LayerPairs = tuple[tuple[str, int], ...]  # an image's layers: (layer digest, size) in manifest order
+LayerIndex = dict[Key, dict[str, LayerPairs]]  # repository → image digest → its layers
+
+
+def layer_index(rows: Iterable[tuple[str, str, str, str, str, int]]) -> LayerIndex:
+    """(account, region, repository, image digest, layer digest, size) rows in stored order → each image's layers
+    in that order. A layer many images share is one (digest, size) pair in memory, not one per image."""
+    grouped: dict[Key, dict[str, list[tuple[str, int]]]] = {}
+    pairs: dict[tuple[str, int], tuple[str, int]] = {}
+    for account, region, repository, image, layer, size in rows:
+        by_image = grouped.get((account, region, repository))
+        if by_image is None:
+            by_image = grouped[(account, region, repository)] = {}
+        mine = by_image.get(image)
+        if mine is None:
+            mine = by_image[image] = []
+        pair = (layer, size)
+        mine.append(pairs.setdefault(pair, pair))
+    return {k: {d: tuple(p) for d, p in v.items()} for k, v in grouped.items()}
+
+
+def layer_rows(layers: Iterable[ImageLayer]) -> Iterator[tuple[str, str, str, str, str, int]]:
+    """ImageLayer records as the rows `layer_index` takes."""
+    return ((x.account, x.region, x.repository, x.image_digest, x.layer_digest, x.size) for x in layers)
+
+
 def lifecycle_images(images: Iterable[Image], layers: Iterable[ImageLayer]) -> list[LifecycleImage]:
-    by_image: dict[tuple[str, str, str, str], list[tuple[str, int]]] = defaultdict(list)
-    for layer in layers:
-        by_image[(layer.account, layer.region, layer.repository, layer.image_digest)].append(
-            (layer.layer_digest, layer.size))
+    return lifecycle_images_indexed(images, layer_index(layer_rows(layers)))
+
+
+def lifecycle_images_indexed(images: Iterable[Image], index: LayerIndex) -> list[LifecycleImage]:
+    """The engine's images of `images`, their layers from `index` (the pairs are shared, not copied)."""
+    keys: dict[Key, str] = {}
     out = []
     for im in images:
         if im.pushed_at is None:
             continue  # ECR always reports a push time; a record without one cannot be evaluated
+        key = (im.account, im.region, im.repository)
+        name = keys.get(key)
+        if name is None:
+            name = keys[key] = repo_key(*key)
         out.append(LifecycleImage(
-            digest=im.digest, tags=tuple(im.tags), pushed_at=im.pushed_at,
-            repository=repo_key(im.account, im.region, im.repository),
+            digest=im.digest, tags=tuple(im.tags), pushed_at=im.pushed_at, repository=name,
             last_pulled_at=im.last_pulled_at, storage_class=im.storage_class, archived_at=im.archived_at,
-            layers=tuple(by_image.get((im.account, im.region, im.repository, im.digest), ())),
+            layers=index.get(key, {}).get(im.digest, ()),
             manifests=tuple(im.children),
             subject=im.subject_digest, children_unknown=im.manifest_missing and im.is_index,
         ))
     return out
+
+
+# The tables store/sql/engine_images.sql reads.
+ENGINE_TABLES = (Image, ImageLayer)
 
 
 def lifecycle_images_from_rows(rows: Iterable[tuple]) -> list[LifecycleImage]:
