@@ -6,6 +6,7 @@ import json
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from itertools import islice
 from typing import Any, Callable, Iterable
 
 from rich.console import Console
@@ -41,8 +42,12 @@ def _default(o: Any) -> Any:
 
 
 def dump_json(doc: Any, out: Any = None) -> None:
+    """`json.dump(doc, out, indent=2)`, written in pieces of a few thousand chunks: json.dump writes every
+    chunk on its own, millions of writes for a million-image document."""
     out = out or sys.stdout
-    json.dump(doc, out, indent=2, default=_default)
+    chunks = json.JSONEncoder(indent=2, default=_default).iterencode(doc)
+    while batch := list(islice(chunks, 4096)):
+        out.write("".join(batch))
     out.write("\n")
 
 
