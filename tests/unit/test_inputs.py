@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from ecrwise.errors import AwsUnavailable, PartialFailure, UserError, outcome_error
 from ecrwise.remediate.integrity import seal
-from ecrwise.inputs import (MAX_DEPTH, InputError, check_number, gunzip, json_depth, load_document, load_text,
+from ecrwise.inputs import (MAX_DEPTH, MAX_INT_DIGITS, InputError, check_number, gunzip, json_depth, load_document, load_text,
                             output_errors, parse_json)
 
 
@@ -56,6 +56,16 @@ def test_huge_integer_nan_infinity_and_overflowing_floats_carry_their_json_path(
         assert (e.code, e.path) == ("invalid-number", "x[1]") and const in str(e)
     assert err(tmp_path, '{"x": 1e999}').path == "x"
     assert err(tmp_path, '{"x": -1e999}').code == "invalid-number"
+
+
+def test_numbers_the_fast_path_leaves_to_json_are_the_same(tmp_path):
+    """A document without an over-long integer or a constant outside its strings is parsed without the number
+    hooks: such text inside strings stays text, a 40-digit integer still loads, the first bad one is still found."""
+    text = json.dumps({"s": "NaN Infinity " + "9" * 60, "n": 10**39, "f": 1.5, "neg": -7})
+    assert load_document(write(tmp_path, text)) == json.loads(text)
+    e = err(tmp_path, '{"s": "NaN", "x": [0, ' + "1" * (MAX_INT_DIGITS + 1) + "]}")
+    assert (e.code, e.path) == ("invalid-number", "x[1]")
+    assert err(tmp_path, '{"s": "' + "1" * 50 + '", "y": {"z": -Infinity}}').path == "y.z"
 
 
 def test_duplicate_keys_and_invalid_json(tmp_path):
