@@ -87,3 +87,18 @@ def test_not_json_and_missing_file(tmp_path):
         load_images_document(tmp_path / "missing.json")
     with pytest.raises(UserError, match=r"images.json: images: Field required"):
         load_images_document(_write(tmp_path, {"items": []}))
+
+
+def test_an_images_document_may_be_larger_than_other_files(tmp_path):
+    """The images document grows with the registry: past the 32 MiB every other file is held to, it loads (up to
+    MAX_IMAGES_BYTES), and a layer with a key the format does not have is still refused."""
+    from ecrwise.inputs import MAX_BYTES
+    from ecrwise.lifecycle.images import MAX_IMAGES_BYTES
+
+    assert MAX_IMAGES_BYTES > MAX_BYTES
+    big = {"images": [_image(layers=[{"digest": "sha256:l", "size": 1}])], "exported_by": "x" * (MAX_BYTES + 1)}
+    (im,) = load_images_document(_write(tmp_path, big))
+    assert im.layers == (("sha256:l", 1),)
+    with pytest.raises(UserError) as ei:
+        load_images_document(_write(tmp_path, {"images": [_image(layers=[{"digest": "l", "size": 1, "x": 2}])]}))
+    assert "images[0].layers[0].x" in str(ei.value)
