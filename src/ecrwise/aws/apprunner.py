@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import cache
 
 import boto3
+from botocore.exceptions import UnknownRegionError
 
 from ecrwise.aws.families import CollectorFamily
 from ecrwise.aws.session import Account
@@ -24,14 +25,25 @@ IAM_ACTIONS = ["apprunner:ListServices", "apprunner:DescribeService"]
 
 @cache
 def offered_regions(partition: str = "aws") -> frozenset[str]:
-    """The regions botocore's endpoint data lists for App Runner."""
+    """The regions botocore's endpoint data lists for App Runner in one partition (aws, aws-cn, aws-us-gov…)."""
     return frozenset(boto3.session.Session().get_available_regions("apprunner", partition_name=partition))
+
+
+def offered(region: str) -> bool:
+    """Whether botocore's endpoint data lists App Runner in `region`, looked up in the region's own partition. A
+    region botocore does not know yet (newer than its data) is tried: a failure there is reported like any
+    other, rather than the region being skipped unseen."""
+    try:
+        partition = boto3.session.Session().get_partition_for_region(region)
+    except UnknownRegionError:
+        return True
+    return region in offered_regions(partition)
 
 
 def region_task(account: Account, region: str) -> Task:
     def run() -> TaskResult:
         result = TaskResult()
-        if region not in offered_regions() and not region.startswith(("cn-", "us-gov-")):
+        if not offered(region):
             return result
         client = account.client("apprunner", region)
         token = None
