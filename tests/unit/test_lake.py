@@ -70,3 +70,21 @@ def test_a_query_a_dialect_cannot_express_faithfully_is_not_written(tmp_path):
     names = {p.relative_to(tmp_path).as_posix() for p in write_queries(tmp_path)}
     assert "queries/athena/engine_images.sql" in names and "queries/spark/engine_images.sql" not in names
     assert "queries/spark/repository_facts.sql" in names
+
+
+def test_a_lake_exported_before_a_column_existed_reads_it_as_null(tmp_path):
+    """A lake from an older store lacks a newer column (images.manifest_missing): the facts still run over it,
+    the column read as its default, and the lake's own exported rowid is not added a second time."""
+    import duckdb
+
+    sids = _builder()(tmp_path / "s.duckdb", repos=3, images=30, snapshots=1, memory_limit="256MB")
+    with Store(tmp_path / "s.duckdb") as st:
+        export_parquet(st.con, tmp_path / "lake")
+        want = st.facts("repository_facts", {"sid": sids[0]}, CLASSES)
+    for part in (tmp_path / "lake" / "images").rglob("*.parquet"):
+        duckdb.execute(f"COPY (SELECT * EXCLUDE (manifest_missing) FROM read_parquet('{part}')) TO "
+                       f"'{part}.tmp' (FORMAT parquet)")
+        Path(f"{part}.tmp").replace(part)
+    con = lake_connection(tmp_path / "lake")
+    assert "manifest_missing" not in {r[0] for r in con.execute("DESCRIBE images").fetchall()}
+    assert lake_facts(con, "repository_facts", {"sid": sids[0]}, CLASSES) == want

@@ -39,7 +39,9 @@ def _relation(cls: type, have: set[str] | None) -> str | None:
     if not missing:
         return None
     added = ", ".join(f'CAST(NULL AS {sql}) AS "{n}"' for n, sql in missing)
-    return f'(SELECT rowid, *, {added} FROM "{cls.__table__}")'
+    # A store's table has rowid as a pseudo-column; an exported lake has it as a column of its own, in `*`.
+    rowid = "" if "rowid" in have else "rowid, "
+    return f'(SELECT {rowid}*, {added} FROM "{cls.__table__}")'
 
 
 _KEYWORDS = {"WHERE", "GROUP", "ORDER", "LEFT", "RIGHT", "INNER", "JOIN", "ON", "USING", "LIMIT", "UNION",
