@@ -38,3 +38,17 @@ def test_every_connection_gets_the_limit(tmp_path, monkeypatch):
 def test_cli_refuses_a_bad_limit(cli, tmp_path):
     res = cli("--memory-limit", "lots", "repos", "--store", tmp_path / "none.duckdb")
     assert res.code == 2 and "--memory-limit lots" in res.err
+
+
+def test_no_connection_draws_duckdbs_progress_bar(tmp_path):
+    """DuckDB draws a progress bar on stdout for a query over two seconds; in a `--format json` run on a large
+    store it landed in the middle of the JSON. Every store and lake connection turns it off."""
+    from ecrwise.store.lake import lake_connection
+
+    with Store(tmp_path / "s.duckdb") as st:
+        assert st.query("SELECT current_setting('enable_progress_bar')") == [(False,)]
+    with Store(tmp_path / "s.duckdb", read_only=True) as st:
+        assert st.query("SELECT current_setting('enable_progress_bar')") == [(False,)]
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    assert lake_connection(lake).execute("SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]

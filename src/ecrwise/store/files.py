@@ -33,6 +33,10 @@ WAIT_ENV = "ECRWISE_STORE_WAIT"
 DEFAULT_WAIT = 30.0
 APPLICATION_ID = "ecrwise"
 DUCKDB_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+# Every connection runs this first: DuckDB draws its progress bar on stdout for a query that runs over two
+# seconds (https://duckdb.org/docs/configuration/overview, enable_progress_bar and progress_bar_time), which put
+# it in the middle of `--format json` output on a large store. A session setting: connect's config refuses it.
+SESSION_SETUP = "SET enable_progress_bar = false"
 
 # Bounded memory (issue 11): every connection gets DuckDB's memory_limit, and spills what does not fit to
 # temp_directory. `ecrwise --memory-limit` sets the environment variable, so subprocesses inherit it.
@@ -149,7 +153,9 @@ def connect(path: Path, *, read_only: bool, wait: float, notice: Notice) -> duck
     told = False
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only, config=connection_config())
+            con = duckdb.connect(str(path), read_only=read_only, config=connection_config())
+            con.execute(SESSION_SETUP)
+            return con
         except duckdb.Error as e:
             if not is_lock_error(e):
                 if read_only:

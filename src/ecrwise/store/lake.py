@@ -104,7 +104,10 @@ def write_queries(out: Path) -> list[Path]:
 def lake_connection(directory: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with a view per exported table over DIR/TABLE/**/*.parquet; the partition columns
     come back as strings (an account id keeps its leading zeros)."""
-    con = duckdb.connect()
+    from ecrwise.store.files import DUCKDB_CONFIG, SESSION_SETUP
+
+    con = duckdb.connect(config=DUCKDB_CONFIG)
+    con.execute(SESSION_SETUP)
     for table in sorted(p for p in Path(directory).iterdir() if p.is_dir() and p.name != "queries"):
         if not any(table.rglob("*.parquet")):
             continue
