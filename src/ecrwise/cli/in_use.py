@@ -34,10 +34,10 @@ def in_use_of(st: Any, snap: Any, in_use_file: Optional[Path], rollback: int, pu
     """The snapshot's in-use set (every in-use source), with the scan's failures and unscanned families that
     leave it incomplete as warnings: a source that could not be read is never a silent "not in use"."""
     from ecrwise.analysis.in_use import find_in_use, load_in_use_file
-    from ecrwise.cli.snapshot_data import records_of
+    from ecrwise.cli.snapshot_data import stored_records
 
     extra = load_in_use_file(in_use_file) if in_use_file else []
-    found = find_in_use(records if records is not None else records_of(st, snap.id), extra=extra,
+    found = find_in_use(records if records is not None else stored_records(st, snap.id), extra=extra,
                         rollback_revisions=rollback, pulled_within_days=pulled_within,
                         now=datetime.now(timezone.utc))
     found.warnings[:0] = in_use_scan_warnings(snap)

@@ -44,9 +44,9 @@ def plan_cmd(
     inputs: SnapshotInputs,
 ) -> None:
     """Plan a rollout: per repository the current and new policy, the effect, and every image in use."""
-    from ecrwise.lifecycle.from_records import lifecycle_images
+    from ecrwise.cli.snapshot_data import engine_images_of
     from ecrwise.lifecycle.policy import load_policy
-    from ecrwise.records.ecr import Image, ImageLayer, Repository
+    from ecrwise.records.ecr import Repository
     from ecrwise.remediate.backup import write_durably
     from ecrwise.remediate.lifecycle_rollout import build_plan
     from ecrwise.report import lifecycle_rollout as view
@@ -56,7 +56,7 @@ def plan_cmd(
     with open_store(inputs.store) as st:
         snap = st.snapshot(inputs.snapshot)
         in_use = _in_use(st, snap, in_use_file, rollback_revisions, protect_pulled_within)
-        images = lifecycle_images(st.load(snap.id, Image), st.load(snap.id, ImageLayer))
+        images = engine_images_of(st, snap.id)
         doc = build_plan(str(policy), parsed, st.load(snap.id, Repository), images, in_use, book,
                          include=repository, exclude=exclude, at=datetime.now(timezone.utc), snapshot=snap.as_dict(),
                          rollback_revisions=rollback_revisions)

@@ -71,7 +71,12 @@ def open_snapshot(store: Optional[Path], snapshot: Optional[int]) -> Iterator[tu
     when a check first asks for it, and the facts that have a query (store/sql/) are computed by it."""
     with open_store(store) as st:
         snap = st.snapshot(snapshot)
-        yield snap, Records({}, snap.id, StoredSnapshot(st, snap.id))
+        yield snap, stored_records(st, snap.id)
+
+
+def stored_records(st: Store, snapshot_id: int) -> Records:
+    """One snapshot's records read on demand from a store already open (valid while it stays open)."""
+    return Records({}, snapshot_id, StoredSnapshot(st, snapshot_id))
 
 
 def records_of(st: Store, snapshot_id: int) -> Records:
