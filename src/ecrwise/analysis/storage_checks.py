@@ -271,25 +271,30 @@ class LargeImageOptions(CheckOptions):
 def large_image(ctx: CheckContext) -> Iterable[Finding]:
     sh = storage_index(ctx)
     threshold = int(ctx.options.large_image_gib * GIB)
-    # How many repositories store each layer: a layer in many is a shared base image, not this team's build.
-    repos_of_layer: dict[str, set[Key]] = defaultdict(set)
-    for key, by_image in sh.layers.items():
-        for layers in by_image.values():
-            for ld, _ in layers:
-                repos_of_layer[ld].add(key)
+    found = []
     for key in sorted(sh.repos):
-        repo = sh.repos[key]
         big = sorted((i for i in sh.images.get(key, []) if not i.is_index and i.size_bytes > threshold),
                      key=lambda i: (-i.size_bytes, i.digest))
         if not big:
             continue
-        largest = big[0]
         image_layers = sh.layers.get(key, {})
         refs: dict[str, int] = defaultdict(int)
         for im in big:
             for ld in dict(image_layers.get(im.digest, ())):  # a manifest may list a layer twice: count it once
                 refs[ld] += 1
-        top = sorted(dict(image_layers.get(largest.digest, ())).items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        top = sorted(dict(image_layers.get(big[0].digest, ())).items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+        found.append((key, big, refs, top))
+    # How many repositories store each layer shown: a layer in many is a shared base image, not this team's
+    # build. Counted for those layers only, and not at all when no image is large.
+    shown = {ld for *_, top in found for ld, _ in top}
+    repos_of_layer: dict[str, set[Key]] = defaultdict(set)
+    for key, by_image in sh.layers.items() if shown else ():
+        for layers in by_image.values():
+            for ld, _ in layers:
+                if ld in shown:
+                    repos_of_layer[ld].add(key)
+    for key, big, refs, top in found:
+        repo, largest = sh.repos[key], big[0]
         top_share = sum(s for _, s in top[:2]) / largest.size_bytes if largest.size_bytes else 0.0
         yield ctx.finding(
             repo, resource=repo.arn,
