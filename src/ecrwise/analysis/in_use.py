@@ -93,7 +93,7 @@ def find_in_use(records: Records, *, extra: Iterable[tuple[str, str]] = (), roll
     refs = [(ref, reason, digest, source.name) for source in sources()
             for ref, reason, digest in source.references(query)]
     if not refs:
-        return result  # nothing runs anything: no need to index a million images' tags
+        return result  # no source names an image: no need to index a million images' tags
     by_tag: dict[tuple[RepoRef, str], str] = {}
     known: set[tuple[RepoRef, str]] = set()
     for im in records.of(Image):
