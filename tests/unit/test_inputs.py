@@ -193,6 +193,24 @@ def test_internal_error_exits_70_with_one_line_and_a_crash_file(cli, tmp_path, m
     assert "ZeroDivisionError: boom" in crash.read_text() and "Traceback" in crash.read_text()
 
 
+def test_out_of_memory_exits_70_with_a_line_that_says_so(cli, tmp_path, monkeypatch):
+    """A snapshot too large for the machine (10,000,000 images in `lifecycle simulate`) is not a crash to report:
+    one line saying what ran out and what to do, exit 70, no traceback."""
+    import ecrwise.cli.lifecycle as lc
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+    def oom(*a, **k):
+        raise MemoryError()
+
+    monkeypatch.setattr(lc, "get_template", oom)
+    res = cli("lifecycle", "template", "x")
+    assert res.code == 70 and "Traceback" not in res.err
+    (line,) = res.err.strip().splitlines()
+    assert line.startswith("ecrwise: error: out of memory:") and "--repository" in line
+    assert not (tmp_path / "state" / "ecrwise" / "crash").exists()
+
+
 def test_eof_and_interrupt(cli, tmp_path, monkeypatch):
     import ecrwise.cli.lifecycle as lc
 
