@@ -181,11 +181,8 @@ class _Hooks:
             return d
         self.flagged = True
         seen: set[str] = set()
-        for k, _ in pairs:
-            if k in seen:
-                return _Duplicate(pairs, k)
-            seen.add(k)
-        return _Duplicate(pairs, "")  # unreachable: fewer keys than pairs means one repeats
+        repeated = next(k for k, _ in pairs if k in seen or seen.add(k))  # add() is None: k is recorded
+        return _Duplicate(pairs, repeated)
 
 
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)

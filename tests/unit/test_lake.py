@@ -88,3 +88,7 @@ def test_a_lake_exported_before_a_column_existed_reads_it_as_null(tmp_path):
     con = lake_connection(tmp_path / "lake")
     assert "manifest_missing" not in {r[0] for r in con.execute("DESCRIBE images").fetchall()}
     assert lake_facts(con, "repository_facts", {"sid": sids[0]}, CLASSES) == want
+    from ecrwise.store.queries import bind_tables
+
+    columns = [r[0] for r in con.execute("DESCRIBE " + bind_tables(con, "SELECT * FROM images", [Image])).fetchall()]
+    assert columns.count("rowid") == 1 and "rowid_1" not in columns and "manifest_missing" in columns

@@ -298,7 +298,7 @@ def _images(snap: _Snapshot, svc: EcsService, tasks: list[EcsTask]) -> list[Imag
         layers = dict(snap.layers.get(key, {}).get(digest or "", ()))
         known = digest is not None and (image is not None or bool(layers))
         uses.append(ImageUse(c.name, c.image, registry, key[2], digest, how if known else None,
-                             sum(layers.values()) if known else None, dict(layers)))
+                             sum(layers.values()) if known else None, layers))
     return uses
 
 

@@ -288,9 +288,9 @@ def large_image(ctx: CheckContext) -> Iterable[Finding]:
     # build. Counted for those layers only, and not at all when no image is large.
     shown = {ld for *_, top in found for ld, _ in top}
     repos_of_layer: dict[str, set[Key]] = defaultdict(set)
-    for key, by_image in sh.layers.items() if shown else ():
-        for layers in by_image.values():
-            for ld, _ in layers:
+    if shown:
+        for key, by_image in sh.layers.items():
+            for ld, _ in (pair for pairs in by_image.values() for pair in pairs):
                 if ld in shown:
                     repos_of_layer[ld].add(key)
     for key, big, refs, top in found:

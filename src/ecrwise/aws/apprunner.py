@@ -29,6 +29,7 @@ def offered_regions(partition: str = "aws") -> frozenset[str]:
     return frozenset(boto3.session.Session().get_available_regions("apprunner", partition_name=partition))
 
 
+@cache
 def offered(region: str) -> bool:
     """Whether botocore's endpoint data lists App Runner in `region`, looked up in the region's own partition. A
     region botocore does not know yet (newer than its data) is tried: a failure there is reported like any
