@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from itertools import islice
 from typing import Any, Callable, Iterable
 
 from rich.console import Console
@@ -16,6 +14,7 @@ from ecrwise import __version__
 from ecrwise.analysis.checks import SEVERITIES
 from ecrwise.pricing.money import usd  # noqa: F401  (re-exported for renderers)
 from ecrwise.report import sanitize
+from ecrwise.report.json_text import write_json
 from ecrwise.timefmt import iso
 
 FORMATS = ("table", "json", "csv")
@@ -42,12 +41,10 @@ def _default(o: Any) -> Any:
 
 
 def dump_json(doc: Any, out: Any = None) -> None:
-    """`json.dump(doc, out, indent=2)`, written in pieces of a few thousand chunks: json.dump writes every
-    chunk on its own, millions of writes for a million-image document."""
+    """`json.dump(doc, out, indent=2)` and a newline, the same text written faster and in large pieces
+    (report/json_text.py)."""
     out = out or sys.stdout
-    chunks = json.JSONEncoder(indent=2, default=_default).iterencode(doc)
-    while batch := list(islice(chunks, 4096)):
-        out.write("".join(batch))
+    write_json(doc, out, _default)
     out.write("\n")
 
 
