@@ -159,7 +159,7 @@ def no_lifecycle_policy(ctx: CheckContext) -> Iterable[Finding]:
         arithmetic = {"what": f"layers no surviving image references once {template} has run", **res.arithmetic(),
                       "price": ctx.book.price(repo.region, STANDARD_ITEM).as_dict()}
         message = (f"{repo.name}: no lifecycle policy; the {template} policy would expire {len(ev.expire)} of "
-                   f"{len(ev.expire) + len(ev.kept)} images and free {ev.freed_bytes / GIB:,.2f} GiB")
+                   f"{len(ev.expire) + ev.kept_count} images and free {ev.freed_bytes / GIB:,.2f} GiB")
         if ev.transition and res.archive is not None:
             # A transition is priced net of the archive class's 90-day minimum and the restores of images
             # pulled recently (lifecycle.simulate.archive_economics), not at the price difference alone.
@@ -173,7 +173,7 @@ def no_lifecycle_policy(ctx: CheckContext) -> Iterable[Finding]:
             repo, resource=repo.arn, severity=None if ev.freed_bytes else "low",
             message=message,
             monthly_cost_usd=row.monthly_cost if row else None, monthly_savings_usd=res.net_monthly_savings_usd,
-            evidence={"repository": repo.name, "policy": template, "images": len(ev.expire) + len(ev.kept),
+            evidence={"repository": repo.name, "policy": template, "images": len(ev.expire) + ev.kept_count,
                       "expire_count": len(ev.expire), "held_by_index": len(ev.held),
                       "stored_bytes": ev.stored_bytes, "freed_bytes": ev.freed_bytes, "at": iso(ctx.now)},
             arithmetic=arithmetic, fix=rollout_fix(template, repo.name))

@@ -261,53 +261,60 @@ def _simulate_snapshot(policy: Path | None, when: datetime, include: list[str], 
                        price_file: Path | None, list_images: bool, snapshot: int | None,
                        store: Path | None, ask: InUseAsk) -> None:
     """Snapshot mode: images from the store, priced per repository region; images in use marked."""
-    from ecrwise.cli.common import open_store
-    from ecrwise.cli.snapshot_data import engine_images_of
-    from ecrwise.lifecycle.from_records import current_policies, split_key
-    from ecrwise.lifecycle.simulate import SimulationResult
+    from ecrwise.cli.common import open_store, prices
+    from ecrwise.cli.in_use import in_use_of
+    from ecrwise.cli.snapshot_data import engine_image_groups
+    from ecrwise.lifecycle.from_records import current_policies, repo_key, split_key
+    from ecrwise.lifecycle.simulate import SimulationResult, Simulator
     from ecrwise.records.ecr import Repository
-
-    from ecrwise.cli.common import prices
 
     book = prices(price_file, store, announce=fmt is Fmt.table)
     given = load_policy(policy, source=policy.name) if policy else None
-    from ecrwise.cli.in_use import in_use_of
-    from ecrwise.lifecycle.from_records import repo_key
-
     with open_store(store) as st:
         snap = st.snapshot(snapshot)
         texts = current_policies(st.load(snap.id, Repository))
-        imgs = engine_images_of(st, snap.id)
         found = in_use_of(st, snap, ask.in_use_file, ask.rollback_revisions, ask.pulled_within)
-    in_use = {repo_key(*k): v for k, v in found.by_repo.items()}
-    warnings: list[str] = [f"{policy.name}: {w}" for w in given.warnings] if given else []
-    warnings += found.warnings
-    chosen: dict[str, dict[str, Policy | None]] = {}
-    for key, text in sorted(texts.items()):
-        _, region, name = split_key(key)
-        if select_repositories([name], include, exclude) != [name]:
-            continue
-        if given is not None:
-            pol: Policy | None = given
-        elif text is None:
-            pol = None
-        else:
-            try:
-                pol = parse_policy(text, source=key)
-            except UserError as e:
-                warnings.append(f"{key}: current policy not evaluated: {e}")
+        in_use = {repo_key(*k): v for k, v in found.by_repo.items()}
+        warnings: list[str] = [f"{policy.name}: {w}" for w in given.warnings] if given else []
+        warnings += found.warnings
+        chosen: dict[str, dict[str, Policy | None]] = {}
+        for key, text in sorted(texts.items()):
+            _, region, name = split_key(key)
+            if select_repositories([name], include, exclude) != [name]:
                 continue
-        chosen.setdefault(region, {})[key] = pol
-    if not chosen:
-        raise UserError(f"no repository in snapshot {snap.id} matches --repository {' '.join(include) or '*'}")
+            if given is not None:
+                pol: Policy | None = given
+            elif text is None:
+                pol = None
+            else:
+                try:
+                    pol = parse_policy(text, source=key)
+                except UserError as e:
+                    warnings.append(f"{key}: current policy not evaluated: {e}")
+                    continue
+            chosen.setdefault(region, {})[key] = pol
+        if not chosen:
+            raise UserError(f"no repository in snapshot {snap.id} matches --repository {' '.join(include) or '*'}")
+        # One simulator per region (its prices); repositories stream from the store one at a time, each judged
+        # and reduced to what the report prints before the next is read (issue 11: bounded memory).
+        sims = {region: Simulator(when, book.price(region, STANDARD_ITEM).usd, book.price(region, ARCHIVE_ITEM).usd,
+                                  restore_price_gb=book.price(region, RESTORE_ITEM).usd,
+                                  hours_per_month=book.hours_per_month, in_use=in_use, protect_in_use=ask.protect,
+                                  slim=True)
+                for region in chosen}
+        pending = {key: region for region, policies in chosen.items() for key in policies}
+        for key, imgs in engine_image_groups(st, snap.id):
+            region = pending.pop(key, None)
+            if region is not None:
+                sims[region].add(key, chosen[region][key], imgs)
+    for key, region in pending.items():  # chosen repositories without an image
+        sims[region].add(key, chosen[region][key], ())
     items, sim_warnings = [], list(warnings)
-    for region, policies in sorted(chosen.items()):
-        std, arc = book.price(region, STANDARD_ITEM), book.price(region, ARCHIVE_ITEM)
+    for region in sorted(chosen):
+        std = book.price(region, STANDARD_ITEM)
         if std.fallback:
             sim_warnings.append(f"no {std.item} price for region {region}; used the price book's fallback region")
-        res = simulate(policies, [im for im in imgs if im.repository in policies], when, std.usd, arc.usd,
-                       restore_price_gb=book.price(region, RESTORE_ITEM).usd, hours_per_month=book.hours_per_month,
-                       in_use=in_use, protect_in_use=ask.protect)
+        res = sims[region].result()
         items.extend(res.items)
         sim_warnings.extend(res.warnings)
     items.sort(key=lambda r: (-r.monthly_savings_usd, r.repository))

@@ -51,6 +51,23 @@ def engine_images_of(st: Store, snapshot_id: int) -> list[LifecycleImage]:
     return out
 
 
+def engine_image_groups(st: Store, snapshot_id: int) -> Iterator[tuple[str, list[LifecycleImage]]]:
+    """`engine_images_of`, one repository at a time (`ACCOUNT/REGION/NAME`, its images): only one repository's
+    images and one batch of rows are held at once."""
+    from ecrwise.lifecycle.from_records import ENGINE_TABLES, lifecycle_images_from_rows
+
+    key, group = "", []  # no repository's key is empty: it holds two slashes
+    for rows in st.fact_batches("engine_images", {"sid": snapshot_id}, list(ENGINE_TABLES)):
+        for im in lifecycle_images_from_rows(rows):
+            if im.repository != key:
+                if group:
+                    yield key, group
+                key, group = im.repository, []
+            group.append(im)
+    if group:
+        yield key, group
+
+
 def record_classes() -> list[type]:
     """Every record class every collector family declares (a frozen dataclass with `__table__`)."""
     from ecrwise.aws import families  # here, not at import: discovering families imports boto3

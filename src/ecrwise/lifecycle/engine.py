@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from operator import attrgetter
@@ -57,11 +57,27 @@ class Evaluation:
     # Referrers expired or transitioned because their subject is (also listed in `expire` / `transition`,
     # with the subject's rule), oldest first.
     followed: tuple[tuple[LifecycleImage, int], ...] = ()
+    # Kept images counted but not held in `kept` (`slim`): a simulation over a million images keeps only what
+    # it reports about each repository.
+    kept_not_listed: int = 0
 
     @property
     def expired_bytes(self) -> int:
         """Standard-class bytes deleted outright (freed, and not moved to archive)."""
         return self.freed_bytes - self.archived_bytes
+
+    @property
+    def kept_count(self) -> int:
+        return len(self.kept) + self.kept_not_listed
+
+    def slim(self) -> "Evaluation":
+        """The same evaluation holding only what its report prints: the kept images as a count, and the images
+        acted on without their layers (the byte figures are already summed)."""
+        def bare(rows: tuple[tuple[LifecycleImage, int], ...]) -> tuple[tuple[LifecycleImage, int], ...]:
+            return tuple((replace(im, layers=()), p) for im, p in rows)
+
+        return replace(self, expire=bare(self.expire), transition=bare(self.transition), held=bare(self.held),
+                       followed=bare(self.followed), kept=(), kept_not_listed=self.kept_count)
 
 
 # The total order images are counted in: push time, then digest for equal push times. attrgetter builds

@@ -246,10 +246,10 @@ class RepositoryResult:
         out: dict[str, Any] = {
             "repository": self.repository,
             "has_policy": self.has_policy,
-            "images": len(ev.expire) + len(ev.transition) + len(ev.kept),
+            "images": len(ev.expire) + len(ev.transition) + ev.kept_count,
             "expire_count": len(ev.expire),
             "transition_count": len(ev.transition),
-            "kept": len(ev.kept),
+            "kept": ev.kept_count,
             "held_by_index": len(ev.held),
             # Referrers (signatures, SBOMs, attestations) that go with their expired or archived subject.
             "with_subject": len(ev.followed),
@@ -292,7 +292,7 @@ class RepositoryResult:
         assert ev is not None
         std, arc = self.standard_price_gb_month, self.archive_price_gb_month
         usd = self.unprotected_savings_usd
-        return {"expire_count": len(ev.expire), "transition_count": len(ev.transition), "kept": len(ev.kept),
+        return {"expire_count": len(ev.expire), "transition_count": len(ev.transition), "kept": ev.kept_count,
                 "freed_bytes": ev.freed_bytes, "monthly_savings_usd": _cents(usd),
                 "formula": f"({ev.expired_bytes} B expired x ${std} + {ev.archived_bytes} B archived x (${std} - "
                            f"${arc}) + {ev.archive_freed_bytes} B deleted from archive x ${arc}) / 2^30 B per GB = "
@@ -323,10 +323,10 @@ class SimulationResult:
             "at": iso(self.at),
             "repositories": len(self.items),
             "repositories_with_policy": sum(1 for r in self.items if r.has_policy),
-            "images": sum(len(e.expire) + len(e.transition) + len(e.kept) for e in evs),
+            "images": sum(len(e.expire) + len(e.transition) + e.kept_count for e in evs),
             "expire_count": sum(len(e.expire) for e in evs),
             "transition_count": sum(len(e.transition) for e in evs),
-            "kept": sum(len(e.kept) for e in evs),
+            "kept": sum(e.kept_count for e in evs),
             "held_by_index": sum(len(e.held) for e in evs),
             "stored_bytes": sum(e.stored_bytes for e in evs),
             "freed_bytes": sum(e.freed_bytes for e in evs),
@@ -417,17 +417,40 @@ def simulate(policies_by_repo: Mapping[str, Policy | None], images: Iterable[Lif
     protection rule first, every image in use tagged), and the policy as given is kept as `unprotected`.
     """
     groups = group_by_repository(images)
-    empty = Policy(())
-    items: list[RepositoryResult] = []
-    warnings: list[str] = []
+    sim = Simulator(at, standard_price_gb_month, archive_price_gb_month, restore_price_gb=restore_price_gb,
+                    hours_per_month=hours_per_month, in_use=in_use, protect_in_use=protect_in_use)
     for repo, policy in policies_by_repo.items():
-        imgs = groups.get(repo, ())
-        ev = evaluate(policy if policy is not None else empty, imgs, at, repository=repo)
-        present = {im.digest for im in imgs} if in_use else set()
-        used = {d: r for d, r in (in_use or {}).get(repo, {}).items() if d in present}
+        sim.add(repo, policy, groups.get(repo, ()))
+    return sim.result()
+
+
+@dataclass
+class Simulator:
+    """`simulate`, one repository at a time: `add` each repository's policy and images (in any order, each
+    repository once), then `result`. With `slim`, each repository's evaluation keeps only what the report prints
+    (`Evaluation.slim`), so a caller streaming repositories holds no repository's images once it is judged."""
+    at: datetime
+    standard_price_gb_month: float
+    archive_price_gb_month: float
+    restore_price_gb: float | None = None
+    hours_per_month: float = DEFAULT_HOURS_PER_MONTH
+    in_use: Mapping[str, Mapping[str, Sequence[str]]] | None = None
+    protect_in_use: bool = False
+    slim: bool = False
+    items: list[RepositoryResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, repo: str, policy: Policy | None, imgs: Sequence[LifecycleImage]) -> None:
+        at, in_use, warnings = self.at, self.in_use, self.warnings
+        std, arc = self.standard_price_gb_month, self.archive_price_gb_month
+        ev = evaluate(policy if policy is not None else _EMPTY, imgs, at, repository=repo)
+        used: dict[str, Sequence[str]] = {}
+        if in_use and in_use.get(repo):
+            present = {im.digest for im in imgs}
+            used = {d: r for d, r in in_use[repo].items() if d in present}
         hits = _in_use_hits(ev, used)
         unprotected = None
-        if protect_in_use and used and policy is not None:
+        if self.protect_in_use and used and policy is not None:
             unprotected, ev = ev, evaluate(with_protection(policy), as_protected(imgs, used), at, repository=repo)
             leaked = {im.digest for im, _ in (*ev.expire, *ev.transition)} & set(used)
             if leaked:  # cannot happen by ECR's rules; said loudly if the engine ever disagrees
@@ -443,26 +466,34 @@ def simulate(policies_by_repo: Mapping[str, Policy | None], images: Iterable[Lif
             warnings.append(f"{repo or '(no repository)'}: {len(ev.held)} image(s) a rule selected stay because "
                             "an image index that is not expired references them")
         econ = None
-        if restore_price_gb is not None:
-            econ = archive_economics(ev, at, standard_price_gb_month, archive_price_gb_month, restore_price_gb,
-                                     hours_per_month)
+        if self.restore_price_gb is not None:
+            econ = archive_economics(ev, at, std, arc, self.restore_price_gb, self.hours_per_month)
             if econ.transitioned_images and econ.net_window_usd < 0:
                 warnings.append(f"{repo or '(no repository)'}: archiving {econ.transitioned_images} image(s) costs "
                                 f"${-econ.net_window_usd:.2f} more than it saves over the {ARCHIVE_MIN_DAYS}-day "
                                 f"archive minimum ({econ.likely_restored_images} pulled in the last "
                                 f"{ARCHIVE_MIN_DAYS} days and likely restored)")
-        items.append(RepositoryResult(repo, policy is not None, ev, standard_price_gb_month,
-                                      archive_price_gb_month, econ,
-                                      in_use_images=None if in_use is None else len(used),
-                                      in_use_hits=tuple(hits), unprotected=unprotected))
-    items.sort(key=lambda r: (-r.monthly_savings_usd, r.repository))
-    if any(r.evaluation.transition for r in items) and archive_price_gb_month >= standard_price_gb_month:
-        warnings.append(f"archive storage costs ${archive_price_gb_month}/GB-month here, not less than standard "
-                        f"(${standard_price_gb_month}): below 150 TB of archive a transition saves no storage cost")
-    after = sum(r.evaluation.archive_stored_bytes - r.evaluation.archive_freed_bytes + r.evaluation.archived_bytes
-                for r in items)
-    if restore_price_gb is not None and after > ARCHIVE_TIER_BYTES:
-        warnings.append(f"the archive class would hold {after} B, above the 150 TB price tier; savings are priced "
-                        "at the first-tier rate (conservative)")
-    warnings.sort()
-    return SimulationResult(at, tuple(items), standard_price_gb_month, archive_price_gb_month, tuple(warnings))
+        if self.slim:
+            ev = ev.slim()
+            unprotected = unprotected.slim() if unprotected is not None else None
+        self.items.append(RepositoryResult(repo, policy is not None, ev, std, arc, econ,
+                                           in_use_images=None if in_use is None else len(used),
+                                           in_use_hits=tuple(hits), unprotected=unprotected))
+
+    def result(self) -> SimulationResult:
+        items, warnings = self.items, list(self.warnings)
+        std, arc = self.standard_price_gb_month, self.archive_price_gb_month
+        items.sort(key=lambda r: (-r.monthly_savings_usd, r.repository))
+        if any(r.evaluation.transition for r in items) and arc >= std:
+            warnings.append(f"archive storage costs ${arc}/GB-month here, not less than standard "
+                            f"(${std}): below 150 TB of archive a transition saves no storage cost")
+        after = sum(r.evaluation.archive_stored_bytes - r.evaluation.archive_freed_bytes
+                    + r.evaluation.archived_bytes for r in items)
+        if self.restore_price_gb is not None and after > ARCHIVE_TIER_BYTES:
+            warnings.append(f"the archive class would hold {after} B, above the 150 TB price tier; savings are "
+                            "priced at the first-tier rate (conservative)")
+        warnings.sort()
+        return SimulationResult(self.at, tuple(items), std, arc, tuple(warnings))
+
+
+_EMPTY = Policy(())

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from ecrwise.lifecycle.engine import Evaluation, evaluate
 from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.lifecycle.policy import Policy, Rule, errors_only, lint, parse_policy
-from ecrwise.lifecycle.simulate import simulate
+from ecrwise.lifecycle.simulate import Simulator, simulate
 from lc_helpers import AT
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -277,6 +277,28 @@ def test_simulate_totals_and_prices(pol, repos, rnd, std_price, ratio):
         expected = (ev.expired_bytes * std_price + ev.archived_bytes * (std_price - arc_price)
                     + ev.archive_freed_bytes * arc_price) / 2**30
         assert abs(r.monthly_savings_usd - expected) < 1e-12
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policies(), st.lists(repositories(max_images=6), min_size=1, max_size=4), st.randoms(use_true_random=False),
+       st.booleans(), st.booleans())
+def test_streaming_slim_simulation_reports_what_simulate_reports(pol, repos, rnd, mark, protect):
+    """`lifecycle simulate` over a store: repositories added one at a time in any order, each evaluation slimmed
+    (kept images counted, layers dropped) before the next, reports exactly what `simulate` does."""
+    images = [LifecycleImage(**{**{f: getattr(im, f) for f in im.__dataclass_fields__}, "repository": f"r{k}"})
+              for k, repo in enumerate(repos) for im in repo]
+    in_use = ({im.repository: {im.digest: ("ecs:svc",)} for im in images if rnd.random() < 0.3} if mark else None)
+    policies = {f"r{k}": pol for k in range(len(repos))} | {"ghost": None}
+    options = dict(restore_price_gb=0.0066, in_use=in_use, protect_in_use=protect)
+    expected = simulate(policies, images, AT, 0.10, 0.0114, **options)
+    sim = Simulator(AT, 0.10, 0.0114, slim=True, **options)
+    names = list(policies)
+    rnd.shuffle(names)
+    for name in names:
+        sim.add(name, policies[name], [im for im in images if im.repository == name])
+    got = sim.result()
+    assert got.to_dict() == expected.to_dict()
+    assert all(not r.evaluation.kept and all(not im.layers for im, _ in r.evaluation.expire) for r in got.items)
 
 
 def test_reference_catches_a_wrong_engine():
