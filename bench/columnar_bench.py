@@ -27,15 +27,17 @@ import synthetic_estate  # noqa: E402
 
 TEMPLATE = SRC / "ecrwise" / "lifecycle" / "templates" / "playbook-base.json"
 # label → (ecrwise arguments, the SQL facts its floor runs, whether the floor runs them on every snapshot).
-# The simulate floor is the query that hands the engine its images; the engine's own work is on top of it.
+# The simulate floor is the queries that hand the engine its images; the engine's own work is on top of it.
 COMMANDS = {
     "repos --format json": (["repos", "--format", "json"], ["repository_facts"], False),
     "history --format json": (["history", "--format", "json"], ["repository_facts", "layer_deltas"], True),
     "simulate playbook-base": (["lifecycle", "simulate", "--policy", str(TEMPLATE), "--format", "json"],
-                               ["engine_images"], False),
+                               ["engine_image_rows", "engine_layer_rows"], False),
     # Every check; the floor is the queries their data comes from (the inventory, each image with its layers).
-    "findings --format json": (["findings", "--format", "json"], ["repository_facts", "engine_images"], False),
-    "report --html": (["report", "--html", "{tmp}/report.html"], ["repository_facts", "engine_images"], False),
+    "findings --format json": (["findings", "--format", "json"],
+                               ["repository_facts", "engine_image_rows", "engine_layer_rows"], False),
+    "report --html": (["report", "--html", "{tmp}/report.html"],
+                      ["repository_facts", "engine_image_rows", "engine_layer_rows"], False),
 }
 
 

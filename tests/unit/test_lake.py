@@ -58,18 +58,13 @@ def test_render_query_takes_integers_only(params):
         render_query("repository_facts", "athena", params)
 
 
-def test_a_query_a_dialect_cannot_express_faithfully_is_not_written(tmp_path):
-    """engine_images pairs two ordered lists; Spark's collect_list has no order, so no Spark text is written."""
-    import pytest
+def test_every_query_is_written_for_every_dialect(tmp_path):
+    from ecrwise.store.lake import DIALECTS, write_queries
+    from ecrwise.store.queries import query_names
 
-    from ecrwise.store.lake import render_query, write_queries
-
-    with pytest.raises(ValueError, match="collect_list"):
-        render_query("engine_images", "spark", {"sid": 1})
-    assert "ORDER BY rowid" in render_query("engine_images", "athena", {"sid": 1}).replace("\n", " ")
     names = {p.relative_to(tmp_path).as_posix() for p in write_queries(tmp_path)}
-    assert "queries/athena/engine_images.sql" in names and "queries/spark/engine_images.sql" not in names
-    assert "queries/spark/repository_facts.sql" in names
+    assert names == {f"queries/{d}/{n}.sql" for d in DIALECTS for n in query_names()}
+    assert "queries/spark/engine_layer_rows.sql" in names
 
 
 def test_a_lake_exported_before_a_column_existed_reads_it_as_null(tmp_path):

@@ -84,9 +84,9 @@ def test_layer_deltas_sql_equals_python(tmp_path_factory, before, after):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(estates(), st.data())
 def test_engine_images_sql_equals_python(tmp_path_factory, estate, data):
-    """The engine's images from SQL (engine_images.sql, what `lifecycle simulate` reads) equal those built from
-    the records, image for image and layer for layer in order; indexes whose manifest is missing, archived images
-    and children included."""
+    """The engine's images from SQL (engine_image_rows.sql and engine_layer_rows.sql merged, what `lifecycle
+    simulate` reads) equal those built from the records, image for image and layer for layer in order; indexes
+    whose manifest is missing, archived images and children included."""
     from dataclasses import replace
 
     from ecrwise.cli.snapshot_data import engine_images_of
@@ -96,11 +96,16 @@ def test_engine_images_sql_equals_python(tmp_path_factory, estate, data):
     images = [replace(im, is_index=data.draw(st.booleans()),
                       children=data.draw(st.sampled_from([[], [f"sha256:{1:064x}"], [f"sha256:{2:064x}"] * 2])),
                       archived_at=im.pushed_at if im.storage_class == "archive" else None) for im in images]
+    # Layer references of repositories without an image, sorting before, between and after the real ones: the
+    # merge passes over them.
+    orphans = [ImageLayer("111111111111", REGIONS[0], name, "sha256:" + "e" * 64, "sha256:" + "f" * 64, 7)
+               for name in ("", "m-orphan", "\uffff")]
     path = tmp_path_factory.mktemp("engine") / "s.duckdb"
     with Store(path) as s:
         sid = s.save_scan(T0, ["111111111111"], list(REGIONS), ["ecr"],
-                          {Repository: repos, Image: images, ImageLayer: layers, PullMetric: pulls}, [], "t").id
-        # engine_images.sql hands repositories over one after another, each in stored order.
+                          {Repository: repos, Image: images, ImageLayer: orphans + layers, PullMetric: pulls}, [],
+                          "t").id
+        # The images come repository after repository, each in stored order.
         by_repository = sorted(lifecycle_images(images, layers), key=lambda im: tuple(im.repository.split("/", 2)))
         assert engine_images_of(s, sid) == by_repository
 

@@ -241,12 +241,13 @@ def _run(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         typer.echo("ecrwise: interrupted", err=True)
         return 130
-    except MemoryError:
+    except MemoryError as e:
         # Not a bug to report: what the command holds per image did not fit (seen for `lifecycle simulate` on
-        # 10,000,000 images). The way out is more memory or a smaller scope, not a traceback.
-        return _error("out of memory: this snapshot is too large for this command on this machine (what each "
-                      "command holds per image: docs/performance.md); run it with more memory, or on fewer "
-                      "repositories where the command takes --repository", 70)
+        # 10,000,000 images), or DuckDB reached --memory-limit. The way out is more memory or a smaller scope.
+        return _error(f"out of memory{f' ({e})' if str(e) else ''}: this snapshot is too large for this command "
+                      "within this memory (what each command holds per image: docs/performance.md); run it with "
+                      "more memory or a larger --memory-limit, or on fewer repositories where the command takes "
+                      "--repository", 70)
     except Exception as e:  # noqa: BLE001 — the last resort: one line and a crash file, never a traceback
         aws = _aws_unavailable(e)
         if aws is not None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -9,6 +11,7 @@ from ecrwise.records import Records
 from ecrwise.analysis.inventory import (INVENTORY_TABLES, Inventory, RepoFacts, inventory_from_facts,
                                         repository_facts_from_rows)
 from ecrwise.cli.common import open_store
+from ecrwise.lifecycle.from_records import repo_key
 from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.pricing.book import PriceBook
 from ecrwise.records.ecr import ImageLayer
@@ -41,30 +44,50 @@ def layer_deltas_of(st: Store, a: int, b: int) -> dict[tuple[str, str, str], tup
 
 
 def engine_images_of(st: Store, snapshot_id: int) -> list[LifecycleImage]:
-    """The lifecycle engine's images of one stored snapshot, from SQL over the store
-    (store/sql/engine_images.sql): no record object per image or layer is built on the way."""
-    from ecrwise.lifecycle.from_records import ENGINE_TABLES, lifecycle_images_from_rows
-
-    out: list[LifecycleImage] = []
-    for rows in st.fact_batches("engine_images", {"sid": snapshot_id}, list(ENGINE_TABLES)):
-        out += lifecycle_images_from_rows(rows)
-    return out
+    """The lifecycle engine's images of one stored snapshot, from SQL over the store (`engine_image_groups`): no
+    record object per image or layer is built on the way."""
+    return [im for _, images in engine_image_groups(st, snapshot_id) for im in images]
 
 
 def engine_image_groups(st: Store, snapshot_id: int) -> Iterator[tuple[str, list[LifecycleImage]]]:
-    """`engine_images_of`, one repository at a time (`ACCOUNT/REGION/NAME`, its images): only one repository's
-    images and one batch of rows are held at once."""
+    """The engine's images one repository at a time (`ACCOUNT/REGION/NAME`, its images), from two flat queries
+    read side by side (store/sql/engine_image_rows.sql, engine_layer_rows.sql), both ordered by repository: only
+    one repository's images and a batch of each query's rows are held at once, and DuckDB can spill both sorts."""
     from ecrwise.lifecycle.from_records import ENGINE_TABLES, lifecycle_images_from_rows
 
-    key, group = "", []  # no repository's key is empty: it holds two slashes
-    for rows in st.fact_batches("engine_images", {"sid": snapshot_id}, list(ENGINE_TABLES)):
-        for im in lifecycle_images_from_rows(rows):
-            if im.repository != key:
-                if group:
+    params, tables = {"sid": snapshot_id}, list(ENGINE_TABLES)
+    images = _by_repository(st.fact_batches("engine_image_rows", params, tables))
+    layers = _by_repository(st.fact_batches("engine_layer_rows", params, tables))
+    pairs: dict[tuple[str, int], tuple[str, int]] = {}  # a layer many images share is one pair in memory
+    waiting: tuple[tuple[str, str, str], list[tuple]] | None = next(layers, None)
+    for key, rows in images:
+        # Both come in the same order (DuckDB's byte order, which is Python's str order); a repository with
+        # layer references and no image (none in a scan) is passed over.
+        while waiting is not None and waiting[0] < key:
+            waiting = next(layers, None)
+        mine: dict[str, list[tuple[str, int]]] = {}
+        if waiting is not None and waiting[0] == key:
+            for _, _, _, image, layer, size in waiting[1]:
+                pair = (layer, size)
+                mine.setdefault(image, []).append(pairs.setdefault(pair, pair))
+            waiting = next(layers, None)
+        yield repo_key(*key), lifecycle_images_from_rows(rows, {d: tuple(p) for d, p in mine.items()},
+                                                         repo_key(*key))
+
+
+def _by_repository(batches: Iterator[list[tuple]]) -> Iterator[tuple[tuple[str, str, str], list[tuple]]]:
+    """Rows whose first three columns are (account, region, repository), in repository order → one list per
+    repository, across batch boundaries."""
+    key: tuple[str, str, str] | None = None
+    group: list[tuple] = []
+    for rows in batches:
+        for k, part in groupby(rows, key=itemgetter(0, 1, 2)):
+            if k != key:
+                if key is not None:
                     yield key, group
-                key, group = im.repository, []
-            group.append(im)
-    if group:
+                key, group = k, []
+            group.extend(part)
+    if key is not None:
         yield key, group
 
 

@@ -5,8 +5,8 @@ accounts stay apart (the engine itself only ever sees one repository at a time).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Iterable, Iterator
+from datetime import timezone
+from typing import Iterable, Iterator, Mapping
 
 from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.records.ecr import Image, ImageLayer, Repository
@@ -73,25 +73,26 @@ def lifecycle_images_indexed(images: Iterable[Image], index: LayerIndex) -> list
     return out
 
 
-# The tables store/sql/engine_images.sql reads.
+# The tables store/sql/engine_image_rows.sql and engine_layer_rows.sql read.
 ENGINE_TABLES = (Image, ImageLayer)
 
 
-def lifecycle_images_from_rows(rows: Iterable[tuple]) -> list[LifecycleImage]:
-    """The rows of the SQL fact `engine_images` (store/sql/engine_images.sql) → the engine's images, the same
-    as `lifecycle_images` gives from the records (times stored as naive UTC)."""
-    def utc(t: datetime | None) -> datetime | None:
-        return None if t is None else t.replace(tzinfo=timezone.utc)
-
+def lifecycle_images_from_rows(rows: Iterable[tuple], layers: Mapping[str, LayerPairs],
+                               name: str) -> list[LifecycleImage]:
+    """One repository's rows of the SQL fact `engine_image_rows` (store/sql/engine_image_rows.sql), its images'
+    layers by digest, and its `ACCOUNT/REGION/NAME` → the engine's images, the same as `lifecycle_images` gives
+    from the records (times stored as naive UTC)."""
     out = []
-    for (account, region, repository, digest, tags, pushed_at, last_pulled_at, storage_class, archived_at,
-         children, subject, children_unknown, layer_digests, layer_sizes) in rows:
+    for (_, _, _, digest, tags, pushed_at, last_pulled_at, storage_class, archived_at, children, subject,
+         children_unknown) in rows:
         out.append(LifecycleImage(
-            digest=digest, tags=tuple(tags or ()), pushed_at=pushed_at.replace(tzinfo=timezone.utc),
-            repository=repo_key(account, region, repository),
-            last_pulled_at=utc(last_pulled_at), storage_class=storage_class, archived_at=utc(archived_at),
-            layers=tuple(zip(layer_digests, layer_sizes)) if layer_digests else (),
-            manifests=tuple(children or ()), subject=subject, children_unknown=bool(children_unknown),
+            digest=digest, tags=tuple(tags) if tags else (), pushed_at=pushed_at.replace(tzinfo=timezone.utc),
+            repository=name,
+            last_pulled_at=None if last_pulled_at is None else last_pulled_at.replace(tzinfo=timezone.utc),
+            storage_class=storage_class,
+            archived_at=None if archived_at is None else archived_at.replace(tzinfo=timezone.utc),
+            layers=layers.get(digest, ()), manifests=tuple(children) if children else (), subject=subject,
+            children_unknown=bool(children_unknown),
         ))
     return out
 

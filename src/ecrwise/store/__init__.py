@@ -302,6 +302,9 @@ class Store:
             return read()
         except duckdb.CatalogException:
             raise
+        except duckdb.OutOfMemoryException as e:
+            # DuckDB's memory limit (--memory-limit) reached by what a query cannot spill to disk.
+            raise MemoryError(f"DuckDB: {str(e).splitlines()[0]}") from None
         except (duckdb.IOException, duckdb.InternalException) as e:
             raise UserError(f"{self.path}: cannot read the store (corrupt?): {str(e).splitlines()[0]}") from None
         except duckdb.Error as e:
@@ -442,9 +445,14 @@ class Store:
         from ecrwise.store import queries
 
         text = self._guarded(lambda: queries.bind_tables(self.con, queries.sql_text(name), classes))
-        result = self._read(text, params)
-        while rows := self._guarded(lambda: result.fetchmany(size)):
-            yield rows
+        # A cursor of its own, so that two facts can be read side by side (engine_image_groups merges two).
+        con = self.con.cursor()
+        try:
+            result = self._guarded(lambda: con.execute(text, params))
+            while rows := self._guarded(lambda: result.fetchmany(size)):
+                yield rows
+        finally:
+            con.close()
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple]:
         return self._read(sql, params or []).fetchall()

@@ -41,19 +41,11 @@ def _qualified(tree: exp.Expression, dialect: str) -> exp.Expression:
     return tree.transform(qualify)
 
 
-# Queries a dialect cannot express faithfully, and why: sqlglot turns DuckDB's `list(x ORDER BY rowid)` into
-# Spark's collect_list(x), which has no order, so the two parallel layer lists could pair a digest with another
-# layer's size. Trino/Athena keep it (array_agg(x ORDER BY y)). Not written for that dialect.
-UNFAITHFUL = {("engine_images", "spark"): "Spark's collect_list keeps no order (the layer lists must pair up)"}
-
-
 def render_query(name: str, dialect: str, params: Mapping[str, int] | None = None) -> str:
     """store/sql/<name>.sql in `dialect` (duckdb, athena, spark). With `params`, every parameter becomes an
     integer literal (ints only: a str or bool is refused); without, the placeholders stay (:sid / $sid)."""
     if dialect not in DIALECTS:
         raise ValueError(f"dialect {dialect!r}: one of {', '.join(DIALECTS)}")
-    if (name, dialect) in UNFAITHFUL:
-        raise ValueError(f"{name} in {dialect}: {UNFAITHFUL[(name, dialect)]}")
     tree = _qualified(_parsed(name).copy(), dialect)
     if params is not None:
         want = set(parameters(name))
@@ -92,8 +84,6 @@ def write_queries(out: Path) -> list[Path]:
     for dialect in DIALECTS:
         (out / "queries" / dialect).mkdir(parents=True, exist_ok=True)
         for name in query_names():
-            if (name, dialect) in UNFAITHFUL:
-                continue
             body = sql_text(name) if dialect == "duckdb" else render_query(name, dialect) + "\n"
             path = out / "queries" / dialect / f"{name}.sql"
             path.write_text(_header(name, dialect) + body, encoding="utf-8")
