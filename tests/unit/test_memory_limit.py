@@ -6,7 +6,7 @@ import pytest
 from ecrwise.errors import UserError
 from ecrwise.records.ecr import Repository
 from ecrwise.store import Store
-from ecrwise.store.files import MEMORY_ENV, _physical_memory, parse_memory_limit
+from ecrwise.store.files import MEMORY_ENV, _physical_memory, memory_limit_bytes, parse_memory_limit
 
 
 @pytest.mark.parametrize("text,want", [("4GB", 4 * 10**9), ("512MiB", 512 * 2**20), ("1.5 GiB", int(1.5 * 2**30))])
@@ -33,6 +33,37 @@ def test_every_connection_gets_the_limit(tmp_path, monkeypatch):
     with Store(tmp_path / "s.duckdb", read_only=True) as st:
         [(limit,)] = st.query("SELECT current_setting('memory_limit')")
     assert limit == "300.0 MiB"
+
+
+def test_the_default_is_half_of_physical_memory_at_most_1_gib(monkeypatch):
+    monkeypatch.delenv(MEMORY_ENV, raising=False)
+    assert memory_limit_bytes() == min(int(_physical_memory() * 0.5), 2**30)
+
+
+def test_duckdb_running_out_of_memory_is_the_out_of_memory_error(cli, tmp_path, monkeypatch):
+    """DuckDB past --memory-limit in a query it cannot spill (at 1,000,000 images a hash aggregate of lists did):
+    a MemoryError naming DuckDB, which the CLI prints as one line, exit 70, not as an internal error."""
+    import duckdb
+
+    import ecrwise.cli.lifecycle as lc
+
+    with Store(tmp_path / "s.duckdb") as st:
+        def exhausted() -> None:
+            raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block of size 256.0 KiB\nmore")
+
+        with pytest.raises(MemoryError) as raised:
+            st._guarded(exhausted)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+    def oom(*a, **k):
+        raise raised.value
+
+    monkeypatch.setattr(lc, "get_template", oom)
+    res = cli("lifecycle", "template", "x")
+    assert res.code == 70
+    (line,) = res.err.strip().splitlines()
+    assert line.startswith("ecrwise: error: out of memory (DuckDB: Out of Memory Error: could not allocate block "
+                           "of size 256.0 KiB): ") and "--memory-limit" in line
 
 
 def test_cli_refuses_a_bad_limit(cli, tmp_path):

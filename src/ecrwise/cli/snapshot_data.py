@@ -58,7 +58,6 @@ def engine_image_groups(st: Store, snapshot_id: int) -> Iterator[tuple[str, list
     params, tables = {"sid": snapshot_id}, list(ENGINE_TABLES)
     images = _by_repository(st.fact_batches("engine_image_rows", params, tables))
     layers = _by_repository(st.fact_batches("engine_layer_rows", params, tables))
-    pairs: dict[tuple[str, int], tuple[str, int]] = {}  # a layer many images share is one pair in memory
     waiting: tuple[tuple[str, str, str], list[tuple]] | None = next(layers, None)
     for key, rows in images:
         # Both come in the same order (DuckDB's byte order, which is Python's str order); a repository with
@@ -66,6 +65,8 @@ def engine_image_groups(st: Store, snapshot_id: int) -> Iterator[tuple[str, list
         while waiting is not None and waiting[0] < key:
             waiting = next(layers, None)
         mine: dict[str, list[tuple[str, int]]] = {}
+        # A layer the repository's images share is one pair in memory; per repository, so nothing outlives it.
+        pairs: dict[tuple[str, int], tuple[str, int]] = {}
         if waiting is not None and waiting[0] == key:
             for _, _, _, image, layer, size in waiting[1]:
                 pair = (layer, size)
