@@ -81,3 +81,19 @@ def test_dump_json_ends_with_a_newline() -> None:
     out = io.StringIO()
     dump_json({"at": date(2025, 1, 2)}, out)
     assert out.getvalue() == '{\n  "at": "2025-01-02"\n}\n'
+
+
+def test_a_streamed_list_is_written_as_the_list_it_makes() -> None:
+    from ecrwise.report.json_text import Streamed
+
+    made: list[int] = []
+
+    def rows():
+        for i in range(3):
+            made.append(i)
+            yield {"i": i, "tags": [f"v{i}"]}
+
+    doc = {"items": Streamed(rows, 3), "none": Streamed(lambda: iter(()), 0), "after": 1}
+    assert _ours(doc) == json.JSONEncoder(indent=2).encode(
+        {"items": [{"i": i, "tags": [f"v{i}"]} for i in range(3)], "none": [], "after": 1})
+    assert made == [0, 1, 2] and len(doc["items"]) == 3 and list(doc["items"]) == list(doc["items"])

@@ -9,12 +9,27 @@ through the standard library's own C escaper (`encode_basestring_ascii`) and num
 from __future__ import annotations
 
 from json.encoder import INFINITY, encode_basestring_ascii
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Iterable, Iterator, TextIO
 
 _float_repr = float.__repr__
 _int_repr = int.__repr__
 # Pieces collected before one write: large writes, bounded memory at any document size.
 _FLUSH_PIECES = 8192
+
+
+class Streamed:
+    """A JSON list whose items are made while it is written, each dropped once written: a simulation of a million
+    images writes one repository's rows at a time instead of building every row first. `make` returns a fresh
+    iterable each time (so the list can be read more than once); `len` is its length."""
+
+    def __init__(self, make: Callable[[], Iterable[Any]], length: int) -> None:
+        self._make, self._length = make, length
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._make())
+
+    def __len__(self) -> int:
+        return self._length
 
 
 def _float(o: float) -> str:
@@ -45,7 +60,7 @@ def _key(k: Any) -> str:
 
 
 def write_json(doc: Any, out: TextIO, default: Callable[[Any], Any]) -> None:
-    """Write `doc` to `out` as `json.dump(doc, out, indent=2, default=default)` would."""
+    """Write `doc` to `out` as `json.dump(doc, out, indent=2, default=default)` would, a `Streamed` as a list."""
     pieces: list[str] = []
     add = pieces.append
     newline = ["\n" + "  " * i for i in range(16)]
@@ -76,6 +91,9 @@ def write_json(doc: Any, out: TextIO, default: Callable[[Any], Any]) -> None:
             add(_int_repr(o))
             return
         if t is dict or t is list or t is tuple:
+            container(o, depth)
+            return
+        if t is Streamed:
             container(o, depth)
             return
         s = scalar(o)

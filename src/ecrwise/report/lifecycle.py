@@ -15,6 +15,7 @@ from rich.text import Text
 from ecrwise.lifecycle.simulate import SimulationResult, iso
 from ecrwise.pricing.book import Price
 from ecrwise.report import sanitize
+from ecrwise.report.json_text import Streamed
 from ecrwise.report.output import csv_writer, human_bytes, print_warnings
 from ecrwise.report.render import Result, View, view
 
@@ -50,12 +51,13 @@ def _short(digest: str) -> str:
 def simulation_result(result: SimulationResult, *, standard_price: Price, archive_price: Price,
                       snapshot: dict[str, Any] | None = None, extra_warnings: Sequence[str] = (),
                       list_images: bool = False, restore_price: Price | None = None) -> Result:
-    d = result.to_dict()
-    totals = d["totals"]
+    totals = result.totals()
+    # Each repository's row (its images listed) is made as the JSON is written, then dropped.
+    items = Streamed(lambda: (r.to_dict() for r in result.items), len(result.items))
     totals["prices"] = {"standard": standard_price.as_dict(), "archive": archive_price.as_dict()}
     if restore_price is not None:
         totals["prices"]["restore"] = restore_price.as_dict()
-    return Result("lifecycle-simulation", d["items"], totals, list(extra_warnings) + list(result.warnings), snapshot,
+    return Result("lifecycle-simulation", items, totals, list(extra_warnings) + list(result.warnings), snapshot,
                   data=result, options={"standard_price": standard_price, "archive_price": archive_price,
                                         "list_images": list_images})
 
