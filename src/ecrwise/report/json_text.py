@@ -43,20 +43,28 @@ def _float(o: float) -> str:
     return _float_repr(o)
 
 
+def _plain(o: Any) -> str | None:
+    """None, a bool or a number as JSON text, in the standard library's order (subclasses included); else None."""
+    if o is None:
+        return "null"
+    if o is True:
+        return "true"
+    if o is False:
+        return "false"
+    if isinstance(o, int):
+        return _int_repr(o)
+    if isinstance(o, float):
+        return _float(o)
+    return None
+
+
 def _key(k: Any) -> str:
     if isinstance(k, str):
         return k
-    if isinstance(k, float):
-        return _float(k)
-    if k is True:
-        return "true"
-    if k is False:
-        return "false"
-    if k is None:
-        return "null"
-    if isinstance(k, int):
-        return _int_repr(k)
-    raise TypeError(f"keys must be str, int, float, bool or None, not {k.__class__.__name__}")
+    text = _plain(k)
+    if text is None:
+        raise TypeError(f"keys must be str, int, float, bool or None, not {k.__class__.__name__}")
+    return text
 
 
 def write_json(doc: Any, out: TextIO, default: Callable[[Any], Any]) -> None:
@@ -65,22 +73,6 @@ def write_json(doc: Any, out: TextIO, default: Callable[[Any], Any]) -> None:
     add = pieces.append
     newline = ["\n" + "  " * i for i in range(16)]
     active: set[int] = set()  # containers being written: a cycle is an error, as in the standard library
-
-    def scalar(o: Any) -> str | None:
-        # The standard library's order: str, None, True, False, int, float (subclasses included).
-        if isinstance(o, str):
-            return encode_basestring_ascii(o)
-        if o is None:
-            return "null"
-        if o is True:
-            return "true"
-        if o is False:
-            return "false"
-        if isinstance(o, int):
-            return _int_repr(o)
-        if isinstance(o, float):
-            return _float(o)
-        return None
 
     def value(o: Any, depth: int) -> None:
         t = type(o)
@@ -96,7 +88,7 @@ def write_json(doc: Any, out: TextIO, default: Callable[[Any], Any]) -> None:
         if t is Streamed:
             container(o, depth)
             return
-        s = scalar(o)
+        s = encode_basestring_ascii(o) if isinstance(o, str) else _plain(o)
         if s is not None:
             add(s)
         elif isinstance(o, (dict, list, tuple)):
