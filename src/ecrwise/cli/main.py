@@ -211,8 +211,8 @@ def main(argv: list[str] | None = None) -> None:
 
 # The cyclic garbage collector's thresholds for a run (Python's default is (700, 10, 10)). A command over a
 # million images allocates tens of millions of objects, almost none in reference cycles, and the default
-# collector walks the growing heap again and again: 20-45% of `lifecycle simulate`'s time at 1,000,000 images
-# (docs/performance.md). Reference counting still frees everything acyclic at once; cycles are still collected,
+# collector walks the growing heap again and again (`lifecycle simulate` at 1,000,000 images: build-and-evaluate
+# 41 s against 30 s, docs/performance.md). Reference counting still frees everything acyclic at once; cycles are still collected,
 # after 100,000 allocations instead of 700. https://docs.python.org/3/library/gc.html#gc.set_threshold
 GC_THRESHOLDS = (100_000, 50, 1000)
 

@@ -72,8 +72,8 @@ def engine_image_groups(st: Store, snapshot_id: int) -> Iterator[tuple[str, list
                 pair = (layer, size)
                 mine.setdefault(image, []).append(pairs.setdefault(pair, pair))
             waiting = next(layers, None)
-        yield repo_key(*key), lifecycle_images_from_rows(rows, {d: tuple(p) for d, p in mine.items()},
-                                                         repo_key(*key))
+        name = repo_key(*key)
+        yield name, lifecycle_images_from_rows(rows, {d: tuple(p) for d, p in mine.items()}, name)
 
 
 def _by_repository(batches: Iterator[list[tuple]]) -> Iterator[tuple[tuple[str, str, str], list[tuple]]]:
