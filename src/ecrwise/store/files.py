@@ -43,8 +43,8 @@ SESSION_SETUP = "SET enable_progress_bar = false"
 # https://duckdb.org/docs/configuration/overview  https://duckdb.org/docs/guides/performance/how_to_tune_workloads
 MEMORY_ENV = "ECRWISE_MEMORY_LIMIT"
 # Default: half of physical memory, at most 1 GiB. What ecrwise asks of DuckDB spills (sorts, joins, grouping
-# without list aggregates), and DuckDB takes what it is allowed: with half of a 24 GiB machine, the two sorts of
-# `lifecycle simulate` on 1,000,000 images held 1.5 GiB where 512 MiB ran as fast (docs/performance.md).
+# without list aggregates), and DuckDB takes what it is allowed: with half of a 24 GiB machine `lifecycle
+# simulate` on 1,000,000 images peaked at 2.17 GB, at 1.19 GB and as fast with 500 MB (docs/performance.md).
 DEFAULT_MEMORY_FRACTION = 0.5
 DEFAULT_MEMORY_CAP = 2**30
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
