@@ -169,3 +169,32 @@ def test_findings_from_the_store_equal_findings_from_records(tmp_path_factory, e
     assert [it.finding for it in stored.items] == [it.finding for it in loaded.items]
     assert stored.warnings == loaded.warnings
     assert stored.items or not repos  # every listed repository has at least its mutable-tags finding
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(estates(), st.data())
+def test_image_pass_from_the_store_equals_the_pass_over_records(tmp_path_factory, estate, data):
+    """The one pass over the images (`analysis.repository_images`) gives the same large images (a threshold
+    low enough that the small generated images are large), new-layer bytes for replication and findings from
+    the store's two flat queries as from the records; indexes and their children included."""
+    from dataclasses import replace
+
+    from ecrwise.analysis.findings import collect
+    from ecrwise.records.registry import ReplicationDestination
+
+    repos, images, layers, pulls = estate
+    images = [replace(im, is_index=data.draw(st.booleans()),
+                      children=data.draw(st.sampled_from([[], [f"sha256:{1:064x}"]]))) for im in images]
+    rules = [ReplicationDestination("111111111111", REGIONS[0], 0, REGIONS[1], "111111111111", [])]
+    path = tmp_path_factory.mktemp("pass") / "s.duckdb"
+    options = {"now": T0 + timedelta(days=40), "storage.large_image_gib": 1000 / 2**30}
+    with Store(path) as s:
+        sid = s.save_scan(T0, ["111111111111"], list(REGIONS), ["ecr"],
+                          {Repository: repos, Image: images, ImageLayer: layers, PullMetric: pulls,
+                           ReplicationDestination: rules}, [], "t").id
+        stored, loaded = [collect(r, load_price_book(), options) for r in _stored_and_loaded(s, sid)]
+    assert [it.finding for it in stored.items] == [it.finding for it in loaded.items]
+    checks = {it.finding.check for it in stored.items}
+    if any(not im.is_index and im.size_bytes > 1000 and (im.region, im.repository) in
+           {(r.region, r.name) for r in repos} for im in images):
+        assert "ecr.large-image" in checks

@@ -1,41 +1,43 @@
 """Lifecycle policy checks (family "lifecycle"): what the repositories' own policies leave behind. Pure.
 
-What a policy does today comes from the lifecycle engine (the `policy_simulation` fact); the bytes untagged
-images alone hold from the storage family's `untagged_only`.
+What a policy does today comes from the lifecycle engine, and the bytes untagged images alone hold from
+`untagged_only`, both in the one pass over the images (`analysis.repository_images`).
 """
 from __future__ import annotations
 
 from typing import Iterable
 
 from ecrwise.analysis.checks import CheckContext, Finding, check
-from ecrwise.analysis.facts import in_use, policy_simulation
-from ecrwise.analysis.storage_checks import DOCS, amend_fix, iso, money, storage_index, untagged_only
+from ecrwise.analysis.facts import in_use
+from ecrwise.analysis.repository_images import repository_pass
+from ecrwise.analysis.storage_checks import DOCS, amend_fix, image_pass, iso, money, storage_index
 from ecrwise.pricing.book import GIB
 
 
 @check("lifecycle.policy-keeps-untagged", title="Lifecycle policy expires nothing while untagged images stay",
-       severity="low", facts=(storage_index, in_use, policy_simulation),
+       severity="low", facts=(storage_index, repository_pass),
        docs=f"{DOCS}#lifecycle-policy-keeps-untagged",
        risk="The repository looks governed, yet its untagged images stay and are billed.",
        recommendation="Add a rule for untagged images (tagStatus untagged, sinceImagePushed N days) to the "
                       "repository's policy: today it expires nothing while untagged images hold bytes.")
 def policy_keeps_untagged(ctx: CheckContext) -> Iterable[Finding]:
-    sh, used, current = storage_index(ctx), in_use(ctx), policy_simulation(ctx)
+    sh, images = storage_index(ctx), image_pass(ctx)
+    current = images.policies
     for key in sorted(current):
         policy, res = current[key]
         if res.evaluation.expire or res.evaluation.transition:
             continue
-        repo = sh.repos[key]
-        untagged, nbytes, _ = untagged_only(sh.images.get(key, []), sh.layers.get(key, {}), used.digests(key))
+        repo, untagged = sh.repos[key], images.of(key).untagged
+        nbytes = images.of(key).untagged_only_bytes
         if not nbytes:
             continue
         cost, arithmetic = money(nbytes, ctx.book, repo.region, "layers only untagged images reference")
         yield ctx.finding(
             repo, resource=repo.arn,
-            message=f"{repo.name}: its lifecycle policy expires nothing today, yet {len(untagged)} untagged "
+            message=f"{repo.name}: its lifecycle policy expires nothing today, yet {untagged} untagged "
                     f"image(s) alone hold {nbytes / GIB:,.2f} GiB",
             monthly_cost_usd=cost, monthly_savings_usd=cost,
-            evidence={"repository": repo.name, "rules": len(policy.rules), "untagged_images": len(untagged),
+            evidence={"repository": repo.name, "rules": len(policy.rules), "untagged_images": untagged,
                       "untagged_only_bytes": nbytes, "at": iso(ctx.now)},
             arithmetic=arithmetic, fix=amend_fix(repo))
 
@@ -44,7 +46,7 @@ def policy_keeps_untagged(ctx: CheckContext) -> Iterable[Finding]:
 # (https://docs.aws.amazon.com/AmazonECR/latest/userguide/lp_creation.html): an in-use image the policy selects
 # today is gone by tomorrow, and a task, pod or function that pulls it then fails.
 @check("lifecycle.policy-expires-in-use", title="Lifecycle policy would expire an image in use",
-       severity="critical", facts=(in_use, policy_simulation),
+       severity="critical", facts=(in_use, repository_pass),
        docs=f"{DOCS}#lifecycle-policy-expires-in-use",
        risk="The next lifecycle run deletes (or archives) an image a workload runs or rolls back to: the next "
             "task start, pod restart, scale-out or Lambda cold start that pulls it fails.",
@@ -52,7 +54,7 @@ def policy_keeps_untagged(ctx: CheckContext) -> Iterable[Finding]:
                       "--policy POLICY --repository NAME` rolls the policy out with a protection rule and tags "
                       "every image in use (`lifecycle protect` refreshes the tags of a policy ecrwise put).")
 def policy_expires_in_use(ctx: CheckContext) -> Iterable[Finding]:
-    used, current = in_use(ctx), policy_simulation(ctx)
+    used, current = in_use(ctx), image_pass(ctx).policies
     for key in sorted(current):
         _, res = current[key]
         digests = used.digests(key)

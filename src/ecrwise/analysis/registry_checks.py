@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from ecrwise.analysis.checks import CheckContext, Finding, check, fact
-from ecrwise.analysis.facts import STANDARD_ITEM, inventory, layer_index
+from ecrwise.analysis.facts import STANDARD_ITEM, inventory
 from ecrwise.analysis.replication import CreatedRepository, Replica, created_repositories, replicas
+from ecrwise.analysis.repository_images import repository_pass
+from ecrwise.analysis.storage_checks import image_pass
 from ecrwise.pricing.book import GIB
 from ecrwise.pricing.money import storage_month
-from ecrwise.records.ecr import Image, Repository
+from ecrwise.records.ecr import Repository
 from ecrwise.records.registry import CreationTemplate, PullThroughCacheRule, ReplicationDestination
 
 DOCS = "docs/reports.md"
@@ -36,15 +38,18 @@ class RegistryFacts:
     created: list[CreatedRepository]
 
 
-@fact(reads=("repositories", "images", "ecr_replication_destinations",
-             "ecr_pull_through_cache_rules", "ecr_creation_templates"), uses=(inventory, layer_index))
+@fact(reads=("repositories", "ecr_replication_destinations", "ecr_pull_through_cache_rules",
+             "ecr_creation_templates"), uses=(inventory, repository_pass))
 def registry_facts(ctx: Any) -> RegistryFacts:
     """Replicated copies per destination and the repositories ECR creates itself (`analysis.replication`)."""
     r = ctx.records
-    repos = r.of(Repository)
+    repos, destinations = r.of(Repository), r.of(ReplicationDestination)
     stored = {row.key: row.stored_bytes for row in inventory(ctx).rows}
-    scanned = {(x.account, x.region) for x in repos} | {(d.account, d.region) for d in r.of(ReplicationDestination)}
-    reps = replicas(repos, r.of(ReplicationDestination), stored, r.of(Image), layer_index(ctx), ctx.now, scanned)
+    scanned = {(x.account, x.region) for x in repos} | {(d.account, d.region) for d in destinations}
+    # New-layer bytes (what replication copies) need every repository's images: read only when a rule exists.
+    new = ({k: s.new_layer_bytes_30d for k, s in image_pass(ctx).images.items() if s.new_layer_bytes_30d}
+           if destinations else {})
+    reps = replicas(repos, destinations, stored, new, scanned)
     return RegistryFacts(reps, created_repositories(repos, r.of(PullThroughCacheRule), reps, r.of(CreationTemplate)))
 
 

@@ -15,11 +15,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Iterable
 
-from ecrwise.lifecycle.from_records import LayerIndex
-from ecrwise.records.ecr import Image, Repository
+from ecrwise.records.ecr import Repository
 from ecrwise.records.registry import CreationTemplate, PullThroughCacheRule, ReplicationDestination
 
 Key = tuple[str, str, str]
@@ -47,12 +44,11 @@ class Replica:
 
 
 def replicas(repos: list[Repository], destinations: list[ReplicationDestination], stored: dict[Key, int],
-             images: Iterable[Image], layers: LayerIndex, now: datetime,
-             scanned: set[tuple[str, str]]) -> list[Replica]:
+             new: dict[Key, int], scanned: set[tuple[str, str]]) -> list[Replica]:
     """Every (source repository, destination) a replication rule covers, one per pair (several rules naming
-    the same destination replicate once)."""
+    the same destination replicate once). `new`: per repository, the bytes of distinct layers only images
+    pushed in the last 30 days reference (`repository_images.new_layer_bytes`), what replication copied."""
     by_key = {(r.account, r.region, r.name): r for r in repos}
-    new = _new_layer_bytes(images, layers, now - timedelta(days=30)) if destinations else {}
     out: dict[tuple[Key, str, str], Replica] = {}
     for d in destinations:
         for r in repos:
@@ -70,24 +66,6 @@ def replicas(repos: list[Repository], destinations: list[ReplicationDestination]
                                 (d.destination_account, d.destination_region) in scanned,
                                 new.get((r.account, r.region, r.name), 0))
     return sorted(out.values(), key=lambda x: (x.source.region, x.source.name, x.destination_region))
-
-
-def _new_layer_bytes(images: Iterable[Image], layers: LayerIndex, since: datetime) -> dict[Key, int]:
-    """Per repository, bytes of distinct layers referenced by images pushed since `since` and by no older one."""
-    pushed = {(i.account, i.region, i.repository, i.digest): i.pushed_at for i in images}
-    out: dict[Key, int] = {}
-    for key, by_image in layers.items():
-        recent: dict[str, int] = {}
-        older: set[str] = set()
-        for digest, pairs in by_image.items():
-            t = pushed.get((*key, digest))
-            if t is not None and t >= since:
-                recent.update(pairs)
-            else:
-                older.update(ld for ld, _ in pairs)
-        if recent:
-            out[key] = sum(s for d, s in recent.items() if d not in older)
-    return out
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Every figure comes from the analyses that own it, never recomputed here: stored bytes, monthly cost and last
 push/pull per repository from `analysis.inventory` (the `inventory` fact); what a lifecycle policy would expire
-and the bytes it frees from the lifecycle engine (the `template_simulation` fact); images that ECS runs or may
+and the bytes it frees from the lifecycle engine, and what each repository's images hold, from the one pass
+over the images (`analysis.repository_images`, read through `image_pass`); images that ECS runs or may
 roll back to from `analysis.in_use` (the `in_use` fact). What is left here is the judgement: which repositories
 deserve a finding, and the money it is worth. Each check's options are its model below (`--list-checks`).
 
@@ -19,12 +20,12 @@ from typing import Any, Iterable
 from pydantic import field_validator
 
 from ecrwise.analysis.checks import CheckContext, CheckOptions, Finding, check, fact, option
-from ecrwise.analysis.facts import STANDARD_ITEM, Key, in_use, inventory, layer_index, template_simulation
+from ecrwise.analysis.facts import STANDARD_ITEM, Key, in_use, inventory
 from ecrwise.analysis.inventory import RepoRow
+from ecrwise.analysis.repository_images import RepositoryPass, repository_pass
 from ecrwise.pricing.book import GIB, PriceBook
 from ecrwise.pricing.money import storage_month
-from ecrwise.lifecycle.from_records import LayerIndex, LayerPairs
-from ecrwise.records.ecr import Image, Repository
+from ecrwise.records.ecr import ImageLayer, Repository
 
 DOCS = "docs/reports.md"
 # The tag lifecycle rollout honours (remediate/lifecycle_rollout.py RETAIN_TAG; a test keeps them equal):
@@ -47,55 +48,43 @@ def normalise_tag_key(key: str) -> str:
 class StorageIndex:
     rows: dict[Key, RepoRow]
     repos: dict[Key, Repository]
-    images: dict[Key, list[Image]]
-    layers: LayerIndex  # repo → image digest → its (layer digest, size) pairs
 
 
-@fact(reads=("repositories", "images"), uses=(inventory, layer_index))
+@fact(reads=("repositories",), uses=(inventory,))
 def storage_index(ctx: Any) -> StorageIndex:
-    """The inventory's rows, the repositories, their images and each image's layers, by repository."""
-    images: dict[Key, list[Image]] = defaultdict(list)
-    for im in ctx.records.of(Image):
-        images[(im.account, im.region, im.repository)].append(im)
+    """The inventory's rows and the repositories, by repository."""
     return StorageIndex({r.key: r for r in inventory(ctx).rows},
-                        {(r.account, r.region, r.name): r for r in ctx.records.of(Repository)}, images,
-                        layer_index(ctx))
+                        {(r.account, r.region, r.name): r for r in ctx.records.of(Repository)})
 
 
-def untagged_only(images: list[Image], layers: dict[str, LayerPairs],
-                  in_use: dict[str, list[str]] | None = None) -> tuple[list[Image], int, set[str]]:
-    """(untagged images, bytes only they hold, those layer digests) for one repository.
+@fact(reads=("image_layers",))
+def repositories_storing(ctx: Any, layers: frozenset[str]) -> dict[str, int]:
+    """How many repositories reference each of `layers` (none asked: nothing read). From a store, the layer
+    references stream past (store/sql/image_layer_rows.sql) and only those of `layers` are counted."""
+    if not layers:
+        return {}
+    seen: dict[str, set[Key]] = defaultdict(set)
+    r = ctx.records
+    if r.stored:
+        for rows in r.fact_batches("image_layer_rows", [ImageLayer]):
+            for account, region, repository, _, ld, _ in rows:
+                if ld in layers:
+                    seen[ld].add((account, region, repository))
+    else:
+        for x in r.of(ImageLayer):  # records in memory: read as the store's path reads, so the reads match
+            if x.layer_digest in layers:
+                seen[x.layer_digest].add((x.account, x.region, x.repository))
+    return {ld: len(keys) for ld, keys in seen.items()}
 
-    Kept: tagged images, the children of a kept image index (ECR lists them as untagged images, but they
-    cannot go while their index stays), and images ECS runs or may roll back to by digest. Bytes only
-    untagged images hold = distinct layers they reference that no kept image references.
-    """
-    by_digest = {i.digest: i for i in images}
-    # Referrers (signatures, SBOMs) go with their subject: kept with a kept one, gone with a leftover. One
-    # whose subject is not in the repository is kept, as the lifecycle engine keeps it.
-    referrers: dict[str, list[str]] = {}
-    for i in images:
-        if i.subject_digest is not None:
-            referrers.setdefault(i.subject_digest, []).append(i.digest)
-    kept = ({i.digest for i in images if i.tags} | set(in_use or ())
-            | {i.digest for i in images if i.subject_digest is not None and i.subject_digest not in by_digest})
-    frontier = list(kept)
-    while frontier:  # an index's children, and theirs (nested indexes are rare but legal); referrers
-        d = frontier.pop()
-        for child in [*(by_digest[d].children if d in by_digest else ()), *referrers.get(d, ())]:
-            if child not in kept:
-                kept.add(child)
-                frontier.append(child)
-    gone = [i for i in images if i.digest not in kept]
-    # Counted as untagged images: the leftovers themselves, not the referrers that go with them.
-    untagged = [i for i in gone if i.subject_digest is None]
-    kept_layers = {ld for d in kept for ld, _ in layers.get(d, ())}
-    only: dict[str, int] = {}
-    for im in gone:
-        for ld, size in layers.get(im.digest, ()):
-            if ld not in kept_layers:
-                only[ld] = size
-    return untagged, sum(only.values()), set(only)
+
+def image_pass(ctx: Any) -> RepositoryPass:
+    """The one pass over the snapshot's images (`analysis.repository_images`) with this session's storage
+    options, whichever check asks first: the template no-lifecycle-policy simulates and the large-image
+    threshold are its arguments, so every check that reads the pass shares one."""
+    values = ctx.session.values
+    template = values.get("storage.lifecycle_template", NoLifecyclePolicyOptions.model_fields["lifecycle_template"].default)
+    gib = values.get("storage.large_image_gib", LargeImageOptions.model_fields["large_image_gib"].default)
+    return repository_pass(ctx, template, int(gib * GIB))
 
 
 def money(nbytes: int, book: PriceBook, region: str, what: str) -> tuple[float, dict[str, Any]]:
@@ -142,7 +131,7 @@ class NoLifecyclePolicyOptions(CheckOptions):
 
 @check("ecr.no-lifecycle-policy", severity="medium",
        title=f"Repository without a lifecycle policy (repositories tagged {RETAIN_TAG} are excluded)",
-       facts=(storage_index, template_simulation), options=NoLifecyclePolicyOptions,
+       facts=(storage_index, repository_pass), options=NoLifecyclePolicyOptions,
        docs=f"{DOCS}#ecr-no-lifecycle-policy",
        risk="Every image ever pushed stays, and is billed, until someone deletes it by hand.",
        recommendation="Put a lifecycle policy on the repository (the FinOps playbook's base policy is a start: "
@@ -151,7 +140,7 @@ class NoLifecyclePolicyOptions(CheckOptions):
 def no_lifecycle_policy(ctx: CheckContext) -> Iterable[Finding]:
     sh = storage_index(ctx)
     template = ctx.options.lifecycle_template
-    results = template_simulation(ctx, template)
+    results = image_pass(ctx).template
     targets = sorted(k for k, r in sh.repos.items() if r.lifecycle_policy is None and not retained(r))
     for key in targets:
         repo, row, res = sh.repos[key], sh.rows.get(key), results[key]
@@ -228,28 +217,27 @@ def redundant_repository(ctx: CheckContext) -> Iterable[Finding]:
 # -- ecr.untagged-bytes ----------------------------------------------------------------------------------
 
 @check("ecr.untagged-bytes", title="Bytes only untagged images hold", severity="low",
-       facts=(storage_index, in_use), docs=f"{DOCS}#ecr-untagged-bytes",
+       facts=(storage_index, repository_pass), docs=f"{DOCS}#ecr-untagged-bytes",
        risk="A rebuilt tag leaves its previous image untagged; its own layers are billed until it goes.",
        recommendation="Expire untagged images with a lifecycle rule (tagStatus untagged, sinceImagePushed a few "
                       "days): a rebuilt tag leaves its previous image untagged, and its own layers are billed "
                       "until it goes.")
 def untagged_bytes(ctx: CheckContext) -> Iterable[Finding]:
-    sh, used = storage_index(ctx), in_use(ctx)
+    sh, images = storage_index(ctx), image_pass(ctx)
     for key in sorted(sh.repos):
-        repo = sh.repos[key]
-        untagged, nbytes, _ = untagged_only(sh.images.get(key, []), sh.layers.get(key, {}), used.digests(key))
+        repo, summary = sh.repos[key], images.of(key)
+        nbytes = summary.untagged_only_bytes
         if not nbytes:
             continue
         cost, arithmetic = money(nbytes, ctx.book, repo.region, "layers only untagged images reference")
-        oldest = min((i.pushed_at for i in untagged if i.pushed_at), default=None)
         yield ctx.finding(
             repo, resource=repo.arn,
-            message=f"{repo.name}: {len(untagged)} untagged image(s) alone hold {nbytes / GIB:,.2f} GiB",
+            message=f"{repo.name}: {summary.untagged} untagged image(s) alone hold {nbytes / GIB:,.2f} GiB",
             monthly_cost_usd=cost, monthly_savings_usd=cost,
-            evidence={"repository": repo.name, "untagged_images": len(untagged), "untagged_only_bytes": nbytes,
-                      "oldest_untagged_pushed_at": iso(oldest),
+            evidence={"repository": repo.name, "untagged_images": summary.untagged, "untagged_only_bytes": nbytes,
+                      "oldest_untagged_pushed_at": iso(summary.oldest_untagged_pushed_at),
                       "lifecycle_policy": repo.lifecycle_policy is not None,
-                      "digests": sorted(i.digest for i in untagged)[:20]},
+                      "digests": list(summary.untagged_digests)},
             arithmetic=arithmetic,
             fix=rollout_fix("untagged-only", repo.name) if repo.lifecycle_policy is None else amend_fix(repo))
 
@@ -263,51 +251,34 @@ class LargeImageOptions(CheckOptions):
 
 
 @check("ecr.large-image", title="Images larger than the threshold", severity="low",
-       facts=(storage_index,), options=LargeImageOptions, docs=f"{DOCS}#ecr-large-image",
+       facts=(storage_index, repository_pass, repositories_storing), options=LargeImageOptions,
+       docs=f"{DOCS}#ecr-large-image",
        risk="Large images cost storage in every repository that holds them and download time and NAT bytes on "
             "every Fargate task start.",
        recommendation="Make the image smaller: a slimmer base image, multi-stage builds that leave compilers and "
                       "caches behind, fewer and smaller layers. Every task start on Fargate downloads all of it.")
 def large_image(ctx: CheckContext) -> Iterable[Finding]:
-    sh = storage_index(ctx)
+    sh, images = storage_index(ctx), image_pass(ctx)
     threshold = int(ctx.options.large_image_gib * GIB)
-    found = []
-    for key in sorted(sh.repos):
-        big = sorted((i for i in sh.images.get(key, []) if not i.is_index and i.size_bytes > threshold),
-                     key=lambda i: (-i.size_bytes, i.digest))
-        if not big:
-            continue
-        image_layers = sh.layers.get(key, {})
-        refs: dict[str, int] = defaultdict(int)
-        for im in big:
-            for ld in dict(image_layers.get(im.digest, ())):  # a manifest may list a layer twice: count it once
-                refs[ld] += 1
-        top = sorted(dict(image_layers.get(big[0].digest, ())).items(), key=lambda kv: (-kv[1], kv[0]))[:5]
-        found.append((key, big, refs, top))
+    found = [(key, large) for key in sorted(sh.repos) if (large := images.of(key).large) is not None]
     # How many repositories store each layer shown: a layer in many is a shared base image, not this team's
     # build. Counted for those layers only, and not at all when no image is large.
-    shown = {ld for *_, top in found for ld, _ in top}
-    repos_of_layer: dict[str, set[Key]] = defaultdict(set)
-    if shown:
-        for key, by_image in sh.layers.items():
-            for ld, _ in (pair for pairs in by_image.values() for pair in pairs):
-                if ld in shown:
-                    repos_of_layer[ld].add(key)
-    for key, big, refs, top in found:
-        repo, largest = sh.repos[key], big[0]
-        top_share = sum(s for _, s in top[:2]) / largest.size_bytes if largest.size_bytes else 0.0
+    stored_in = repositories_storing(ctx, frozenset(ld for _, large in found for ld, _, _ in large.layers))
+    for key, large in found:
+        repo, largest = sh.repos[key], large.images[0]
+        top_share = sum(s for _, s, _ in large.layers[:2]) / largest.size_bytes if largest.size_bytes else 0.0
         yield ctx.finding(
             repo, resource=repo.arn,
-            message=f"{repo.name}: {len(big)} image(s) over {threshold / GIB:g} GiB (largest "
+            message=f"{repo.name}: {large.count} image(s) over {threshold / GIB:g} GiB (largest "
             f"{largest.size_bytes / GIB:,.2f} GiB{', ' + ', '.join(largest.tags[:2]) if largest.tags else ''}); "
-            f"its {min(2, len(top))} largest layer(s) are {top_share:.0%} of it",
-            evidence={"repository": repo.name, "threshold_bytes": threshold, "large_images": len(big),
-                      "images": [{"digest": i.digest, "tags": i.tags, "size_bytes": i.size_bytes,
-                                  "pushed_at": iso(i.pushed_at)} for i in big[:5]],
+            f"its {min(2, len(large.layers))} largest layer(s) are {top_share:.0%} of it",
+            evidence={"repository": repo.name, "threshold_bytes": threshold, "large_images": large.count,
+                      "images": [{"digest": i.digest, "tags": list(i.tags), "size_bytes": i.size_bytes,
+                                  "pushed_at": iso(i.pushed_at)} for i in large.images],
                       "largest_image_layers": [
                           {"digest": ld, "size_bytes": size, "share_of_image": round(size / largest.size_bytes, 4),
-                           "in_large_images": refs.get(ld, 0), "repositories_storing_it": len(repos_of_layer[ld])}
-                          for ld, size in top]})
+                           "in_large_images": refs, "repositories_storing_it": stored_in.get(ld, 0)}
+                          for ld, size, refs in large.layers]})
 
 
 # -- ecr.no-cost-allocation-tags -------------------------------------------------------------------------
@@ -353,7 +324,8 @@ def no_cost_allocation_tags(ctx: CheckContext) -> Iterable[Finding]:
 
 # -- ecr.mutable-tags ------------------------------------------------------------------------------------
 
-@check("ecr.mutable-tags", title="Repository allows mutable tags", severity="low", facts=(storage_index,),
+@check("ecr.mutable-tags", title="Repository allows mutable tags", severity="low",
+       facts=(storage_index, repository_pass),
        docs=f"{DOCS}#ecr-mutable-tags",
        risk="A push can move any tag to another image, so what a tag protects, and what is in use by tag, holds "
             "only until the next push.",
@@ -364,18 +336,18 @@ def mutable_tags(ctx: CheckContext) -> Iterable[Finding]:
     # ECR User Guide, "Preventing image tags from being overwritten in Amazon ECR": with MUTABLE a push may
     # reuse an existing tag; IMMUTABLE refuses it (ImageTagAlreadyExistsException). *_WITH_EXCLUSION settings
     # are a deliberate choice per tag, so only plain MUTABLE is flagged.
-    sh = storage_index(ctx)
+    sh, images = storage_index(ctx), image_pass(ctx)
     for key in sorted(sh.repos):
         repo = sh.repos[key]
         if repo.tag_mutability != "MUTABLE":
             continue
-        tagged = [i for i in sh.images.get(key, []) if i.tags]
+        tagged = images.of(key).tagged
         yield ctx.finding(
             repo, resource=repo.arn,
-            message=f"{repo.name}: tags are mutable, so a push can move any of its {len(tagged)} tagged image(s)' "
+            message=f"{repo.name}: tags are mutable, so a push can move any of its {tagged} tagged image(s)' "
                     "tags to another image; a lifecycle rule keeping images by tag, and ECS running an image by "
                     "tag, then mean a different image",
-            evidence={"repository": repo.name, "tag_mutability": repo.tag_mutability, "tagged_images": len(tagged),
+            evidence={"repository": repo.name, "tag_mutability": repo.tag_mutability, "tagged_images": tagged,
                       "lifecycle_policy": repo.lifecycle_policy is not None},
             fix=f"aws ecr put-image-tag-mutability --repository-name {repo.name} --image-tag-mutability IMMUTABLE "
                 f"--region {repo.region}")

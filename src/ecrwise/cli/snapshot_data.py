@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from itertools import groupby
-from operator import itemgetter
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -51,45 +49,15 @@ def engine_images_of(st: Store, snapshot_id: int) -> list[LifecycleImage]:
 
 def engine_image_groups(st: Store, snapshot_id: int) -> Iterator[tuple[str, list[LifecycleImage]]]:
     """The engine's images one repository at a time (`ACCOUNT/REGION/NAME`, its images), from two flat queries
-    read side by side (store/sql/engine_image_rows.sql, engine_layer_rows.sql), both ordered by repository: only
-    one repository's images and a batch of each query's rows are held at once, and DuckDB can spill both sorts."""
-    from ecrwise.lifecycle.from_records import ENGINE_TABLES, lifecycle_images_from_rows
+    read side by side (store/sql/engine_image_rows.sql, engine_layer_rows.sql, merged by
+    `lifecycle.from_records.repository_groups`): DuckDB can spill both sorts."""
+    from ecrwise.lifecycle.from_records import ENGINE_TABLES, lifecycle_images_from_rows, repository_groups
 
     params, tables = {"sid": snapshot_id}, list(ENGINE_TABLES)
-    images = _by_repository(st.fact_batches("engine_image_rows", params, tables))
-    layers = _by_repository(st.fact_batches("engine_layer_rows", params, tables))
-    waiting: tuple[tuple[str, str, str], list[tuple]] | None = next(layers, None)
-    for key, rows in images:
-        # Both come in the same order (DuckDB's byte order, which is Python's str order); a repository with
-        # layer references and no image (none in a scan) is passed over.
-        while waiting is not None and waiting[0] < key:
-            waiting = next(layers, None)
-        mine: dict[str, list[tuple[str, int]]] = {}
-        # A layer the repository's images share is one pair in memory; per repository, so nothing outlives it.
-        pairs: dict[tuple[str, int], tuple[str, int]] = {}
-        if waiting is not None and waiting[0] == key:
-            for _, _, _, image, layer, size in waiting[1]:
-                pair = (layer, size)
-                mine.setdefault(image, []).append(pairs.setdefault(pair, pair))
-            waiting = next(layers, None)
+    for key, rows, layers in repository_groups(st.fact_batches("engine_image_rows", params, tables),
+                                               st.fact_batches("engine_layer_rows", params, tables)):
         name = repo_key(*key)
-        yield name, lifecycle_images_from_rows(rows, {d: tuple(p) for d, p in mine.items()}, name)
-
-
-def _by_repository(batches: Iterator[list[tuple]]) -> Iterator[tuple[tuple[str, str, str], list[tuple]]]:
-    """Rows whose first three columns are (account, region, repository), in repository order → one list per
-    repository, across batch boundaries."""
-    key: tuple[str, str, str] | None = None
-    group: list[tuple] = []
-    for rows in batches:
-        for k, part in groupby(rows, key=itemgetter(0, 1, 2)):
-            if k != key:
-                if key is not None:
-                    yield key, group
-                key, group = k, []
-            group.extend(part)
-    if key is not None:
-        yield key, group
+        yield name, lifecycle_images_from_rows(rows, layers, name)
 
 
 def record_classes() -> list[type]:
