@@ -27,8 +27,8 @@ def policy_keeps_untagged(ctx: CheckContext) -> Iterable[Finding]:
         policy, res = current[key]
         if res.evaluation.expire or res.evaluation.transition:
             continue
-        repo, untagged = sh.repos[key], images.of(key).untagged
-        nbytes = images.of(key).untagged_only_bytes
+        repo, summary = sh.repos[key], images.of(key)
+        untagged, nbytes = summary.untagged, summary.untagged_only_bytes
         if not nbytes:
             continue
         cost, arithmetic = money(nbytes, ctx.book, repo.region, "layers only untagged images reference")

@@ -18,12 +18,11 @@ from ecrwise.analysis.checks import fact
 from ecrwise.analysis.facts import ARCHIVE_ITEM, RESTORE_ITEM, STANDARD_ITEM, Key, in_use
 from ecrwise.errors import UserError
 from ecrwise.lifecycle.from_records import (ENGINE_TABLES, ImageRow, LayerPairs, image_row, image_row_of,
-                                            layer_rows, lifecycle_image,
-                                            repository_groups, repo_key)
+                                            layer_rows, lifecycle_image, repository_groups, repo_key)
+from ecrwise.lifecycle.from_records import layer_index as build_layer_index
 from ecrwise.lifecycle.policy import Policy, parse_policy
 from ecrwise.lifecycle.simulate import RepositoryResult, Simulator
 from ecrwise.lifecycle.templates import get_template
-from ecrwise.lifecycle.from_records import layer_index as build_layer_index
 from ecrwise.records.ecr import Image, ImageLayer, Repository
 from ecrwise.records.registry import ReplicationDestination
 
@@ -46,7 +45,6 @@ class LargeImages:
 @dataclass(frozen=True)
 class RepositoryImages:
     """What the checks need of one repository's images."""
-    images: int
     tagged: int
     untagged: int  # leftovers (`untagged_only`), referrers that go with them not counted
     untagged_only_bytes: int
@@ -56,12 +54,12 @@ class RepositoryImages:
     new_layer_bytes_30d: int = 0  # distinct layers only images pushed in the last 30 days reference
 
 
-EMPTY = RepositoryImages(0, 0, 0, 0, None, (), None)
+EMPTY = RepositoryImages(0, 0, 0, None, (), None)
 
 
 def untagged_only(images: Sequence[Any], layers: Mapping[str, LayerPairs],
-                  in_use: Collection[str] | None = None) -> tuple[list[Any], int, set[str]]:
-    """(untagged images, bytes only they hold, those layer digests) for one repository (Image records or
+                  in_use: Collection[str] | None = None) -> tuple[list[Any], int]:
+    """(untagged images, bytes only they hold) for one repository (Image records or
     `ImageRow`s).
 
     Kept: tagged images, the children of a kept image index (ECR lists them as untagged images, but they
@@ -93,7 +91,7 @@ def untagged_only(images: Sequence[Any], layers: Mapping[str, LayerPairs],
         for ld, size in layers.get(im.digest, ()):
             if ld not in kept_layers:
                 only[ld] = size
-    return untagged, sum(only.values()), set(only)
+    return untagged, sum(only.values())
 
 
 def large_images(images: Sequence[ImageRow], layers: Mapping[str, LayerPairs], threshold: int) -> LargeImages | None:
@@ -128,9 +126,9 @@ def new_layer_bytes(images: Sequence[ImageRow], layers: Mapping[str, LayerPairs]
 def summarise(images: Sequence[ImageRow], layers: Mapping[str, LayerPairs], in_use: Collection[str],
               large_threshold: int, new_since: datetime | None) -> RepositoryImages:
     """One repository's `RepositoryImages`; `new_since` None: no replication rule asks for new-layer bytes."""
-    untagged, nbytes, _ = untagged_only(images, layers, in_use)
+    untagged, nbytes = untagged_only(images, layers, in_use)
     return RepositoryImages(
-        images=len(images), tagged=sum(1 for i in images if i.tags), untagged=len(untagged),
+        tagged=sum(1 for i in images if i.tags), untagged=len(untagged),
         untagged_only_bytes=nbytes,
         oldest_untagged_pushed_at=min((i.pushed_at for i in untagged if i.pushed_at), default=None),
         untagged_digests=tuple(sorted(i.digest for i in untagged)[:UNTAGGED_LISTED]),
@@ -145,7 +143,6 @@ class RepositoryPass:
     images: dict[Key, RepositoryImages]
     template: dict[Key, RepositoryResult]
     policies: dict[Key, tuple[Policy, RepositoryResult]]
-    replication: bool  # whether new-layer bytes were counted (some replication rule exists)
 
     def of(self, key: Key) -> RepositoryImages:
         return self.images.get(key, EMPTY)
@@ -175,8 +172,7 @@ def repository_pass(ctx: Any, template: str, large_threshold: int) -> Repository
     repositories without one are simulated with, `large_threshold` the bytes above which an image is large."""
     book, now = ctx.book, ctx.now
     used = in_use(ctx)
-    replication = bool(ctx.records.of(ReplicationDestination))
-    new_since = now - timedelta(days=NEW_LAYER_DAYS) if replication else None
+    new_since = now - timedelta(days=NEW_LAYER_DAYS) if ctx.records.of(ReplicationDestination) else None
     given = parse_policy(get_template(template), source=f"template {template}")
     # Which policy each repository is simulated with, and under which outcome: the template where it has none,
     # its own where that parses (an invalid stored policy is `ecrwise lifecycle lint`'s business).
@@ -219,4 +215,4 @@ def repository_pass(ctx: Any, template: str, large_threshold: int) -> Repository
             template_results[key] = results[name]
         else:
             policy_results[key] = (policy, results[name])
-    return RepositoryPass(summaries, template_results, policy_results, replication)
+    return RepositoryPass(summaries, template_results, policy_results)

@@ -130,9 +130,17 @@ def lifecycle_images_from_rows(rows: Iterable[tuple], layers: Mapping[str, Layer
     layers by digest, and its `ACCOUNT/REGION/NAME` → the engine's images, the same as `lifecycle_images` gives
     from the records (an image without a push time cannot be evaluated, as there)."""
     out = []
-    for row in rows:
-        if row[5] is not None:
-            out.append(lifecycle_image(image_row(row), name, layers.get(row[3], ())))
+    # Built directly, not through `image_row`: `lifecycle simulate` makes one per image of a million.
+    for (_, _, _, digest, tags, pushed_at, last_pulled_at, storage_class, archived_at, children, subject,
+         children_unknown, _, _) in rows:
+        if pushed_at is None:
+            continue
+        out.append(LifecycleImage(
+            digest=digest, tags=tuple(tags) if tags else (), pushed_at=pushed_at.replace(tzinfo=timezone.utc),
+            repository=name, last_pulled_at=_utc(last_pulled_at), storage_class=storage_class,
+            archived_at=_utc(archived_at), layers=layers.get(digest, ()),
+            manifests=tuple(children) if children else (), subject=subject, children_unknown=bool(children_unknown),
+        ))
     return out
 
 
