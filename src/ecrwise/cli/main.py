@@ -34,7 +34,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
           memory_limit: Optional[str] = typer.Option(
               None, "--memory-limit", metavar="SIZE", envvar="ECRWISE_MEMORY_LIMIT",
               help="DuckDB's memory limit for the store (4GB, 512MiB, 50%); beyond it queries spill to disk. "
-                   "Default: half of physical memory, at most 1 GiB.")) -> None:
+                   "Default: half of physical memory, at most 512 MiB.")) -> None:
     if memory_limit is not None:
         import os
 

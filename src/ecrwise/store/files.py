@@ -42,11 +42,12 @@ SESSION_SETUP = "SET enable_progress_bar = false"
 # temp_directory. `ecrwise --memory-limit` sets the environment variable, so subprocesses inherit it.
 # https://duckdb.org/docs/configuration/overview  https://duckdb.org/docs/guides/performance/how_to_tune_workloads
 MEMORY_ENV = "ECRWISE_MEMORY_LIMIT"
-# Default: half of physical memory, at most 1 GiB. What ecrwise asks of DuckDB spills (sorts, joins, grouping
+# Default: half of physical memory, at most 512 MiB. What ecrwise asks of DuckDB spills (sorts, joins, grouping
 # without list aggregates), and DuckDB takes what it is allowed: with half of a 24 GiB machine `lifecycle
-# simulate` on 1,000,000 images peaked at 2.17 GB, at 1.19 GB and as fast with 500 MB (docs/performance.md).
+# simulate` on 1,000,000 images peaked at 2.17 GB, at 1.19 GB and as fast with 500 MB; `findings` peaked at
+# 1.57 GiB with 1 GB and 1.09 GiB with 512 MB, in less time (docs/performance.md).
 DEFAULT_MEMORY_FRACTION = 0.5
-DEFAULT_MEMORY_CAP = 2**30
+DEFAULT_MEMORY_CAP = 512 * 2**20
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%|B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
@@ -75,7 +76,7 @@ def parse_memory_limit(text: str) -> int:
 
 def memory_limit_bytes() -> int | None:
     """The limit every store connection gets: $ECRWISE_MEMORY_LIMIT, else half of physical memory, at most
-    1 GiB."""
+    512 MiB."""
     text = os.environ.get(MEMORY_ENV)
     if text:
         return parse_memory_limit(text)
