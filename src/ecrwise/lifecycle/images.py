@@ -57,7 +57,10 @@ def _utc(v: datetime) -> datetime:
     if v.tzinfo is None or v.utcoffset() is None:
         # A time without an offset is ambiguous; guessing UTC would silently shift ages by hours.
         raise ValueError("datetime has no timezone; add 'Z' or an offset such as +00:00")
-    return v.astimezone(timezone.utc)
+    try:
+        return v.astimezone(timezone.utc)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is in year 10000 in UTC, past datetime's range
+        raise ValueError("datetime out of range in UTC") from None
 
 
 # A TypedDict, not a model: validated the same (in pydantic's core), but a layer becomes a plain dict, which is
@@ -165,8 +168,16 @@ MAX_IMAGES_BYTES = 2 * 2**30
 
 
 def load_images_document(path: str | Path) -> list[LifecycleImage]:
-    """Read `{"images": [...]}` from `path`. Bad input raises UserError naming the file and JSON path."""
+    """Read `{"images": [...]}` from `path`. Bad input raises UserError naming the file and JSON path.
+
+    The streaming reader (images_stream) reads it when it can be sure of the same result; otherwise, and for
+    every error, the exact loader below reads it and words the message."""
+    from ecrwise.lifecycle.images_stream import read_images
+
     p = Path(path)
+    fast = read_images(p, MAX_IMAGES_BYTES)
+    if fast is not None:
+        return fast
     return parse_images_document(load_document(p, what="images document", source=p.name,
                                                max_bytes=MAX_IMAGES_BYTES), source=p.name)
 

@@ -8,8 +8,11 @@ through the standard library's own C escaper (`encode_basestring_ascii`) and num
 """
 from __future__ import annotations
 
+import json
 from json.encoder import INFINITY, encode_basestring_ascii
 from typing import Any, Callable, Iterable, Iterator, TextIO
+
+import msgspec
 
 _float_repr = float.__repr__
 _int_repr = int.__repr__
@@ -86,7 +89,7 @@ def write_json(doc: Any, out: TextIO, default: Callable[[Any], Any]) -> None:
             container(o, depth)
             return
         if t is Streamed:
-            container(o, depth)
+            streamed(o, depth)
             return
         s = encode_basestring_ascii(o) if isinstance(o, str) else _plain(o)
         if s is not None:
@@ -130,6 +133,34 @@ def write_json(doc: Any, out: TextIO, default: Callable[[Any], Any]) -> None:
         if len(pieces) >= _FLUSH_PIECES:
             out.write("".join(pieces))
             pieces.clear()
+
+    compact = json.JSONEncoder(separators=(",", ":"), default=default).encode
+
+    def streamed(o: Streamed, depth: int) -> None:
+        # A Streamed list is a simulation's rows, one repository each, up to a million images in all: each row is
+        # encoded by the standard library's C encoder without an indent (the same escapes and number text) and
+        # indented by msgspec (https://jcristharif.com/msgspec/api.html#msgspec.json.format), which copies every
+        # token as it is. A row with NaN or an infinity (not JSON, so msgspec refuses it) is written as above.
+        while len(newline) <= depth + 2:
+            newline.append("\n" + "  " * len(newline))
+        marker = id(o)
+        if marker in active:
+            raise ValueError("Circular reference detected")
+        active.add(marker)
+        inner = newline[depth + 1]
+        first = True
+        for item in o:
+            add(("[" if first else ",") + inner)
+            first = False
+            try:
+                add(msgspec.json.format(compact(item), indent=2).replace("\n", inner))
+            except msgspec.DecodeError:
+                value(item, depth + 1)
+            if len(pieces) >= _FLUSH_PIECES:
+                out.write("".join(pieces))
+                pieces.clear()
+        add("[]" if first else newline[depth] + "]")
+        active.discard(marker)
 
     value(doc, 0)
     out.write("".join(pieces))
