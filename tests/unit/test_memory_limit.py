@@ -35,9 +35,9 @@ def test_every_connection_gets_the_limit(tmp_path, monkeypatch):
     assert limit == "300.0 MiB"
 
 
-def test_the_default_is_half_of_physical_memory_at_most_1_gib(monkeypatch):
+def test_the_default_is_half_of_physical_memory_at_most_512_mib(monkeypatch):
     monkeypatch.delenv(MEMORY_ENV, raising=False)
-    assert memory_limit_bytes() == min(int(_physical_memory() * 0.5), 2**30)
+    assert memory_limit_bytes() == min(int(_physical_memory() * 0.5), 512 * 2**20)
 
 
 def test_duckdb_running_out_of_memory_is_the_out_of_memory_error(cli, tmp_path, monkeypatch):

@@ -16,7 +16,8 @@ import typer
 from ecrwise.cli.common import FormatOpt, Fmt, PriceFileOpt, SnapshotOpt, StoreOpt
 from ecrwise.cli.in_use import InUseFileOpt, PulledWithinOpt, RollbackOpt
 from ecrwise.errors import UserError
-from ecrwise.lifecycle.images import LifecycleImage, load_images_document
+from ecrwise.lifecycle.images import LifecycleImage
+from ecrwise.lifecycle.images_stream import load_images_document
 from ecrwise.inputs import InputError, load_text
 from ecrwise.lifecycle.policy import ERROR, WARNING, Policy, count_all_vs_any, lint, load_policy, parse_policy
 from ecrwise.lifecycle.simulate import SimulationResult, simulate

@@ -167,17 +167,11 @@ def parse_images_document(data: Any, source: str = "images") -> list[LifecycleIm
 MAX_IMAGES_BYTES = 2 * 2**30
 
 
-def load_images_document(path: str | Path) -> list[LifecycleImage]:
-    """Read `{"images": [...]}` from `path`. Bad input raises UserError naming the file and JSON path.
-
-    The streaming reader (images_stream) reads it when it can be sure of the same result; otherwise, and for
-    every error, the exact loader below reads it and words the message."""
-    from ecrwise.lifecycle.images_stream import read_images
-
+def load_images_document_exact(path: str | Path) -> list[LifecycleImage]:
+    """Read `{"images": [...]}` from `path` through the one loader and the models above. Bad input raises
+    UserError naming the file and JSON path. `images_stream.load_images_document` calls this whenever its
+    streaming reader defers."""
     p = Path(path)
-    fast = read_images(p, MAX_IMAGES_BYTES)
-    if fast is not None:
-        return fast
     return parse_images_document(load_document(p, what="images document", source=p.name,
                                                max_bytes=MAX_IMAGES_BYTES), source=p.name)
 

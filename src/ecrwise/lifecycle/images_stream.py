@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from ecrwise.errors import UserError
 from ecrwise.inputs import MAX_DEPTH, parse_json
-from ecrwise.lifecycle.images import ARCHIVE, STANDARD, LifecycleImage
+from ecrwise.lifecycle.images import ARCHIVE, MAX_IMAGES_BYTES, STANDARD, LifecycleImage, load_images_document_exact
 from ecrwise.lifecycle.images import _Image as _Model
 
 # Read and decoded at a time: large enough that the per-run work is small beside the decode, small enough that a
@@ -86,6 +86,14 @@ class _Image(msgspec.Struct, gc=False):
 _OPTIONAL = ("repository", "last_pulled_at", "storage_class", "archived_at", "layers", "manifests", "subject")
 _DECODER = msgspec.json.Decoder(list[_Image])
 _ENCODER = msgspec.json.Encoder()
+
+
+def load_images_document(path: str | Path) -> list[LifecycleImage]:
+    """Read `{"images": [...]}` from `path`: streamed when the reader below can be sure of the exact loader's
+    result, otherwise (and for every error, which the exact loader words) by the exact loader."""
+    p = Path(path)
+    fast = read_images(p, MAX_IMAGES_BYTES)
+    return fast if fast is not None else load_images_document_exact(p)
 
 
 def read_images(path: Path, max_bytes: int, run_bytes: int = RUN_BYTES) -> list[LifecycleImage] | None:

@@ -143,7 +143,7 @@ def write_json(doc: Any, out: TextIO, default: Callable[[Any], Any]) -> None:
         # encoded by the standard library's C encoder without an indent (the same escapes and number text) and
         # indented by msgspec (https://jcristharif.com/msgspec/api.html#msgspec.json.format), which copies every
         # token as it is. A row with NaN or an infinity (not JSON, so msgspec refuses it) is written as above.
-        while len(newline) <= depth + 2:
+        while len(newline) <= depth + 1:
             newline.append("\n" + "  " * len(newline))
         marker = id(o)
         if marker in active:

@@ -15,8 +15,8 @@ from pydantic import TypeAdapter
 
 from ecrwise.errors import UserError
 from ecrwise.inputs import load_document
-from ecrwise.lifecycle.images import MAX_IMAGES_BYTES, load_images_document, parse_images_document
-from ecrwise.lifecycle.images_stream import _utc_time, read_images
+from ecrwise.lifecycle.images import MAX_IMAGES_BYTES, parse_images_document
+from ecrwise.lifecycle.images_stream import _utc_time, load_images_document, read_images
 
 
 def _exact(path):

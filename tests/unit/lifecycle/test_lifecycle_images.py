@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 import pytest
 
 from ecrwise.errors import UserError
-from ecrwise.lifecycle.images import image_to_document, load_images_document
+from ecrwise.lifecycle.images import image_to_document
+from ecrwise.lifecycle.images_stream import load_images_document
 
 
 def _write(tmp_path, doc, name="images.json"):
