@@ -114,6 +114,15 @@ def _first_line(msg: str) -> str:
     return msg.splitlines()[0] if msg else msg
 
 
+def image_of(im: _Image) -> LifecycleImage:
+    """The engine's image of one validated document image."""
+    return LifecycleImage(repository=im.repository, digest=im.digest, tags=tuple(im.tags), pushed_at=im.pushed_at,
+                          last_pulled_at=im.last_pulled_at, storage_class=im.storage_class,
+                          archived_at=im.archived_at,
+                          layers=tuple((layer["digest"], layer["size"]) for layer in im.layers),
+                          manifests=tuple(im.manifests), subject=im.subject)
+
+
 def parse_images_document(data: Any, source: str = "images") -> list[LifecycleImage]:
     """Validate an already-decoded document; errors name `source` and the JSON path of each problem."""
     try:
@@ -146,18 +155,7 @@ def parse_images_document(data: Any, source: str = "images") -> list[LifecycleIm
         if im.storage_class == ARCHIVE and im.archived_at is None:
             raise UserError(f"{source}: images[{i}].archived_at: required when storage_class is archive "
                             "(sinceImageTransitioned counts from it)")
-        images.append(LifecycleImage(
-            repository=im.repository,
-            digest=im.digest,
-            tags=tuple(im.tags),
-            pushed_at=im.pushed_at,
-            last_pulled_at=im.last_pulled_at,
-            storage_class=im.storage_class,
-            archived_at=im.archived_at,
-            layers=tuple((layer["digest"], layer["size"]) for layer in im.layers),
-            manifests=tuple(im.manifests),
-            subject=im.subject,
-        ))
+        images.append(image_of(im))
     return images
 
 

@@ -36,7 +36,8 @@ from pydantic import ValidationError
 
 from ecrwise.errors import UserError
 from ecrwise.inputs import MAX_DEPTH, parse_json
-from ecrwise.lifecycle.images import ARCHIVE, MAX_IMAGES_BYTES, STANDARD, LifecycleImage, load_images_document_exact
+from ecrwise.lifecycle.images import (ARCHIVE, MAX_IMAGES_BYTES, STANDARD, LifecycleImage, image_of,
+                                      load_images_document_exact)
 from ecrwise.lifecycle.images import _Image as _Model
 
 # Read and decoded at a time: large enough that the per-run work is small beside the decode, small enough that a
@@ -324,14 +325,9 @@ class _Builder:
         if "layers" in doc:
             doc["layers"] = [{"digest": layer.digest, "size": layer.size} for layer in s.layers]  # type: ignore[union-attr]
         try:
-            m = _Model.model_validate(doc)
+            return image_of(_Model.model_validate(doc))
         except (ValidationError, ValueError, OverflowError):
             raise _Defer from None
-        return LifecycleImage(repository=m.repository, digest=m.digest, tags=tuple(m.tags), pushed_at=m.pushed_at,
-                              last_pulled_at=m.last_pulled_at, storage_class=m.storage_class,
-                              archived_at=m.archived_at,
-                              layers=tuple((layer["digest"], layer["size"]) for layer in m.layers),
-                              manifests=tuple(m.manifests), subject=m.subject)
 
     def _check(self, im: LifecycleImage) -> None:
         """The exact loader's document rules; it words the message, so any breach defers."""
