@@ -123,6 +123,34 @@ def image_of(im: _Image) -> LifecycleImage:
                           manifests=tuple(im.manifests), subject=im.subject)
 
 
+class DocumentRules:
+    """The rules that span images of one document, checked image by image in document order. Both the exact
+    loader and the streaming reader (images_stream) use this one checker; a breach raises UserError naming
+    `source` and the JSON path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.seen: dict[tuple[str, str], int] = {}
+        self.tag_owner: dict[tuple[str, str], int] = {}
+
+    def check(self, i: int, repository: str, digest: str, tags: Any, storage_class: str,
+              archived_at: datetime | None) -> None:
+        key = (repository, digest)
+        first = self.seen.setdefault(key, i)
+        if first != i:
+            raise UserError(f"{self.source}: images[{i}].digest: {digest} appears twice in repository "
+                            f"{repository!r} (first at images[{first}])")
+        for j, tag in enumerate(tags):
+            # In ECR a tag names exactly one image per repository; two owners means a broken export.
+            owner = self.tag_owner.setdefault((repository, tag), i)
+            if owner != i:
+                raise UserError(f"{self.source}: images[{i}].tags[{j}]: tag {tag!r} is also on images[{owner}] "
+                                f"in repository {repository!r}; a tag names one image")
+        if storage_class == ARCHIVE and archived_at is None:
+            raise UserError(f"{self.source}: images[{i}].archived_at: required when storage_class is archive "
+                            "(sinceImageTransitioned counts from it)")
+
+
 def parse_images_document(data: Any, source: str = "images") -> list[LifecycleImage]:
     """Validate an already-decoded document; errors name `source` and the JSON path of each problem."""
     try:
@@ -137,24 +165,10 @@ def parse_images_document(data: Any, source: str = "images") -> list[LifecycleIm
                 msg = f"invalid datetime: {msg}"
             problems.append(f"{source}: {_json_path(err['loc'])}: {_first_line(msg)}")
         raise UserError("\n".join(problems)) from None
-    seen: dict[tuple[str, str], int] = {}
-    tag_owner: dict[tuple[str, str], int] = {}
+    rules = DocumentRules(source)
     images: list[LifecycleImage] = []
     for i, im in enumerate(doc.images):
-        key = (im.repository, im.digest)
-        if key in seen:
-            raise UserError(f"{source}: images[{i}].digest: {im.digest} appears twice in repository "
-                            f"{im.repository!r} (first at images[{seen[key]}])")
-        seen[key] = i
-        for j, tag in enumerate(im.tags):
-            # In ECR a tag names exactly one image per repository; two owners means a broken export.
-            owner = tag_owner.setdefault((im.repository, tag), i)
-            if owner != i:
-                raise UserError(f"{source}: images[{i}].tags[{j}]: tag {tag!r} is also on images[{owner}] "
-                                f"in repository {im.repository!r}; a tag names one image")
-        if im.storage_class == ARCHIVE and im.archived_at is None:
-            raise UserError(f"{source}: images[{i}].archived_at: required when storage_class is archive "
-                            "(sinceImageTransitioned counts from it)")
+        rules.check(i, im.repository, im.digest, im.tags, im.storage_class, im.archived_at)
         images.append(image_of(im))
     return images
 

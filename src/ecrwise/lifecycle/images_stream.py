@@ -36,8 +36,8 @@ from pydantic import ValidationError
 
 from ecrwise.errors import UserError
 from ecrwise.inputs import MAX_DEPTH, parse_json
-from ecrwise.lifecycle.images import (ARCHIVE, MAX_IMAGES_BYTES, STANDARD, LifecycleImage, image_of,
-                                      load_images_document_exact)
+from ecrwise.lifecycle.images import (ARCHIVE, MAX_IMAGES_BYTES, STANDARD, DocumentRules, LifecycleImage,
+                                      image_of, load_images_document_exact)
 from ecrwise.lifecycle.images import _Image as _Model
 
 # Read and decoded at a time: large enough that the per-run work is small beside the decode, small enough that a
@@ -269,8 +269,7 @@ class _Builder:
     def __init__(self, source: str) -> None:
         self.source = source
         self.images: list[LifecycleImage] = []
-        self.seen: set[tuple[str, str]] = set()
-        self.tag_owner: dict[tuple[str, str], int] = {}
+        self.rules = DocumentRules("images")
         self.repositories: dict[str, str] = {}
         self.layers: dict[tuple[str, int], tuple[str, int]] = {}
 
@@ -330,14 +329,10 @@ class _Builder:
             raise _Defer from None
 
     def _check(self, im: LifecycleImage) -> None:
-        """The exact loader's document rules; it words the message, so any breach defers."""
-        key = (im.repository, im.digest)
-        if key in self.seen:
-            raise _Defer
-        self.seen.add(key)
-        index = len(self.images)
-        for tag in im.tags:
-            if self.tag_owner.setdefault((im.repository, tag), index) != index:
-                raise _Defer
-        if im.storage_class == ARCHIVE and im.archived_at is None:
-            raise _Defer
+        """The exact loader's document rules; it words the message (after its own validation of the whole
+        document, which may find an earlier problem), so any breach defers."""
+        try:
+            self.rules.check(len(self.images), im.repository, im.digest, im.tags, im.storage_class,
+                             im.archived_at)
+        except UserError:
+            raise _Defer from None
