@@ -1,7 +1,7 @@
 """`ecrwise lifecycle`: lint, simulate and template ECR lifecycle policies.
 
-Kept thin: parsing options, reading files, calling `ecrwise.lifecycle`, rendering with `report.lifecycle`. `simulate_and_render` is
-the seam the snapshot mode plugs into: it takes (policies_by_repo, images) from wherever they came from.
+Kept thin: parsing options, reading files, calling `ecrwise.lifecycle`, rendering with `report.lifecycle`. Both modes of
+`simulate` feed one `lifecycle.simulate.Simulator` a repository at a time and render its result.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 import typer
 
@@ -20,7 +20,7 @@ from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.lifecycle.images_stream import load_images_document
 from ecrwise.inputs import InputError, load_text
 from ecrwise.lifecycle.policy import ERROR, WARNING, Policy, count_all_vs_any, lint, load_policy, parse_policy
-from ecrwise.lifecycle.simulate import SimulationResult, simulate
+from ecrwise.lifecycle.simulate import SimulationResult
 from ecrwise.lifecycle.templates import TEMPLATES, get_template
 from ecrwise.pricing.book import Price, load_price_book
 from ecrwise.report.lifecycle import lint_result, simulation_result
@@ -164,24 +164,6 @@ def render_simulation(result: SimulationResult, fmt: Fmt, *, standard_price: Pri
            fmt)
 
 
-def simulate_and_render(policies_by_repo: Mapping[str, Policy | None], images: Sequence[LifecycleImage],
-                        at: datetime, fmt: Fmt, *, standard_price: Price, archive_price: Price,
-                        snapshot: dict[str, Any] | None = None, extra_warnings: Sequence[str] = (),
-                        list_images: bool = False, restore_price: Price | None = None,
-                        hours_per_month: float = 730.0) -> SimulationResult:
-    """Simulate and print. The snapshot mode calls this with policies and images read from the store."""
-    result = simulate(policies_by_repo, images, at, standard_price.usd, archive_price.usd,
-                      restore_price_gb=restore_price.usd if restore_price else None, hours_per_month=hours_per_month)
-    warnings = list(extra_warnings)
-    for p in (standard_price, archive_price, *([restore_price] if restore_price else [])):
-        if p.fallback:
-            warnings.append(f"no {p.item} price for region {p.region}; used the price book's fallback region")
-    render_simulation(result, fmt, standard_price=standard_price, archive_price=archive_price,
-                      snapshot=snapshot, extra_warnings=warnings, list_images=list_images,
-                      restore_price=restore_price)
-    return result
-
-
 def storage_prices(region: str | None, price_file: Path | None) -> tuple[Price, Price]:
     book = load_price_book(price_file)
     region = region or book.fallback_region
@@ -229,24 +211,58 @@ def simulate_cmd(
                             "an --images file says nothing about workloads")
         if policy is None:
             raise UserError("simulate --images FILE needs --policy FILE (offline mode)")
-        when = parse_at(at)
-        imgs = load_images_document(images)
-        pol = load_policy(policy, source=policy.name)
-        repos = select_repositories((im.repository for im in imgs), repository, exclude)
-        if not repos:
-            raise UserError(f"{images.name}: no repository matches --repository {' '.join(repository) or '*'}"
-                            + (f" --exclude {' '.join(exclude)}" if exclude else ""))
-        std, arc = storage_prices(region, price_file)
-        book = load_price_book(price_file)
-        chosen = set(repos)
-        simulate_and_render({r: pol for r in repos}, [im for im in imgs if im.repository in chosen], when, fmt,
-                            standard_price=std, archive_price=arc,
-                            restore_price=book.price(region or book.fallback_region, RESTORE_ITEM),
-                            hours_per_month=book.hours_per_month,
-                            extra_warnings=[f"{policy.name}: {w}" for w in pol.warnings],
-                            list_images=list_images)
+        _simulate_offline(images, policy, parse_at(at), repository, exclude, fmt, region, price_file, list_images)
     except UserError as e:
         raise _exit_user_error(e) from None
+
+
+def _simulate_offline(images: Path, policy: Path, when: datetime, include: list[str], exclude: list[str], fmt: Fmt,
+                      region: str | None, price_file: Path | None, list_images: bool) -> None:
+    """Offline mode: the images document streamed a repository at a time into one simulator (issue 11: bounded
+    memory), each repository reduced to what the report prints before the next is built. Errors come in the
+    order they always have: the images document's, the policy's, no repository matching, the price file's."""
+    from ecrwise.lifecycle.images import load_images_document_exact
+    from ecrwise.lifecycle.images_stream import Deferred, repository_groups
+    from ecrwise.lifecycle.simulate import Simulator, group_by_repository
+
+    def no_match() -> UserError:
+        return UserError(f"{images.name}: no repository matches --repository {' '.join(include) or '*'}"
+                         + (f" --exclude {' '.join(exclude)}" if exclude else ""))
+
+    try:
+        pol = load_policy(policy, source=policy.name)
+    except UserError:
+        load_images_document(images)  # its error, if it has one, comes first
+        raise
+    try:
+        std, arc = storage_prices(region, price_file)
+        book = load_price_book(price_file)
+        restore = book.price(region or book.fallback_region, RESTORE_ITEM)
+    except UserError:
+        if not select_repositories((im.repository for im in load_images_document(images)), include, exclude):
+            raise no_match() from None
+        raise
+
+    def run(groups: Iterable[tuple[str, Sequence[LifecycleImage]]]) -> Simulator | None:
+        sim = Simulator(when, std.usd, arc.usd, restore_price_gb=restore.usd, hours_per_month=book.hours_per_month,
+                        slim=True)
+        for name, imgs in groups:
+            if select_repositories([name], include, exclude):
+                sim.add(name, pol, imgs)
+        return sim if sim.items else None
+
+    try:
+        sim = run(repository_groups(images))
+    except Deferred:  # the exact loader judges; what was simulated so far is dropped
+        sim = run(group_by_repository(load_images_document_exact(images)).items())
+    if sim is None:
+        raise no_match()
+    warnings = [f"{policy.name}: {w}" for w in pol.warnings]
+    for p in (std, arc, restore):
+        if p.fallback:
+            warnings.append(f"no {p.item} price for region {p.region}; used the price book's fallback region")
+    render_simulation(sim.result(), fmt, standard_price=std, archive_price=arc, extra_warnings=warnings,
+                      list_images=list_images, restore_price=restore)
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,23 @@ the exact loader, which gives its images or its messages as ever. What makes it 
   duplicates, over-long integers, NaN, depth), and any refusal defers;
 - a time not in the one common RFC 3339 form, or a storage class other than standard/archive in any case: that
   image alone is validated by the exact loader's pydantic model, and its refusal defers.
+
+`read_images` holds the whole document's images. `repository_groups` (what `lifecycle simulate --images` uses)
+holds one partition of them at a time: its first pass makes the same checks while it splits the structs by
+repository into temporary files, its second builds the images of one partition, yields them repository by
+repository and drops them; it raises `Deferred` where `read_images` returns None.
 """
 from __future__ import annotations
 
 import gc
 import os
 import re
+import tempfile
+import zlib
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, Iterator
+from typing import Annotated, Any, BinaryIO, Iterator, Sequence
 
 import msgspec
 from msgspec.structs import astuple
@@ -84,6 +92,12 @@ class _Image(msgspec.Struct, gc=False):
     subject: _NonEmpty | None | msgspec.UnsetType = _UNSET
 
 
+# The document's JSON held as engine images at a time by `repository_groups`: a 32 MiB share of the 1M-image
+# bench document is about 38,000 images.
+PARTITION_BYTES = 32 * 2**20
+# At most this many partitions (open temporary files): a 2 GiB document (MAX_IMAGES_BYTES) makes 64.
+MAX_PARTITIONS = 64
+
 _OPTIONAL = ("repository", "last_pulled_at", "storage_class", "archived_at", "layers", "manifests", "subject")
 _DECODER = msgspec.json.Decoder(list[_Image])
 _ENCODER = msgspec.json.Encoder()
@@ -97,22 +111,109 @@ def load_images_document(path: str | Path) -> list[LifecycleImage]:
     return fast if fast is not None else load_images_document_exact(p)
 
 
-def read_images(path: Path, max_bytes: int, run_bytes: int = RUN_BYTES) -> list[LifecycleImage] | None:
-    """The document's LifecycleImages, or None when the exact loader must read it (see the module's docstring)."""
-    enabled = gc.isenabled()
+@contextmanager
+def _gc_off() -> Iterator[None]:
     # No cycles are made here; a collection would walk every image built so far, which made reading a million
     # images take 38.5 s instead of 28.8 s (one run each).
+    enabled = gc.isenabled()
     gc.disable()
     try:
-        with open(path, "rb") as f:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def read_images(path: Path, max_bytes: int, run_bytes: int = RUN_BYTES) -> list[LifecycleImage] | None:
+    """The document's LifecycleImages, or None when the exact loader must read it (see the module's docstring)."""
+    try:
+        with _gc_off(), open(path, "rb") as f:
             if os.fstat(f.fileno()).st_size > max_bytes:
                 return None
             return _Builder(path.name).build(_runs(f, run_bytes))
     except (OSError, ValueError, _Defer, msgspec.MsgspecError, UserError):
         return None
-    finally:
-        if enabled:
-            gc.enable()
+
+
+class Deferred(Exception):
+    """`repository_groups` cannot be sure of the exact loader's result: the caller drops what it was given and
+    runs the exact loader (`images.load_images_document_exact`), which returns the images or words the error."""
+
+
+def repository_groups(path: Path, *, max_bytes: int = MAX_IMAGES_BYTES, run_bytes: int = RUN_BYTES,
+                      partition_bytes: int = PARTITION_BYTES) -> Iterator[tuple[str, list[LifecycleImage]]]:
+    """Each repository's images, one repository at a time (in no set order), exactly as the exact loader would
+    return them; raises Deferred (possibly after some repositories were yielded) where `read_images` returns None.
+
+    Bounded memory for a document of any order: a first pass reads it a run at a time, checks it as
+    `read_images` does and splits its images by repository into partitions of about `partition_bytes` of JSON,
+    each written (as msgspec re-encodes the structs) to a temporary file; a second pass builds and judges one
+    partition's images at a time. A document under `partition_bytes` stays in memory as one partition."""
+    try:
+        with ExitStack() as stack:
+            f = stack.enter_context(open(path, "rb"))
+            size = os.fstat(f.fileno()).st_size
+            if size > max_bytes:
+                raise _Defer
+            spill = _Partitions(min(MAX_PARTITIONS, max(1, -(-size // partition_bytes))), stack)
+            with _gc_off():
+                spill.fill(_runs(f, run_bytes), path.name)
+            for structs in spill.each():
+                with _gc_off():
+                    images = _Builder(path.name, share_layers=False).images_of(structs)
+                del structs
+                groups: dict[str, list[LifecycleImage]] = {}
+                for im in images:
+                    groups.setdefault(im.repository, []).append(im)
+                del images
+                while groups:
+                    yield groups.popitem()
+    except (OSError, ValueError, _Defer, msgspec.MsgspecError, UserError):
+        raise Deferred from None
+
+
+class _Partitions:
+    """The document's image structs split by repository into `k` partitions, every repository's images in one.
+    With k > 1 each partition is its structs' JSON, comma-separated, in an unnamed temporary file."""
+
+    def __init__(self, k: int, stack: ExitStack) -> None:
+        self.k = k
+        self.files = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(k)] if k > 1 else []
+        self.used = [False] * k
+        self.kept: list[_Image] = []
+        self.of: dict[Any, int] = {}
+
+    def fill(self, runs: Iterator[tuple[bytes, list[_Image]]], source: str) -> None:
+        k, of = self.k, self.of
+        for text, structs in runs:
+            if k == 1:
+                encoded = [_ENCODER.encode(structs)]
+                self.kept.extend(structs)
+            else:
+                parts: list[list[_Image]] = [[] for _ in range(k)]
+                for s in structs:
+                    p = of.get(s.repository)
+                    if p is None:  # crc32, not hash(): the same partitions in every run
+                        name = "" if s.repository is _UNSET else s.repository
+                        p = of[s.repository] = zlib.crc32(name.encode("utf-8", "surrogatepass")) % k
+                    parts[p].append(s)
+                encoded = [_ENCODER.encode(part) for part in parts]
+                for p, e in enumerate(encoded):
+                    if len(e) > 2:  # not `[]`
+                        self.files[p].write(e[1:-1] if not self.used[p] else b"," + e[1:-1])
+                        self.used[p] = True
+            _members(text, sum(e.count(b":") for e in encoded), source)
+
+    def each(self) -> Iterator[list[_Image]]:
+        if self.k == 1:
+            kept, self.kept = self.kept, []
+            yield kept
+            return
+        for f, used in zip(self.files, self.used):
+            if used:
+                f.seek(0)
+                yield _DECODER.decode(b"[" + f.read() + b"]")
+                f.truncate(0)
 
 
 # -- the text: runs of whole images -------------------------------------------------------------------------
@@ -263,32 +364,41 @@ def _lifecycle_image(repository: str, digest: str, tags: tuple[str, ...], pushed
     return im
 
 
-class _Builder:
-    """Turns runs of structs into LifecycleImages with the exact loader's checks, deferring on any breach."""
+def _members(text: bytes, colons: int, source: str) -> None:
+    """Refuse what msgspec let through and the exact JSON rules do not: it drops an unknown key (ignored, as the
+    exact loader ignores it, but the loader still refuses a duplicate key, an over-long integer or NaN inside
+    it) and settles a key given twice by taking the last. Without escapes a string re-encodes to the same
+    bytes, so the colons of the text are the `colons` of the structs re-encoded only when no member was
+    dropped."""
+    if b"\\" not in text and text.count(b":") == colons:
+        return
+    # Nested one level deeper here than in the document, so one level fewer allowed.
+    parse_json("[" + text.decode("utf-8") + "]", source=source, max_depth=MAX_DEPTH - 1)
 
-    def __init__(self, source: str) -> None:
+
+class _Builder:
+    """Turns structs into LifecycleImages with the exact loader's checks, deferring on any breach. With
+    `share_layers`, one (digest, size) pair per layer is held for every image holding it: the whole document's
+    images are kept (`read_images`). `repository_groups` keeps one partition's at a time, so it does not pay
+    for the sharing."""
+
+    def __init__(self, source: str, share_layers: bool = True) -> None:
         self.source = source
         self.images: list[LifecycleImage] = []
         self.rules = DocumentRules("images")
         self.repositories: dict[str, str] = {}
-        self.layers: dict[tuple[str, int], tuple[str, int]] = {}
+        self.layers: dict[tuple[str, int], tuple[str, int]] | None = {} if share_layers else None
 
     def build(self, runs: Iterator[tuple[bytes, list[_Image]]]) -> list[LifecycleImage]:
         for text, structs in runs:
-            self._members(text, structs)
-            for s in structs:
-                self._image(s)
+            _members(text, _ENCODER.encode(structs).count(b":") if b"\\" not in text else -1, self.source)
+            self.images_of(structs)
         return self.images
 
-    def _members(self, text: bytes, structs: list[_Image]) -> None:
-        """Refuse what msgspec let through and the exact JSON rules do not: it drops an unknown key (ignored, as
-        the exact loader ignores it, but the loader still refuses a duplicate key, an over-long integer or NaN
-        inside it) and settles a key given twice by taking the last. Without escapes a string re-encodes to the
-        same bytes, so the colons of the text are those re-encoded only when no member was dropped."""
-        if b"\\" not in text and text.count(b":") == _ENCODER.encode(structs).count(b":"):
-            return
-        # Nested one level deeper here than in the document, so one level fewer allowed.
-        parse_json("[" + text.decode("utf-8") + "]", source=self.source, max_depth=MAX_DEPTH - 1)
+    def images_of(self, structs: Sequence[_Image]) -> list[LifecycleImage]:
+        for s in structs:
+            self._image(s)
+        return self.images
 
     def _image(self, s: _Image) -> None:
         repository = "" if s.repository is _UNSET else s.repository
@@ -308,9 +418,11 @@ class _Builder:
         else:
             layers: tuple[tuple[str, int], ...] = ()
             if s.layers is not _UNSET:
-                # One (digest, size) pair per layer, shared by every image that holds it.
-                pairs = list(map(astuple, s.layers))
-                layers = tuple(map(self.layers.setdefault, pairs, pairs))
+                if self.layers is None:
+                    layers = tuple(map(astuple, s.layers))
+                else:  # one (digest, size) pair per layer, shared by every image that holds it
+                    pairs = list(map(astuple, s.layers))
+                    layers = tuple(map(self.layers.setdefault, pairs, pairs))
             im = _lifecycle_image(self.repositories.setdefault(repository, repository), s.digest, tuple(s.tags),
                                   pushed, pulled, storage, archived, layers,
                                   () if s.manifests is _UNSET else tuple(s.manifests),

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 from ecrwise.errors import UserError
 from ecrwise.inputs import load_document
 from ecrwise.lifecycle.images import MAX_IMAGES_BYTES, parse_images_document
-from ecrwise.lifecycle.images_stream import _utc_time, load_images_document, read_images
+from ecrwise.lifecycle.images_stream import Deferred, _utc_time, load_images_document, read_images, repository_groups
 
 
 def _exact(path):
@@ -30,6 +30,38 @@ def _exact(path):
 
 def _both(path, run_bytes=200):
     return read_images(path, MAX_IMAGES_BYTES, run_bytes), _exact(path)
+
+
+def _grouped(images):
+    """Images by repository, in document order within each: what repository_groups must give."""
+    out = {}
+    for im in images:
+        out.setdefault(im.repository, []).append(im)
+    return out
+
+
+def _groups_or_deferred(path, run_bytes, partition_bytes):
+    """repository_groups' repositories (each yielded once), or None when it deferred."""
+    got = {}
+    try:
+        for name, imgs in repository_groups(path, run_bytes=run_bytes, partition_bytes=partition_bytes):
+            assert name not in got and imgs and all(im.repository == name for im in imgs)
+            got[name] = imgs
+    except Deferred:
+        return None
+    return got
+
+
+def _check_groups(path, run_bytes, exact, must_stream=False):
+    # 1 byte: as many partitions as the file has bytes (most repositories alone in one); 10**9: one
+    # partition held in memory, no temporary file.
+    for partition_bytes in (1, 300, 10**9):
+        got = _groups_or_deferred(path, run_bytes, partition_bytes)
+        if got is None:
+            assert not must_stream
+        else:
+            assert not isinstance(exact, str), f"streamed what the exact loader refuses: {exact}"
+            assert got == _grouped(exact)
 
 
 _times = st.one_of(
@@ -60,6 +92,7 @@ def test_streamed_equals_exact_on_generated_documents(tmp_path, images, layout, 
     p.write_text(json.dumps({"images": images}, **layout))
     fast, exact = _both(p, run)
     assert fast is None or fast == exact
+    _check_groups(p, run, exact, must_stream=fast is not None)
     # Plain valid documents (no unknown key, times in the common form) take the streaming path.
     plain = all(set(im) <= {"digest", "tags", "pushed_at", "repository", "layers", "manifests"}
                 and isinstance(im["pushed_at"], str) and im["pushed_at"].endswith("Z") and "T" in im["pushed_at"]
@@ -86,6 +119,7 @@ def test_plain_documents_are_streamed(tmp_path, text):
     for run in (16, 64, 4096):
         fast, exact = _both(p, run)
         assert fast is not None and fast == exact
+        _check_groups(p, run, exact, must_stream=True)
 
 
 @pytest.mark.parametrize("text", STREAMED + [
@@ -118,6 +152,7 @@ def test_edge_documents_give_the_exact_result(tmp_path, text):
     for run in (16, 64, 4096):
         fast, exact = _both(p, run)
         assert fast is None or fast == exact
+        _check_groups(p, run, exact, must_stream=fast is not None)
     try:
         assert load_images_document(p) == exact
     except UserError as e:
