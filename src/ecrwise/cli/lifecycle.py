@@ -222,7 +222,7 @@ def _simulate_offline(images: Path, policy: Path, when: datetime, include: list[
     memory), each repository reduced to what the report prints before the next is built. Errors come in the
     order they always have: the images document's, the policy's, no repository matching, the price file's."""
     from ecrwise.lifecycle.images import load_images_document_exact
-    from ecrwise.lifecycle.images_stream import Deferred, repository_groups
+    from ecrwise.lifecycle.images_stream import Deferred, fold_repositories
     from ecrwise.lifecycle.simulate import Simulator, group_by_repository
 
     def no_match() -> UserError:
@@ -252,7 +252,7 @@ def _simulate_offline(images: Path, policy: Path, when: datetime, include: list[
         return sim if sim.items else None
 
     try:
-        sim = run(repository_groups(images))
+        sim = fold_repositories(images, run)
     except Deferred:  # the exact loader judges; what was simulated so far is dropped
         sim = run(group_by_repository(load_images_document_exact(images)).items())
     if sim is None:

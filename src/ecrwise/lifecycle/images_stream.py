@@ -36,7 +36,7 @@ import zlib
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, Iterator, Sequence
+from typing import Annotated, Any, BinaryIO, Callable, Iterator, Sequence, TypeVar
 
 import msgspec
 from msgspec.structs import astuple
@@ -63,6 +63,7 @@ _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[
 # An object's opening up to its first key, the key's quotes included: `{"repository"`.
 _OPENING = re.compile(rb'\{[ \t\n\r]*"[^"\\]*"')
 _UNSET = msgspec.UNSET
+T = TypeVar("T")
 
 
 class _Defer(Exception):
@@ -133,6 +134,68 @@ def read_images(path: Path, max_bytes: int, run_bytes: int = RUN_BYTES) -> list[
             return _Builder(path.name).build(_runs(f, run_bytes))
     except (OSError, ValueError, _Defer, msgspec.MsgspecError, UserError):
         return None
+
+
+def fold_repositories(path: Path, fold: Callable[[Iterator[tuple[str, list[LifecycleImage]]]], T], *,
+                      max_bytes: int = MAX_IMAGES_BYTES, run_bytes: int = RUN_BYTES,
+                      partition_bytes: int = PARTITION_BYTES) -> T:
+    """`fold` of the document's repositories, each as (name, its images), exactly as the exact loader would
+    return them; raises Deferred where `read_images` returns None (`fold` may have seen some repositories).
+
+    One pass when each repository's images lie together in the document (as ecrwise, or `aws ecr
+    describe-images` per repository, writes them): a repository is handed on when the next begins. When one
+    turns up again after others, `fold` is called once more, from the start, with `repository_groups`. So
+    `fold` must start afresh on each call."""
+    try:
+        return fold(_in_document_order(path, max_bytes, run_bytes))
+    except _Interleaved:
+        return fold(repository_groups(path, max_bytes=max_bytes, run_bytes=run_bytes,
+                                      partition_bytes=partition_bytes))
+
+
+class _Interleaved(Exception):
+    """A repository's images are not all together in the document."""
+
+
+def _in_document_order(path: Path, max_bytes: int, run_bytes: int) -> Iterator[tuple[str, list[LifecycleImage]]]:
+    try:
+        with open(path, "rb") as f:
+            if os.fstat(f.fileno()).st_size > max_bytes:
+                raise _Defer
+            done: set[str] = set()
+            name: str | None = None
+            builder = _Builder(path.name, share_layers=False)
+            for text, structs in _runs(f, run_bytes):
+                _members(text, _ENCODER.encode(structs).count(b":") if b"\\" not in text else -1, path.name)
+                start = 0
+                for end in (*_repository_changes(structs), len(structs)):
+                    if end == start:
+                        continue
+                    repository = structs[start].repository
+                    repository = "" if repository is _UNSET else repository
+                    if repository != name:
+                        if name is not None:
+                            done.add(name)
+                            # The rules span one repository (DocumentRules), so each gets its own builder.
+                            yield name, builder.images
+                            builder = _Builder(path.name, share_layers=False)
+                        if repository in done:
+                            raise _Interleaved
+                        name = repository
+                    with _gc_off():
+                        builder.images_of(structs[start:end])
+                    start = end
+                del structs, text
+            if name is not None:
+                yield name, builder.images
+    except (OSError, ValueError, _Defer, msgspec.MsgspecError, UserError):
+        raise Deferred from None
+
+
+def _repository_changes(structs: Sequence[_Image]) -> list[int]:
+    """The indexes where a struct's repository differs from the one before it."""
+    names = [s.repository for s in structs]
+    return [i for i in range(1, len(names)) if names[i] != names[i - 1]]
 
 
 class Deferred(Exception):

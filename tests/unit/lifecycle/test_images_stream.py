@@ -16,7 +16,8 @@ from pydantic import TypeAdapter
 from ecrwise.errors import UserError
 from ecrwise.inputs import load_document
 from ecrwise.lifecycle.images import MAX_IMAGES_BYTES, parse_images_document
-from ecrwise.lifecycle.images_stream import Deferred, _utc_time, load_images_document, read_images, repository_groups
+from ecrwise.lifecycle.images_stream import (Deferred, _utc_time, fold_repositories, load_images_document, read_images,
+                                             repository_groups)
 
 
 def _exact(path):
@@ -52,15 +53,44 @@ def _groups_or_deferred(path, run_bytes, partition_bytes):
     return got
 
 
+def _folded_or_deferred(path, run_bytes, partition_bytes):
+    """fold_repositories' repositories as the last fold saw them, and how many folds it ran; None if deferred."""
+    calls = []
+
+    def fold(groups):
+        calls.append(1)
+        got = {}
+        for name, imgs in groups:
+            assert name not in got and imgs and all(im.repository == name for im in imgs)
+            got[name] = imgs
+        return got
+
+    try:
+        return fold_repositories(path, fold, run_bytes=run_bytes, partition_bytes=partition_bytes), len(calls)
+    except Deferred:
+        return None
+
+
+def _together(images):
+    """Whether each repository's images lie together (in one stretch) in document order."""
+    names = [im.repository for i, im in enumerate(images) if i == 0 or images[i - 1].repository != im.repository]
+    return len(names) == len(set(names))
+
+
 def _check_groups(path, run_bytes, exact, must_stream=False):
     # 1 byte: as many partitions as the file has bytes (most repositories alone in one); 10**9: one
     # partition held in memory, no temporary file.
     for partition_bytes in (1, 300, 10**9):
-        got = _groups_or_deferred(path, run_bytes, partition_bytes)
-        if got is None:
-            assert not must_stream
-        else:
+        for got in (_groups_or_deferred(path, run_bytes, partition_bytes),
+                    _folded_or_deferred(path, run_bytes, partition_bytes)):
+            if got is None:
+                assert not must_stream
+                continue
             assert not isinstance(exact, str), f"streamed what the exact loader refuses: {exact}"
+            if isinstance(got, tuple):
+                got, folds = got
+                # One pass when the repositories lie together; a second, partitioned, only when they do not.
+                assert folds == (1 if _together(exact) else 2)
             assert got == _grouped(exact)
 
 
