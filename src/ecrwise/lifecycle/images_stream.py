@@ -21,10 +21,10 @@ the exact loader, which gives its images or its messages as ever. What makes it 
 - a time not in the one common RFC 3339 form, or a storage class other than standard/archive in any case: that
   image alone is validated by the exact loader's pydantic model, and its refusal defers.
 
-`read_images` holds the whole document's images. `repository_groups` (what `lifecycle simulate --images` uses)
-holds one partition of them at a time: its first pass makes the same checks while it splits the structs by
-repository into temporary files, its second builds the images of one partition, yields them repository by
-repository and drops them; it raises `Deferred` where `read_images` returns None.
+`read_images` holds the whole document's images. `fold_repositories` (what `lifecycle simulate --images` uses)
+holds one repository's at a time when the document keeps each repository's images together, else one partition
+of them (`repository_groups`: a first pass splits the structs by repository into temporary files, a second
+builds one partition at a time); it raises `Deferred` where `read_images` returns None.
 """
 from __future__ import annotations
 
@@ -35,8 +35,9 @@ import tempfile
 import zlib
 from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
+from itertools import groupby
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, Callable, Iterator, Sequence, TypeVar
+from typing import Annotated, Any, BinaryIO, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import msgspec
 from msgspec.structs import astuple
@@ -142,8 +143,8 @@ def fold_repositories(path: Path, fold: Callable[[Iterator[tuple[str, list[Lifec
     """`fold` of the document's repositories, each as (name, its images), exactly as the exact loader would
     return them; raises Deferred where `read_images` returns None (`fold` may have seen some repositories).
 
-    One pass when each repository's images lie together in the document (as ecrwise, or `aws ecr
-    describe-images` per repository, writes them): a repository is handed on when the next begins. When one
+    One pass when each repository's images lie together in the document (as an export of `aws ecr
+    describe-images` per repository writes them): a repository is handed on when the next begins. When one
     turns up again after others, `fold` is called once more, from the start, with `repository_groups`. So
     `fold` must start afresh on each call."""
     try:
@@ -166,13 +167,8 @@ def _in_document_order(path: Path, max_bytes: int, run_bytes: int) -> Iterator[t
             name: str | None = None
             builder = _Builder(path.name, share_layers=False)
             for text, structs in _runs(f, run_bytes):
-                _members(text, _ENCODER.encode(structs).count(b":") if b"\\" not in text else -1, path.name)
-                start = 0
-                for end in (*_repository_changes(structs), len(structs)):
-                    if end == start:
-                        continue
-                    repository = structs[start].repository
-                    repository = "" if repository is _UNSET else repository
+                _run_members(text, structs, path.name)
+                for repository, same in groupby(structs, _repository_of):
                     if repository != name:
                         if name is not None:
                             done.add(name)
@@ -183,8 +179,7 @@ def _in_document_order(path: Path, max_bytes: int, run_bytes: int) -> Iterator[t
                             raise _Interleaved
                         name = repository
                     with _gc_off():
-                        builder.images_of(structs[start:end])
-                    start = end
+                        builder.images_of(same)
                 del structs, text
             if name is not None:
                 yield name, builder.images
@@ -192,14 +187,12 @@ def _in_document_order(path: Path, max_bytes: int, run_bytes: int) -> Iterator[t
         raise Deferred from None
 
 
-def _repository_changes(structs: Sequence[_Image]) -> list[int]:
-    """The indexes where a struct's repository differs from the one before it."""
-    names = [s.repository for s in structs]
-    return [i for i in range(1, len(names)) if names[i] != names[i - 1]]
+def _repository_of(s: _Image) -> str:
+    return "" if s.repository is _UNSET else s.repository
 
 
 class Deferred(Exception):
-    """`repository_groups` cannot be sure of the exact loader's result: the caller drops what it was given and
+    """`fold_repositories` or `repository_groups` cannot be sure of the exact loader's result: the caller drops what it was given and
     runs the exact loader (`images.load_images_document_exact`), which returns the images or words the error."""
 
 
@@ -257,8 +250,7 @@ class _Partitions:
                 for s in structs:
                     p = of.get(s.repository)
                     if p is None:  # crc32, not hash(): the same partitions in every run
-                        name = "" if s.repository is _UNSET else s.repository
-                        p = of[s.repository] = zlib.crc32(name.encode("utf-8", "surrogatepass")) % k
+                        p = of[s.repository] = zlib.crc32(_repository_of(s).encode("utf-8", "surrogatepass")) % k
                     parts[p].append(s)
                 encoded = [_ENCODER.encode(part) for part in parts]
                 for p, e in enumerate(encoded):
@@ -427,6 +419,11 @@ def _lifecycle_image(repository: str, digest: str, tags: tuple[str, ...], pushed
     return im
 
 
+def _run_members(text: bytes, structs: Sequence[_Image], source: str) -> None:
+    """`_members` of a run whose structs are not encoded otherwise."""
+    _members(text, _ENCODER.encode(structs).count(b":") if b"\\" not in text else -1, source)
+
+
 def _members(text: bytes, colons: int, source: str) -> None:
     """Refuse what msgspec let through and the exact JSON rules do not: it drops an unknown key (ignored, as the
     exact loader ignores it, but the loader still refuses a duplicate key, an over-long integer or NaN inside
@@ -454,17 +451,17 @@ class _Builder:
 
     def build(self, runs: Iterator[tuple[bytes, list[_Image]]]) -> list[LifecycleImage]:
         for text, structs in runs:
-            _members(text, _ENCODER.encode(structs).count(b":") if b"\\" not in text else -1, self.source)
+            _run_members(text, structs, self.source)
             self.images_of(structs)
         return self.images
 
-    def images_of(self, structs: Sequence[_Image]) -> list[LifecycleImage]:
+    def images_of(self, structs: Iterable[_Image]) -> list[LifecycleImage]:
         for s in structs:
             self._image(s)
         return self.images
 
     def _image(self, s: _Image) -> None:
-        repository = "" if s.repository is _UNSET else s.repository
+        repository = _repository_of(s)
         pushed = _utc_time(s.pushed_at)
         raw_pulled, raw_archived = s.last_pulled_at, s.archived_at
         pulled = None if raw_pulled is None or raw_pulled is _UNSET else _utc_time(raw_pulled)
