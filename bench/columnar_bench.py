@@ -23,21 +23,21 @@ SRC = HERE.parent / "src"
 sys.path.insert(0, str(SRC))
 sys.path.insert(0, str(HERE))
 
-import synthetic_estate  # noqa: E402
 
 TEMPLATE = SRC / "ecrwise" / "lifecycle" / "templates" / "playbook-base.json"
-# label → (ecrwise arguments, the SQL facts its floor runs, whether the floor runs them on every snapshot).
-# The simulate floor is the queries that hand the engine its images; the engine's own work is on top of it.
+# label → (ecrwise arguments, the SQL facts its floor runs: (name, "latest" snapshot or "every" snapshot);
+# layer_deltas always runs on the first and the latest). The simulate floor is the queries that hand the engine
+# its images; the engine's own work is on top of it.
+IMAGES = [("engine_image_rows", "latest"), ("engine_layer_rows", "latest")]
 COMMANDS = {
-    "repos --format json": (["repos", "--format", "json"], ["repository_facts"], False),
-    "history --format json": (["history", "--format", "json"], ["repository_facts", "layer_deltas"], True),
-    "simulate playbook-base": (["lifecycle", "simulate", "--policy", str(TEMPLATE), "--format", "json"],
-                               ["engine_image_rows", "engine_layer_rows"], False),
+    "repos --format json": (["repos", "--format", "json"], [("repository_facts", "latest")]),
+    "history --format json": (["history", "--format", "json"], [("repository_facts", "every"), ("layer_deltas", "")]),
+    "simulate playbook-base": (["lifecycle", "simulate", "--policy", str(TEMPLATE), "--format", "json"], IMAGES),
     # Every check; the floor is the queries their data comes from (the inventory, each image with its layers).
-    "findings --format json": (["findings", "--format", "json"],
-                               ["repository_facts", "engine_image_rows", "engine_layer_rows"], False),
+    "findings --format json": (["findings", "--format", "json"], [("repository_facts", "latest"), *IMAGES]),
+    # The checks' queries, and the history the report prints (every snapshot's inventory, the layer deltas).
     "report --html": (["report", "--html", "{tmp}/report.html"],
-                      ["repository_facts", "engine_image_rows", "engine_layer_rows"], False),
+                      [("repository_facts", "every"), ("layer_deltas", ""), *IMAGES]),
 }
 
 
@@ -57,7 +57,7 @@ def _median3(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
     return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
 
 
-def _floor_script(store: Path, queries: list[str], every: bool) -> str:
+def _floor_script(store: Path, queries: list[tuple[str, str]]) -> str:
     # Plain DuckDB: the same SQL text ecrwise runs, for every snapshot (history) or the latest one.
     return f"""
 import duckdb, sys
@@ -65,11 +65,11 @@ sys.path.insert(0, {str(SRC)!r})
 from ecrwise.store.queries import sql_text
 con = duckdb.connect({str(store)!r}, read_only=True)
 ids = [r[0] for r in con.execute("SELECT id FROM snapshots WHERE complete ORDER BY id").fetchall()]
-for name in {queries!r}:
+for name, scope in {queries!r}:
     if name == "layer_deltas":
         con.execute(sql_text(name), {{"a": ids[0], "b": ids[-1]}}).fetchall()
     else:
-        for sid in (ids if {every!r} else ids[-1:]):
+        for sid in (ids if scope == "every" else ids[-1:]):
             con.execute(sql_text(name), {{"sid": sid}}).fetchall()
 """
 
@@ -85,7 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ecrwise-bench-") as tmp:
         store = Path(tmp) / "syn.duckdb"
         t = time.perf_counter()
-        synthetic_estate.build(store, a.repos, a.images, a.snapshots)
+        # In a child process: a child's peak RSS (ru_maxrss) starts from its parent's high-water mark, which
+        # Linux carries across the exec (getrusage(2): usage is preserved across execve), so building the
+        # estate in this process would show its 1.7 GiB as every command's peak.
+        subprocess.run([sys.executable, str(HERE / "synthetic_estate.py"), str(store), "--repos", str(a.repos),
+                        "--images", str(a.images), "--snapshots", str(a.snapshots)], check=True,
+                       stdout=subprocess.DEVNULL)
         print(f"estate: {a.repos} repositories x {a.images // a.repos} images x {a.snapshots} snapshots, "
               f"built in {time.perf_counter() - t:.1f} s")
         base_env = {**os.environ, "XDG_DATA_HOME": tmp, "XDG_STATE_HOME": tmp}
@@ -95,13 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         if a.baseline_src:
             header += f" {'baseline':>9} {'base RSS':>9}"
         print(header)
-        for label, (args, queries, every) in COMMANDS.items():
+        for label, (args, queries) in COMMANDS.items():
             if a.only and label.split()[0] not in a.only:
                 continue
             args = [x.replace("{tmp}", tmp) for x in args]
             env = {**base_env, "PYTHONPATH": str(SRC)}
             wall, rss = _median3([py, "-c", cli, *args, "--store", str(store)], env)
-            fwall, _ = _median3([py, "-c", _floor_script(store, queries, every)], env)
+            fwall, _ = _median3([py, "-c", _floor_script(store, queries)], env)
             line = f"{label:<24} {wall:>8.2f}s {fwall:>9.2f}s {wall / fwall:>5.1f}x {rss / 2**20:>6.0f}MiB"
             if a.baseline_src:
                 benv = {**base_env, "PYTHONPATH": str(a.baseline_src)}

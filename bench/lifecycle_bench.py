@@ -19,6 +19,7 @@ import sys
 import time
 import tracemalloc
 from datetime import datetime, timezone
+from typing import Iterator
 
 from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.lifecycle.policy import parse_policy
@@ -53,8 +54,15 @@ Row = tuple  # (repository, digest, tags, pushed_ts, pulled_ts|None, storage_cla
 
 
 def generate(n_images: int, n_repos: int, seed: int = 7) -> list[Row]:
-    """Raw rows as a collector or a JSON export would hand them over: plain values, epoch seconds."""
+    """Raw rows as a collector or a JSON export would hand them over: plain values, epoch seconds; shuffled."""
     rnd = random.Random(seed)
+    rows = [row for _, repo_rows in repositories(n_images, n_repos, rnd) for row in repo_rows]
+    rnd.shuffle(rows)
+    return rows
+
+
+def repositories(n_images: int, n_repos: int, rnd: random.Random) -> Iterator[tuple[str, list[Row]]]:
+    """(name, its rows) one repository at a time, so a document of any size can be written without holding it."""
     # Repository sizes follow a heavy tail (a few huge CI repositories, many small ones), summing to n.
     weights = [1.0 / (k + 1) ** 0.8 for k in range(n_repos)]
     scale = n_images / sum(weights)
@@ -62,8 +70,8 @@ def generate(n_images: int, n_repos: int, seed: int = 7) -> list[Row]:
     sizes[0] += n_images - sum(sizes)
     bases = [(f"sha256:{rnd.getrandbits(256):064x}", rnd.randint(20, 120) * 2**20) for _ in range(64)]
     start = AT.timestamp() - 400 * DAY
-    rows: list[Row] = []
     for r, size in enumerate(sizes):
+        rows: list[Row] = []
         repo = f"team-{r % 97:02d}/service-{r:05d}"
         base = rnd.sample(bases, 2)
         major, minor, patch = 1, 0, 0
@@ -105,8 +113,7 @@ def generate(n_images: int, n_repos: int, seed: int = 7) -> list[Row]:
             kids = [rows[-1][1], rows[-2][1]]
             rows.append((repo, f"sha256:{rnd.getrandbits(256):064x}", ["multiarch"], t + 1.0, None, "standard",
                          None, [], kids))
-    rnd.shuffle(rows)
-    return rows
+        yield repo, rows
 
 
 def load(rows: list[Row], split: list[float] | None = None) -> list[LifecycleImage]:
