@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from ecrwise.analysis.history import History, history_from
+from ecrwise.analysis.inventory import Inventory
 from ecrwise.cli.common import Fmt, FormatOpt, PriceFileOpt, StoreOpt, open_store, prices
 from ecrwise.cli.snapshot_data import inventory_of, layer_deltas_of
 from ecrwise.errors import UserError
@@ -23,8 +24,9 @@ app = typer.Typer(help="Storage and cost across snapshots; savings realised betw
                   invoke_without_command=True, no_args_is_help=False)
 
 def load_history(st: Store, book: PriceBook, from_id: int | None = None, to_id: int | None = None,
-                 upto: int | None = None) -> History:
-    """Every snapshot (up to `upto`) through the inventory, and the layers of --from and --to."""
+                 upto: int | None = None, known: dict[int, Inventory] | None = None) -> History:
+    """Every snapshot (up to `upto`) through the inventory, and the layers of --from and --to. `known` holds
+    inventories already computed with `book` (the report's checks made the latest one), by snapshot id."""
     snaps = st.snapshots()
     if upto is not None:
         snaps = [s for s in snaps if s.id <= upto]
@@ -39,7 +41,8 @@ def load_history(st: Store, book: PriceBook, from_id: int | None = None, to_id: 
     b = to_id if to_id is not None else ids[-1]
     points = []
     for s in snaps:
-        points.append((s.id, s.taken_at, inventory_of(st, s.id, book)))
+        inv = (known or {}).get(s.id)
+        points.append((s.id, s.taken_at, inv if inv is not None else inventory_of(st, s.id, book)))
     return history_from(points, layer_deltas_of(st, a, b), a, b, book)
 
 

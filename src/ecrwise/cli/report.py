@@ -48,7 +48,7 @@ def write_report(store: Optional[Path], snapshot: Optional[int], out: Path, book
     items = [fview.item(it, checks) for it in result.items]
     totals = fview.totals_json(result.totals())
     with open_store(store) as st:
-        history = load_history(st, book, upto=snap.id)
+        history = load_history(st, book, upto=snap.id, known={snap.id: inv})
         billed = latest_reconciliation(st, book)  # None until `billing import` has run
         saved = savings_since_last_apply(st) if billed else None
     inputs = ReportInputs(
