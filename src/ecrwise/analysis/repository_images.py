@@ -21,7 +21,7 @@ from ecrwise.lifecycle.from_records import (ENGINE_TABLES, ImageRow, LayerPairs,
                                             layer_rows, lifecycle_image, repository_groups, repo_key)
 from ecrwise.lifecycle.from_records import layer_index as build_layer_index
 from ecrwise.lifecycle.policy import Policy, parse_policy
-from ecrwise.lifecycle.simulate import RepositoryResult, Simulator
+from ecrwise.lifecycle.simulate import SPOOL_AFTER_ROWS, RepositoryResult, Simulator
 from ecrwise.lifecycle.templates import get_template
 from ecrwise.records.ecr import Image, ImageLayer, Repository
 from ecrwise.records.registry import ReplicationDestination
@@ -193,7 +193,8 @@ def repository_pass(ctx: Any, template: str, large_threshold: int) -> Repository
     def simulator(region: str) -> Simulator:
         if region not in sims:
             sims[region] = Simulator(now, book.price(region, STANDARD_ITEM).usd, book.price(region, ARCHIVE_ITEM).usd,
-                                     restore_price_gb=book.price(region, RESTORE_ITEM).usd, slim=True)
+                                     restore_price_gb=book.price(region, RESTORE_ITEM).usd, slim=True,
+                                     spool_after=SPOOL_AFTER_ROWS)
         return sims[region]
 
     summaries: dict[Key, RepositoryImages] = {}

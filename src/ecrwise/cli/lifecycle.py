@@ -17,7 +17,6 @@ from ecrwise.cli.common import FormatOpt, Fmt, PriceFileOpt, SnapshotOpt, StoreO
 from ecrwise.cli.in_use import InUseFileOpt, PulledWithinOpt, RollbackOpt
 from ecrwise.errors import UserError
 from ecrwise.lifecycle.images import LifecycleImage
-from ecrwise.lifecycle.images_stream import load_images_document
 from ecrwise.inputs import InputError, load_text
 from ecrwise.lifecycle.policy import ERROR, WARNING, Policy, count_all_vs_any, lint, load_policy, parse_policy
 from ecrwise.lifecycle.simulate import SimulationResult
@@ -221,9 +220,11 @@ def _simulate_offline(images: Path, policy: Path, when: datetime, include: list[
     """Offline mode: the images document streamed a repository at a time into one simulator (issue 11: bounded
     memory), each repository reduced to what the report prints before the next is built. Errors come in the
     order they always have: the images document's, the policy's, no repository matching, the price file's."""
-    from ecrwise.lifecycle.images import load_images_document_exact
-    from ecrwise.lifecycle.images_stream import Deferred, fold_repositories
-    from ecrwise.lifecycle.simulate import Simulator, group_by_repository
+    from ecrwise.lifecycle.images_stream import fold_document
+    from ecrwise.lifecycle.simulate import SPOOL_AFTER_ROWS, Simulator
+
+    def names() -> list[str]:  # the document's repositories, or its error
+        return fold_document(images, lambda groups: [name for name, _ in groups])
 
     def no_match() -> UserError:
         return UserError(f"{images.name}: no repository matches --repository {' '.join(include) or '*'}"
@@ -232,29 +233,26 @@ def _simulate_offline(images: Path, policy: Path, when: datetime, include: list[
     try:
         pol = load_policy(policy, source=policy.name)
     except UserError:
-        load_images_document(images)  # its error, if it has one, comes first
+        names()  # the images document's error, if it has one, comes first
         raise
     try:
         std, arc = storage_prices(region, price_file)
         book = load_price_book(price_file)
         restore = book.price(region or book.fallback_region, RESTORE_ITEM)
     except UserError:
-        if not select_repositories((im.repository for im in load_images_document(images)), include, exclude):
+        if not select_repositories(names(), include, exclude):
             raise no_match() from None
         raise
 
     def run(groups: Iterable[tuple[str, Sequence[LifecycleImage]]]) -> Simulator | None:
         sim = Simulator(when, std.usd, arc.usd, restore_price_gb=restore.usd, hours_per_month=book.hours_per_month,
-                        slim=True)
+                        slim=True, spool_after=SPOOL_AFTER_ROWS)
         for name, imgs in groups:
             if select_repositories([name], include, exclude):
                 sim.add(name, pol, imgs)
         return sim if sim.items else None
 
-    try:
-        sim = fold_repositories(images, run)
-    except Deferred:  # the exact loader judges; what was simulated so far is dropped
-        sim = run(group_by_repository(load_images_document_exact(images)).items())
+    sim = fold_document(images, run)  # on a deferral the exact loader judges; what was simulated is dropped
     if sim is None:
         raise no_match()
     warnings = [f"{policy.name}: {w}" for w in pol.warnings]
@@ -282,7 +280,7 @@ def _simulate_snapshot(policy: Path | None, when: datetime, include: list[str], 
     from ecrwise.cli.in_use import in_use_of
     from ecrwise.cli.snapshot_data import engine_image_groups
     from ecrwise.lifecycle.from_records import current_policies, repo_key, split_key
-    from ecrwise.lifecycle.simulate import SimulationResult, Simulator
+    from ecrwise.lifecycle.simulate import SPOOL_AFTER_ROWS, SimulationResult, Simulator
     from ecrwise.records.ecr import Repository
 
     book = prices(price_file, store, announce=fmt is Fmt.table)
@@ -317,7 +315,7 @@ def _simulate_snapshot(policy: Path | None, when: datetime, include: list[str], 
         sims = {region: Simulator(when, book.price(region, STANDARD_ITEM).usd, book.price(region, ARCHIVE_ITEM).usd,
                                   restore_price_gb=book.price(region, RESTORE_ITEM).usd,
                                   hours_per_month=book.hours_per_month, in_use=in_use, protect_in_use=ask.protect,
-                                  slim=True)
+                                  slim=True, spool_after=SPOOL_AFTER_ROWS)
                 for region in chosen}
         pending = {key: region for region, policies in chosen.items() for key in policies}
         for key, imgs in engine_image_groups(st, snap.id):

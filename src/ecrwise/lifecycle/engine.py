@@ -26,7 +26,7 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Callable, Iterable, Sequence
 
-from ecrwise.lifecycle.images import ARCHIVE, STANDARD, LifecycleImage
+from ecrwise.lifecycle.images import ARCHIVE, STANDARD, LifecycleImage, new_image
 from ecrwise.lifecycle.policy import Policy, Rule, wildcard_match
 
 EXPIRE = "expire"
@@ -74,13 +74,11 @@ class Evaluation:
         """The same evaluation holding only what its report prints: the kept images as a count, and the images
         acted on without their layers (the byte figures are already summed)."""
         def bare(rows: tuple[tuple[LifecycleImage, int], ...]) -> tuple[tuple[LifecycleImage, int], ...]:
-            # The constructor, not dataclasses.replace: 1.7x faster, and a million-image simulation makes one
-            # per image acted on.
-            return tuple((LifecycleImage(
-                digest=im.digest, tags=im.tags, pushed_at=im.pushed_at, repository=im.repository,
-                last_pulled_at=im.last_pulled_at, storage_class=im.storage_class, archived_at=im.archived_at,
-                manifests=im.manifests, subject=im.subject, children_unknown=im.children_unknown), p)
-                for im, p in rows)
+            # new_image, not dataclasses.replace: a million-image simulation makes one per image acted on.
+            return tuple((new_image(im.repository, im.digest, im.tags, im.pushed_at, im.last_pulled_at,
+                                    im.storage_class, im.archived_at, (), im.manifests, im.subject,
+                                    im.children_unknown), p)
+                         for im, p in rows)
 
         return replace(self, expire=bare(self.expire), transition=bare(self.transition), held=bare(self.held),
                        followed=bare(self.followed), kept=(), kept_not_listed=self.kept_count)

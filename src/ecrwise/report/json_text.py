@@ -158,9 +158,10 @@ def write_json(doc: Any, out: TextIO, default: Callable[[Any], Any]) -> None:
                 add(msgspec.json.format(compact(item), indent=2).replace("\n", inner))
             except msgspec.DecodeError:
                 value(item, depth + 1)
-            if len(pieces) >= _FLUSH_PIECES:
-                out.write("".join(pieces))
-                pieces.clear()
+            # Written at once: an item is a repository's rows, about 90 MB of text for the largest in the
+            # ten-million-image bench, and holding 8,192 pieces before a write took that run to 6.4 GiB.
+            out.write("".join(pieces))
+            pieces.clear()
         add("[]" if first else newline[depth] + "]")
         active.discard(marker)
 

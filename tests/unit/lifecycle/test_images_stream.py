@@ -6,6 +6,7 @@ through the fallback, by counting brackets.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -16,8 +17,9 @@ from pydantic import TypeAdapter
 from ecrwise.errors import UserError
 from ecrwise.inputs import load_document
 from ecrwise.lifecycle.images import MAX_IMAGES_BYTES, parse_images_document
-from ecrwise.lifecycle.images_stream import (Deferred, _utc_time, fold_repositories, load_images_document, read_images,
-                                             repository_groups)
+from ecrwise.lifecycle import images_stream
+from ecrwise.lifecycle.images_stream import (Deferred, _utc_time, fold_document, fold_repositories,
+                                             load_images_document, read_images, repository_groups)
 
 
 def _exact(path):
@@ -42,19 +44,19 @@ def _grouped(images):
 
 
 def _groups_or_deferred(path, run_bytes, partition_bytes):
-    """repository_groups' repositories (each yielded once), or None when it deferred."""
+    """repository_groups' repositories (each yielded once), or its Deferred."""
     got = {}
     try:
         for name, imgs in repository_groups(path, run_bytes=run_bytes, partition_bytes=partition_bytes):
             assert name not in got and imgs and all(im.repository == name for im in imgs)
             got[name] = imgs
-    except Deferred:
-        return None
+    except Deferred as e:
+        return e
     return got
 
 
 def _folded_or_deferred(path, run_bytes, partition_bytes):
-    """fold_repositories' repositories as the last fold saw them, and how many folds it ran; None if deferred."""
+    """fold_repositories' repositories as the last fold saw them, and how many folds it ran; or its Deferred."""
     calls = []
 
     def fold(groups):
@@ -67,8 +69,8 @@ def _folded_or_deferred(path, run_bytes, partition_bytes):
 
     try:
         return fold_repositories(path, fold, run_bytes=run_bytes, partition_bytes=partition_bytes), len(calls)
-    except Deferred:
-        return None
+    except Deferred as e:
+        return e
 
 
 def _together(images):
@@ -77,14 +79,35 @@ def _together(images):
     return len(names) == len(set(names))
 
 
+# The exact loader's messages for the rules that span images (DocumentRules).
+_RULE = re.compile(r"appears twice in repository|a tag names one image|required when storage_class is archive")
+
+
+def _repositories_together(path):
+    """Whether the document's images (if it is one) list each repository's images in one stretch."""
+    try:
+        names = [im.get("repository", "") for im in json.loads(path.read_text(encoding="utf-8-sig"))["images"]]
+    except Exception:
+        return False
+    runs = [n for i, n in enumerate(names) if i == 0 or names[i - 1] != n]
+    return len(runs) == len(set(runs))
+
+
 def _check_groups(path, run_bytes, exact, must_stream=False):
     # 1 byte: as many partitions as the file has bytes (most repositories alone in one); 10**9: one
     # partition held in memory, no temporary file.
     for partition_bytes in (1, 300, 10**9):
         for got in (_groups_or_deferred(path, run_bytes, partition_bytes),
                     _folded_or_deferred(path, run_bytes, partition_bytes)):
-            if got is None:
+            if isinstance(got, Deferred):
                 assert not must_stream
+                # Worded as a UserError for the file; a rule breach met in document order is the exact
+                # loader's own message (the partitions meet the rules in partition order).
+                assert got.why.startswith(f"{path.name}: ")
+                if isinstance(exact, str) and _RULE.search(exact) and "escaped character" not in got.why:
+                    assert _RULE.search(got.why), got.why
+                    if partition_bytes == 10**9 or _repositories_together(path):
+                        assert got.why == exact
                 continue
             assert not isinstance(exact, str), f"streamed what the exact loader refuses: {exact}"
             if isinstance(got, tuple):
@@ -223,3 +246,34 @@ def test_common_time_form_reads_as_pydantic_reads_it(text):
     assert ours is None or ours == theirs
     if theirs is not None:
         assert ours == theirs
+
+
+def test_a_document_larger_than_the_exact_loader_reads_is_streamed_and_its_problem_worded(tmp_path, monkeypatch):
+    """Past MAX_IMAGES_BYTES (2 GiB; here 10 bytes) the exact loader refuses the file unread, so only the stream
+    reads it: a good document gives the same repositories, a bad one the first problem the stream met, worded
+    as the exact loader words it, with a line saying why there is no fuller account."""
+    good = [json.loads(GOOD.replace("sha256:a", f"sha256:{i}").replace("v1", f"v{i}")) | {"repository": r}
+            for i, r in enumerate("aabbbc")]
+    p = tmp_path / "images.json"
+    p.write_text(json.dumps({"images": good}))
+    exact = _grouped(_exact(p))
+    monkeypatch.setattr(images_stream, "MAX_IMAGES_BYTES", 10)
+    assert fold_document(p, dict) == exact
+    for bad, expected in [
+        (good[:4] + [good[3]] + good[4:], "images.json: images[4].digest: sha256:3 appears twice in repository "
+                                          "'b' (first at images[3])"),
+        (good[:2] + [{**good[2], "tags": 7}] + good[3:], "images.json: Expected `array`, got `int` - at "
+                                                         "`images[2].tags`"),
+        (good[:5] + [{**good[5], "pushed_at": "yesterday"}], "images.json: images[5].pushed_at: invalid datetime"),
+    ]:
+        p.write_text(json.dumps({"images": bad}))
+        monkeypatch.setattr(images_stream, "MAX_IMAGES_BYTES", 10**9)
+        exact_message = _exact(p)
+        monkeypatch.setattr(images_stream, "MAX_IMAGES_BYTES", 10)
+        with pytest.raises(UserError) as ei:
+            fold_document(p, dict)
+        first, note = str(ei.value).split("\n")
+        assert first.startswith(expected), first
+        assert "larger than 0 MiB, so only the streaming reader reads it" in note
+        if "appears twice" in expected:
+            assert first == exact_message  # the exact loader's own words

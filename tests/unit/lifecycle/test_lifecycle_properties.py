@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from ecrwise.lifecycle.engine import Evaluation, evaluate
 from ecrwise.lifecycle.images import LifecycleImage
 from ecrwise.lifecycle.policy import Policy, Rule, errors_only, lint, parse_policy
-from ecrwise.lifecycle.simulate import Simulator, simulate
+from ecrwise.lifecycle.simulate import Simulator, SpooledRows, simulate
 from lc_helpers import AT
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -281,24 +281,29 @@ def test_simulate_totals_and_prices(pol, repos, rnd, std_price, ratio):
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policies(), st.lists(repositories(max_images=6), min_size=1, max_size=4), st.randoms(use_true_random=False),
-       st.booleans(), st.booleans())
-def test_streaming_slim_simulation_reports_what_simulate_reports(pol, repos, rnd, mark, protect):
+       st.booleans(), st.booleans(), st.sampled_from([None, 0, 3]))
+def test_streaming_slim_simulation_reports_what_simulate_reports(pol, repos, rnd, mark, protect, spool):
     """`lifecycle simulate` over a store: repositories added one at a time in any order, each evaluation slimmed
-    (kept images counted, layers dropped) before the next, reports exactly what `simulate` does."""
+    (kept images counted, layers dropped) before the next, reports exactly what `simulate` does; with rows
+    spooled to disk after the first `spool` (every row, or some repositories' and not others') as well."""
     images = [LifecycleImage(**{**{f: getattr(im, f) for f in im.__dataclass_fields__}, "repository": f"r{k}"})
               for k, repo in enumerate(repos) for im in repo]
     in_use = ({im.repository: {im.digest: ("ecs:svc",)} for im in images if rnd.random() < 0.3} if mark else None)
     policies = {f"r{k}": pol for k in range(len(repos))} | {"ghost": None}
     options = dict(restore_price_gb=0.0066, in_use=in_use, protect_in_use=protect)
     expected = simulate(policies, images, AT, 0.10, 0.0114, **options)
-    sim = Simulator(AT, 0.10, 0.0114, slim=True, **options)
+    sim = Simulator(AT, 0.10, 0.0114, slim=True, spool_after=spool, **options)
     names = list(policies)
     rnd.shuffle(names)
     for name in names:
         sim.add(name, policies[name], [im for im in images if im.repository == name])
     got = sim.result()
     assert got.to_dict() == expected.to_dict()
+    assert got.totals() == expected.totals()
     assert all(not r.evaluation.kept and all(not im.layers for im, _ in r.evaluation.expire) for r in got.items)
+    if spool == 0:  # every row on disk, none held
+        assert all(isinstance(rows, SpooledRows) or not rows for r in got.items
+                   for rows in (r.evaluation.expire, r.evaluation.transition, r.evaluation.held))
 
 
 def test_reference_catches_a_wrong_engine():
