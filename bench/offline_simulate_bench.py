@@ -116,7 +116,12 @@ def write_document(path: Path, n: int, repos: int, order: str) -> None:
         for _, rows in repositories(n, repos, rnd):
             # The generator reuses release-X.Y tags; in ECR a tag names one image, so later uses are dropped.
             owned: set[str] = set()
-            rows = [(*r[:2], tuple(t for t in r[2] if t not in owned and not owned.add(t)), *r[3:]) for r in rows]
+            kept = []
+            for r in rows:
+                tags = tuple(t for t in r[2] if t not in owned)
+                owned.update(tags)
+                kept.append((*r[:2], tags, *r[3:]))
+            rows = kept
             if order == "grouped":
                 emit(rows)
                 continue

@@ -52,6 +52,7 @@ from ecrwise.lifecycle.images import (ARCHIVE, MAX_IMAGES_BYTES, STANDARD, Docum
                                       image_of, load_images_document_exact, new_image,
                                       problems)
 from ecrwise.lifecycle.images import _Image as _Model
+from ecrwise.lifecycle.simulate import group_by_repository
 
 # Read and decoded at a time: large enough that the per-run work is small beside the decode, small enough that a
 # run's structs are a few tens of MiB.
@@ -254,10 +255,7 @@ def fold_document(path: Path, fold: Callable[[Iterable[tuple[str, Sequence[Lifec
             raise UserError(f"{e.why}\n{path.name}: larger than {MAX_IMAGES_BYTES // 2**20} MiB, so only the "
                             "streaming reader reads it, and it stopped at the problem above (the exact loader, "
                             "which lists every problem, reads up to that size)") from None
-    groups: dict[str, list[LifecycleImage]] = {}
-    for im in load_images_document_exact(path):
-        groups.setdefault(im.repository, []).append(im)
-    return fold(groups.items())
+    return fold(group_by_repository(load_images_document_exact(path)).items())
 
 
 def repository_groups(path: Path, *, run_bytes: int = RUN_BYTES,
@@ -280,9 +278,7 @@ def repository_groups(path: Path, *, run_bytes: int = RUN_BYTES,
             with _gc_off():
                 images = _Builder(path.name, share_layers=False).images_of(pairs)
             del pairs
-            groups: dict[str, list[LifecycleImage]] = {}
-            for im in images:
-                groups.setdefault(im.repository, []).append(im)
+            groups = group_by_repository(images)
             del images
             while groups:
                 yield groups.popitem()

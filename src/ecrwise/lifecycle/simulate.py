@@ -497,8 +497,8 @@ class Simulator:
     spool_after: int | None = None
     items: list[RepositoryResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    held_rows: int = 0
-    spool: RowSpool = field(default_factory=RowSpool)
+    held_rows: int = field(default=0, init=False)  # rows kept in memory so far (spool_after)
+    spool: RowSpool = field(default_factory=RowSpool, init=False)
 
     def add(self, repo: str, policy: Policy | None, imgs: Sequence[LifecycleImage]) -> None:
         at, in_use, warnings = self.at, self.in_use, self.warnings

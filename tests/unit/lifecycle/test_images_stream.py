@@ -97,16 +97,20 @@ def _check_groups(path, run_bytes, exact, must_stream=False):
     # 1 byte: as many partitions as the file has bytes (most repositories alone in one); 10**9: one
     # partition held in memory, no temporary file.
     for partition_bytes in (1, 300, 10**9):
-        for got in (_groups_or_deferred(path, run_bytes, partition_bytes),
-                    _folded_or_deferred(path, run_bytes, partition_bytes)):
+        # Whether the reading meets the images in document order: one partition, or (the fold only) the one
+        # pass over repositories that lie together.
+        one_partition = partition_bytes == 10**9
+        for got, in_order in ((_groups_or_deferred(path, run_bytes, partition_bytes), one_partition),
+                              (_folded_or_deferred(path, run_bytes, partition_bytes),
+                               one_partition or _repositories_together(path))):
             if isinstance(got, Deferred):
                 assert not must_stream
                 # Worded as a UserError for the file; a rule breach met in document order is the exact
-                # loader's own message (the partitions meet the rules in partition order).
+                # loader's own message (partitions meet the rules in partition order).
                 assert got.why.startswith(f"{path.name}: ")
                 if isinstance(exact, str) and _RULE.search(exact) and "escaped character" not in got.why:
                     assert _RULE.search(got.why), got.why
-                    if partition_bytes == 10**9 or _repositories_together(path):
+                    if in_order:
                         assert got.why == exact
                 continue
             assert not isinstance(exact, str), f"streamed what the exact loader refuses: {exact}"
